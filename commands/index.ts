@@ -1,0 +1,5 @@
+import type { Command } from '../src/discord/command.js';
+import { pika } from './pika.js';
+
+/** Every slash command the bot registers, listed explicitly. */
+export const commands: readonly Command[] = [pika];

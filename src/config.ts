@@ -1,0 +1,195 @@
+import dotenv from 'dotenv';
+
+/** Aspect ratios the API accepts, as Discord choice names. */
+export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:5', '4:3', '3:4', '5:2'] as const;
+export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+export const MODELS = ['1.5', '2.0'] as const;
+export type Model = (typeof MODELS)[number];
+export const INGREDIENTS_MODES = ['precise', 'creative'] as const;
+export type IngredientsMode = (typeof INGREDIENTS_MODES)[number];
+export const IMAGE_TRANSPORTS = ['url', 'base64'] as const;
+export type ImageTransport = (typeof IMAGE_TRANSPORTS)[number];
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Bounds of the generation parameters, shared by the command definitions and the config checks. */
+export const PARAMETER_RANGES = {
+  frameRate: { min: 8, max: 24 },
+  guidanceScale: { min: 5, max: 25 },
+  motion: { min: 0, max: 4 },
+} as const;
+
+export interface GenerationDefaults {
+  model: Model;
+  aspectRatio: AspectRatio;
+  frameRate: number;
+  guidanceScale: number;
+  motion: number;
+  ingredientsMode: IngredientsMode;
+}
+
+export interface Config {
+  discordToken: string;
+  /** REST base including `/api`; undefined means Discord itself. */
+  discordApiUrl: string | undefined;
+  devGuildId: string | undefined;
+  pikaApiUrl: string;
+  pikaApiKey: string;
+  storeUrl: string;
+  pollIntervalMs: number;
+  pollConcurrency: number;
+  taskTimeoutMs: number;
+  progressEditIntervalMs: number;
+  generateTimeoutMs: number;
+  feedTimeoutMs: number;
+  logLevel: LogLevel;
+  imageTransport: ImageTransport;
+  maxImageBytes: number;
+  maxVideoBytes: number;
+  defaults: GenerationDefaults;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Reads the configuration from `env`, collecting every problem before failing so an operator
+ * fixes them all in one go. Values of secrets never appear in the problems.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+  const reader = new EnvReader(env, problems);
+
+  const config: Config = {
+    discordToken: reader.secret('DISCORD_TOKEN'),
+    discordApiUrl: reader.optionalUrl('DISCORD_API_URL'),
+    devGuildId: reader.optionalSnowflake('DEV_GUILD_ID'),
+    pikaApiUrl: reader.url('PIKA_API_URL'),
+    pikaApiKey: reader.secret('PIKA_API_KEY'),
+    storeUrl: reader.string('STORE_URL', 'sqlite://data/pika.sqlite'),
+    pollIntervalMs: reader.integer('POLL_INTERVAL_MS', 5000, 10, 600_000),
+    pollConcurrency: reader.integer('POLL_CONCURRENCY', 8, 1, 256),
+    taskTimeoutMs: reader.integer('TASK_TIMEOUT_MS', 15 * 60_000, 1000, 24 * 3600_000),
+    progressEditIntervalMs: reader.integer('PROGRESS_EDIT_INTERVAL_MS', 3000, 0, 600_000),
+    generateTimeoutMs: reader.integer('PIKA_GENERATE_TIMEOUT_MS', 60_000, 100, 600_000),
+    feedTimeoutMs: reader.integer('PIKA_FEED_TIMEOUT_MS', 15_000, 100, 600_000),
+    logLevel: reader.choice('LOG_LEVEL', LOG_LEVELS, 'info'),
+    imageTransport: reader.choice('PIKA_IMAGE_TRANSPORT', IMAGE_TRANSPORTS, 'url'),
+    maxImageBytes: reader.integer('MAX_IMAGE_BYTES', 10 * MIB, 1, 100 * MIB),
+    maxVideoBytes: reader.integer('MAX_VIDEO_BYTES', 200 * MIB, 1, 2048 * MIB),
+    defaults: {
+      model: reader.choice('DEFAULT_MODEL', MODELS, '1.5'),
+      aspectRatio: reader.choice('DEFAULT_ASPECT_RATIO', ASPECT_RATIOS, '16:9'),
+      frameRate: reader.integer('DEFAULT_FRAME_RATE', 24, PARAMETER_RANGES.frameRate.min, PARAMETER_RANGES.frameRate.max),
+      guidanceScale: reader.number(
+        'DEFAULT_GUIDANCE_SCALE',
+        12,
+        PARAMETER_RANGES.guidanceScale.min,
+        PARAMETER_RANGES.guidanceScale.max,
+      ),
+      motion: reader.integer('DEFAULT_MOTION', 1, PARAMETER_RANGES.motion.min, PARAMETER_RANGES.motion.max),
+      ingredientsMode: reader.choice('DEFAULT_INGREDIENTS_MODE', INGREDIENTS_MODES, 'precise'),
+    },
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Loads `.env` (real environment variables win) and parses the result. */
+export function loadConfig(): Config {
+  dotenv.config({ quiet: true });
+  return parseConfig(process.env);
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly problems: string[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  secret(name: string): string {
+    const value = this.raw(name);
+    if (value === undefined) this.problems.push(`${name} is required (see .env.example)`);
+    return value ?? '';
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  url(name: string): string {
+    const value = this.raw(name);
+    if (value === undefined) {
+      this.problems.push(`${name} is required (see .env.example)`);
+      return '';
+    }
+    return this.checkUrl(name, value);
+  }
+
+  optionalUrl(name: string): string | undefined {
+    const value = this.raw(name);
+    return value === undefined ? undefined : this.checkUrl(name, value);
+  }
+
+  private checkUrl(name: string, value: string): string {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL`);
+      return '';
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      this.problems.push(`${name} must be an http(s) URL`);
+      return '';
+    }
+    return value.replace(/\/+$/, '');
+  }
+
+  optionalSnowflake(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value !== undefined && !/^\d{17,20}$/.test(value)) {
+      this.problems.push(`${name} must be a Discord id (17 to 20 digits), got "${value}"`);
+    }
+    return value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.number(name, fallback, min, max);
+    if (!Number.isInteger(value)) this.problems.push(`${name} must be a whole number`);
+    return value;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  choice<T extends string>(name: string, choices: readonly T[], fallback: T): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+}

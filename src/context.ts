@@ -1,0 +1,10 @@
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { TaskService } from './tasks/task-service.js';
+
+/** Everything a command handler may use, built once at start-up and passed explicitly. */
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  tasks: TaskService;
+}

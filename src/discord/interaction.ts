@@ -1,0 +1,31 @@
+import type { ChatInputCommandInteraction } from 'discord.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
+
+/**
+ * Refuses the command when the bot lacks a permission it needs in this channel, naming what a
+ * moderator must grant. Read from the interaction itself, so no request is needed.
+ */
+export function requireAppPermissions(
+  interaction: ChatInputCommandInteraction,
+  needed: ReadonlyArray<readonly [bigint, string]>,
+): void {
+  const missing = needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => `**${name}**`);
+  if (missing.length > 0) {
+    throw new UserError(
+      `I can’t post videos in this channel: I’m missing the ${missing.join(' and ')} permission${missing.length > 1 ? 's' : ''}. A moderator can grant ${missing.length > 1 ? 'them' : 'it'} to my role in the channel settings.`,
+    );
+  }
+}
+
+export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTarget {
+  return {
+    applicationId: interaction.applicationId,
+    interactionToken: interaction.token,
+    interactionId: interaction.id,
+    channelId: interaction.channelId,
+    guildId: interaction.guildId,
+    requesterId: interaction.user.id,
+    attachmentSizeLimit: interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_SIZE_LIMIT,
+  };
+}

@@ -1,0 +1,201 @@
+import {
+  ButtonStyle,
+  ComponentType,
+  escapeMarkdown,
+  type APIActionRowComponent,
+  type APIAllowedMentions,
+  type APIButtonComponent,
+  type APIEmbed,
+  type APIEmbedField,
+} from 'discord.js';
+import { CAMERA_MOVES, formatBytes, type GenerationRequest } from '../pika/request.js';
+
+/** What a message shows of the request: no image URLs, nothing secret. */
+export type DisplayRequest = Pick<
+  GenerationRequest,
+  'kind' | 'prompt' | 'negativePrompt' | 'model' | 'aspectRatio' | 'pikaffect' | 'camera' | 'ingredientsMode'
+> & { imageCount: number };
+
+export function toDisplayRequest(request: GenerationRequest): DisplayRequest {
+  const { kind, prompt, negativePrompt, model, aspectRatio, pikaffect, camera, ingredientsMode } = request;
+  return { kind, prompt, negativePrompt, model, aspectRatio, pikaffect, camera, ingredientsMode, imageCount: request.images.length };
+}
+
+/** The body of a message as the REST API takes it (webhook edit or channel message). */
+export interface MessageBody {
+  content: string;
+  embeds: APIEmbed[];
+  components: APIActionRowComponent<APIButtonComponent>[];
+  allowed_mentions: APIAllowedMentions;
+}
+
+export interface ProgressState {
+  /** Words for the upstream status: "Waiting to start", "Queued", "Generating"… */
+  status: string;
+  progress: number;
+  posterUrl: string | undefined;
+}
+
+/** Discord's limits, kept here so every renderer stays within them. */
+export const LIMITS = { description: 4096, fieldValue: 1024, content: 2000, title: 256 } as const;
+const PROMPT_DISPLAY_MAX = 3000;
+const NEGATIVE_PROMPT_DISPLAY_MAX = 900;
+const COLORS = { running: 0x5865f2, done: 0x57f287, failed: 0xed4245 } as const;
+
+/** Mentions that ping nobody; user text is never allowed to reach anyone. */
+export const NO_PINGS: APIAllowedMentions = { parse: [] };
+/** Pings the requester only, where the bot means to tell them something. */
+export function pingOnly(userId: string): APIAllowedMentions {
+  return { parse: [], users: [userId] };
+}
+
+/**
+ * Makes user text safe to display: control and invisible characters dropped, markdown and
+ * mention syntax escaped so it shows as typed, then cut to `max` characters.
+ */
+export function displayText(text: string, max: number): string {
+  const visible = text.replace(/[\p{Cf}]/gu, '').replace(/[\p{Cc}]/gu, (c) => (c === '\n' ? '\n' : ' '));
+  const escaped = escapeMarkdown(visible, {
+    heading: true,
+    bulletedList: true,
+    numberedList: true,
+    maskedLink: true,
+  })
+    .replace(/</g, '\\<')
+    .replace(/@(everyone|here)/g, '@\u200b$1');
+  return truncate(escaped, max);
+}
+
+/** Cuts on code points and never leaves a dangling escape character before the ellipsis. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = '';
+  for (const char of text) {
+    if (cut.length + char.length > max - 1) break;
+    cut += char;
+  }
+  return `${cut.replace(/\\+$/, (slashes) => (slashes.length % 2 === 0 ? slashes : slashes.slice(1)))}…`;
+}
+
+export function progressBar(percent: number, width = 12): string {
+  const clamped = Math.max(0, Math.min(100, Math.round(percent)));
+  const filled = Math.round((clamped / 100) * width);
+  return `${'▰'.repeat(filled)}${'▱'.repeat(width - filled)} ${clamped}%`;
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  const minutes = Math.floor(total / 60);
+  const seconds = total % 60;
+  return minutes > 0 ? `${minutes}m ${String(seconds).padStart(2, '0')}s` : `${seconds}s`;
+}
+
+function requestFields(request: DisplayRequest): APIEmbedField[] {
+  const fields: APIEmbedField[] = [
+    { name: 'Model', value: request.model, inline: true },
+    { name: 'Effect', value: request.pikaffect ? displayText(request.pikaffect, 100) : 'none', inline: true },
+  ];
+  if (request.camera) fields.push({ name: 'Camera', value: CAMERA_MOVES[request.camera].label, inline: true });
+  if (request.aspectRatio) fields.push({ name: 'Aspect ratio', value: request.aspectRatio, inline: true });
+  if (request.ingredientsMode) fields.push({ name: 'Mode', value: request.ingredientsMode, inline: true });
+  if (request.negativePrompt) {
+    fields.push({ name: 'Negative prompt', value: displayText(request.negativePrompt, NEGATIVE_PROMPT_DISPLAY_MAX) });
+  }
+  return fields;
+}
+
+function promptDescription(request: DisplayRequest): string {
+  if (request.prompt.trim() === '') return request.kind === 'image' ? '*Animating your image (no prompt)*' : '*(no prompt)*';
+  return displayText(request.prompt, PROMPT_DISPLAY_MAX);
+}
+
+const KIND_TITLES = { text: 'Text to video', image: 'Image to video', ingredients: 'Ingredients to video' } as const;
+
+/** The live progress view of a running task. Elapsed time is refreshed with each edit. */
+export function renderProgress(request: DisplayRequest, state: ProgressState, elapsedMs: number): MessageBody {
+  return {
+    content: '',
+    embeds: [
+      {
+        title: `🎬 ${KIND_TITLES[request.kind]}: ${state.status}`,
+        description: promptDescription(request),
+        color: COLORS.running,
+        fields: [
+          { name: 'Progress', value: progressBar(state.progress) },
+          { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
+          ...requestFields(request),
+        ],
+        ...(state.posterUrl ? { thumbnail: { url: state.posterUrl } } : {}),
+      },
+    ],
+    components: [],
+    allowed_mentions: NO_PINGS,
+  };
+}
+
+export interface FinishedVideo {
+  seed: number | undefined;
+  durationSeconds: number | undefined;
+  resultUrl: string;
+  sizeBytes: number | undefined;
+  /** Set when the file is attached; unset when it is only linked. */
+  attachmentName: string | undefined;
+}
+
+export function videoFileName(seed: number | undefined, taskId: string): string {
+  return seed === undefined ? `pika-${taskId.replace(/[^\w-]/g, '').slice(0, 36)}.mp4` : `pika-${seed}.mp4`;
+}
+
+/** The finished video: the mp4 attached (or linked when too large), with its seed and settings. */
+export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number): MessageBody {
+  const fields: APIEmbedField[] = [
+    { name: 'Seed', value: video.seed === undefined ? 'unknown' : `\`${video.seed}\``, inline: true },
+    { name: 'Duration', value: video.durationSeconds === undefined ? 'unknown' : `${video.durationSeconds} s`, inline: true },
+    { name: 'Took', value: formatDuration(elapsedMs), inline: true },
+    ...requestFields(request),
+  ];
+  const linkOnly = video.attachmentName === undefined;
+  if (linkOnly) {
+    fields.push({
+      name: 'Video',
+      value: `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}: [open the video](${video.resultUrl})`,
+    });
+  }
+  return {
+    content: `<@${requesterId}> your video is ready.`,
+    embeds: [
+      {
+        title: `✅ ${KIND_TITLES[request.kind]}: done`,
+        description: promptDescription(request),
+        color: COLORS.done,
+        fields,
+      },
+    ],
+    components: linkOnly ? [linkButtonRow('Open video', video.resultUrl)] : [],
+    allowed_mentions: pingOnly(requesterId),
+  };
+}
+
+/** A task that ended without a video, saying why in plain words. */
+export function renderFailure(request: DisplayRequest, reason: string): MessageBody {
+  return {
+    content: '',
+    embeds: [
+      {
+        title: `❌ ${KIND_TITLES[request.kind]}: failed`,
+        description: truncate(reason, 1000),
+        color: COLORS.failed,
+        fields: [{ name: 'Prompt', value: request.prompt ? displayText(request.prompt, LIMITS.fieldValue) : '*(none)*' }, ...requestFields(request)],
+      },
+    ],
+    components: [],
+    allowed_mentions: NO_PINGS,
+  };
+}
+
+function linkButtonRow(label: string, url: string): APIActionRowComponent<APIButtonComponent> {
+  return {
+    type: ComponentType.ActionRow,
+    components: [{ type: ComponentType.Button, style: ButtonStyle.Link, label, url }],
+  };
+}

@@ -1,0 +1,25 @@
+import type { ApplicationCommand, ApplicationCommandDataResolvable, ClientApplication } from 'discord.js';
+import type { Command } from './command.js';
+
+/**
+ * Makes the registered commands match `commands` with one bulk overwrite, and only when they
+ * differ: an unchanged start-up sends no write, so restarts don't churn Discord's command cache.
+ */
+export async function registerCommands(
+  application: ClientApplication,
+  commands: readonly Command[],
+  guildId: string | undefined,
+): Promise<'unchanged' | 'updated'> {
+  // discord.js compares and sends raw API JSON as well as its own camelCase shapes.
+  const wanted = commands.map((command) => command.data.toJSON() as ApplicationCommandDataResolvable & EqualsArgument);
+  const registered = await application.commands.fetch(guildId ? { guildId } : {});
+  const unchanged =
+    registered.size === wanted.length &&
+    wanted.every((definition) => registered.find((existing) => existing.name === definition.name)?.equals(definition, true));
+  if (unchanged) return 'unchanged';
+  if (guildId) await application.commands.set(wanted, guildId);
+  else await application.commands.set(wanted);
+  return 'updated';
+}
+
+type EqualsArgument = Parameters<ApplicationCommand['equals']>[0];

@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { DiscordAPIError } from 'discord.js';
+import type { Config } from '../config.js';
+import { downloadBounded } from '../download.js';
+import { renderDelivery, renderFailure, renderProgress, toDisplayRequest, videoFileName, type DisplayRequest, type FinishedVideo } from '../discord/messages.js';
+import type { ReplyTarget, ReplyWriter } from '../discord/replies.js';
+import type { Logger } from '../logger.js';
+import type { PikaClient } from '../pika/client.js';
+import { resolveImageRefs } from '../pika/images.js';
+import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
+import type { PikaVideo } from '../pika/types.js';
+import { reasonFor, taskErrorReason, timeoutReason } from './failure-reasons.js';
+import { ProgressEditor } from './progress-editor.js';
+import type { PollScheduler } from './scheduler.js';
+import type { TaskRecord, TaskStore } from './task-store.js';
+
+export interface TaskServiceDeps {
+  config: Pick<
+    Config,
+    'pollIntervalMs' | 'taskTimeoutMs' | 'progressEditIntervalMs' | 'maxVideoBytes' | 'imageTransport' | 'maxImageBytes'
+  >;
+  pika: Pick<PikaClient, 'generate' | 'feed'>;
+  replies: ReplyWriter;
+  store: TaskStore;
+  scheduler: PollScheduler;
+  logger: Logger;
+  now?: () => number;
+  newId?: () => string;
+}
+
+const MAX_FEED_BACKOFF_MS = 60_000;
+const IMAGE_DOWNLOAD_TIMEOUT_MS = 20_000;
+const VIDEO_DOWNLOAD_BASE_TIMEOUT_MS = 30_000;
+/** Slowest CDN throughput we wait for, to size the video download timeout. */
+const VIDEO_DOWNLOAD_BYTES_PER_SECOND = 512 * 1024;
+
+/**
+ * The life of one request: start (write-ahead record, one generate call) → poll (through the
+ * shared scheduler, with throttled progress edits) → deliver (the mp4 on the same reply) →
+ * settle (the record removed).
+ */
+export class TaskService {
+  private readonly deliveries = new Set<Promise<void>>();
+  private readonly now: () => number;
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  /**
+   * Runs a checked request whose interaction was already deferred. Never throws: every failure
+   * ends as a message on the reply.
+   */
+  async start(request: GenerationRequest, reply: ReplyTarget): Promise<void> {
+    const { config, pika, store, logger } = this.deps;
+    const createdAt = this.now();
+    const record: TaskRecord = {
+      id: this.newId(),
+      state: 'starting',
+      request: toDisplayRequest(request),
+      reply,
+      createdAt,
+      deadlineAt: createdAt + config.taskTimeoutMs,
+    };
+    const task = new RunningTask(record, this.deps, this.now, (delivery) => this.track(delivery));
+    const log = logger.child({ task: record.id, kind: request.kind, user: reply.requesterId });
+    task.showProgress({ status: 'Starting', progress: 0, posterUrl: undefined });
+
+    let body;
+    try {
+      const imageRefs = await resolveImageRefs(request.images, {
+        transport: config.imageTransport,
+        maxImageBytes: config.maxImageBytes,
+        downloadTimeoutMs: IMAGE_DOWNLOAD_TIMEOUT_MS,
+      });
+      body = buildGenerateBody(request, imageRefs);
+      await store.save(record);
+    } catch (error) {
+      log.warn('request could not be prepared', { error });
+      return task.fail(reasonFor(error));
+    }
+
+    try {
+      record.pikaTaskId = await pika.generate(body);
+    } catch (error) {
+      log.error('generate failed', { error });
+      await store.delete(record.id).catch((e: unknown) => log.error('could not remove task record', { error: e }));
+      return task.fail(reasonFor(error));
+    }
+
+    record.state = 'running';
+    log.info('task started', { pikaTaskId: record.pikaTaskId });
+    try {
+      await store.save(record);
+    } catch (error) {
+      // The video is paid for: keep going even if it could not be recorded for resuming.
+      log.error('could not record the started task', { error });
+    }
+    this.deps.scheduler.add(task, config.pollIntervalMs);
+  }
+
+  /** Waits for deliveries already under way (used at shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.deliveries]);
+  }
+
+  private track(delivery: Promise<void>): void {
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+}
+
+const STATUS_WORDS: Record<string, string> = {
+  '': 'Starting',
+  queued: 'Queued',
+  pending: 'Generating',
+  started: 'Generating',
+  processing: 'Generating',
+  running: 'Generating',
+};
+
+/** Words for an upstream status the document may not name. */
+export function describeStatus(status: string | undefined): string {
+  const key = (status ?? '').toLowerCase();
+  return STATUS_WORDS[key] ?? key.charAt(0).toUpperCase() + key.slice(1);
+}
+
+class RunningTask {
+  private readonly editor: ProgressEditor;
+  private readonly request: DisplayRequest;
+  private readonly reply: ReplyTarget;
+  private readonly log: Logger;
+  private feedFailures = 0;
+
+  constructor(
+    private readonly record: TaskRecord,
+    private readonly deps: TaskServiceDeps,
+    private readonly now: () => number,
+    private readonly trackDelivery: (delivery: Promise<void>) => void,
+  ) {
+    this.request = record.request;
+    this.reply = record.reply;
+    this.log = deps.logger.child({ task: record.id });
+    this.editor = new ProgressEditor({
+      send: (body) => deps.replies.edit(this.reply, body),
+      intervalMs: deps.config.progressEditIntervalMs,
+      onError: (error) => this.log.warn('progress edit failed; a newer one will follow', { error }),
+      now,
+    });
+  }
+
+  showProgress(state: { status: string; progress: number; posterUrl: string | undefined }): void {
+    const key = `${state.status}|${state.progress}|${state.posterUrl ?? ''}`;
+    this.editor.show(key, () => renderProgress(this.request, state, this.now() - this.record.createdAt));
+  }
+
+  /** One scheduler tick: read the feed, show progress, and hand off to delivery when done. */
+  async poll(): Promise<number | 'done'> {
+    const { config, pika } = this.deps;
+    if (this.now() >= this.record.deadlineAt) {
+      this.log.warn('task timed out', { pikaTaskId: this.record.pikaTaskId });
+      await this.fail(timeoutReason(config.taskTimeoutMs));
+      return 'done';
+    }
+    let video: PikaVideo | undefined;
+    try {
+      const feed = await pika.feed(this.record.pikaTaskId!);
+      video = feed.videos[0];
+      this.feedFailures = 0;
+    } catch (error) {
+      this.feedFailures++;
+      this.log.warn('feed poll failed; retrying', { error, failures: this.feedFailures });
+      return this.backoffDelay();
+    }
+
+    if (video?.status === 'finished') {
+      this.trackDelivery(this.deliver(video));
+      return 'done';
+    }
+    if (video?.status === 'error') {
+      this.log.warn('task failed upstream', { upstreamError: video.error });
+      await this.fail(taskErrorReason(video.error));
+      return 'done';
+    }
+    this.showProgress({
+      status: video ? describeStatus(video.status) : 'Waiting to start',
+      progress: video?.progress ?? 0,
+      posterUrl: httpUrlOrUndefined(video?.videoPoster || video?.imageThumb),
+    });
+    return config.pollIntervalMs;
+  }
+
+  /** Exponential backoff with full jitter, never past the deadline. */
+  private backoffDelay(): number {
+    const ceiling = Math.min(MAX_FEED_BACKOFF_MS, this.deps.config.pollIntervalMs * 2 ** this.feedFailures);
+    const delay = this.deps.config.pollIntervalMs / 2 + Math.random() * ceiling;
+    return Math.max(0, Math.min(delay, this.record.deadlineAt - this.now()));
+  }
+
+  private async deliver(video: PikaVideo): Promise<void> {
+    const { config, replies } = this.deps;
+    await this.editor.close();
+    const resultUrl = video.resultUrl || video.sharingUrl;
+    if (!resultUrl) {
+      await this.fail(taskErrorReason('the task finished without a video'));
+      return;
+    }
+    const elapsed = this.now() - this.record.createdAt;
+    const base: Omit<FinishedVideo, 'attachmentName' | 'sizeBytes'> = {
+      seed: video.seed,
+      durationSeconds: video.duration,
+      resultUrl,
+    };
+    try {
+      const { data, contentType } = await downloadBounded(resultUrl, {
+        maxBytes: config.maxVideoBytes,
+        timeoutMs: VIDEO_DOWNLOAD_BASE_TIMEOUT_MS + (config.maxVideoBytes / VIDEO_DOWNLOAD_BYTES_PER_SECOND) * 1000,
+      });
+      if (!isMp4(data, contentType)) {
+        this.log.warn('result is not an mp4', { contentType });
+        await this.fail('Pika finished, but what it returned is not an mp4 video.');
+        return;
+      }
+      const name = videoFileName(video.seed, this.record.pikaTaskId ?? this.record.id);
+      const sized = { ...base, sizeBytes: data.length };
+      if (data.length <= this.reply.attachmentSizeLimit) {
+        try {
+          await replies.editWithVideo(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
+          this.log.info('video delivered', { bytes: data.length, seed: video.seed });
+          return this.settle();
+        } catch (error) {
+          if (!isTooLarge(error)) throw error;
+          this.log.warn('upload refused as too large; linking instead', { bytes: data.length });
+        }
+      }
+      await replies.edit(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
+      this.log.info('video delivered as a link', { bytes: data.length, seed: video.seed });
+      await this.settle();
+    } catch (error) {
+      this.log.error('delivery failed', { error });
+      await this.fail(`The video was made, but could not be posted here: ${reasonFor(error)}`);
+    }
+  }
+
+  /** Ends the task without a video, saying why on its reply. */
+  async fail(reason: string): Promise<void> {
+    await this.editor.close();
+    try {
+      await this.deps.replies.edit(this.reply, renderFailure(this.request, reason));
+    } catch (error) {
+      this.log.error('could not show the failure on the reply', { error });
+    }
+    await this.settle();
+  }
+
+  private async settle(): Promise<void> {
+    try {
+      await this.deps.store.delete(this.record.id);
+    } catch (error) {
+      this.log.error('could not remove the settled task record', { error });
+    }
+  }
+}
+
+function httpUrlOrUndefined(url: string | undefined): string | undefined {
+  return url && /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+/** mp4 files carry an `ftyp` box right after the first size field. */
+function isMp4(data: Buffer, contentType: string | undefined): boolean {
+  const looksLikeMp4 = data.length >= 12 && data.subarray(4, 8).toString('latin1') === 'ftyp';
+  const typeAllowed = contentType === undefined || contentType === 'video/mp4' || contentType === 'application/octet-stream';
+  return looksLikeMp4 && typeAllowed;
+}
+
+function isTooLarge(error: unknown): boolean {
+  return error instanceof DiscordAPIError && (error.status === 413 || error.code === 40005);
+}
