@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fixture, startWorld, waitSettled, everythingTheBotSaid, type World } from '../support/world.js';
+
+describe('main path: /pika text, image and ingredients end to end', () => {
+  let world: World;
+  let tinyMp4: Buffer;
+  let png: Buffer;
+
+  before(async () => {
+    world = await startWorld();
+    tinyMp4 = await fixture('tiny.mp4');
+    png = await fixture('image.png');
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('registers one /pika command with the three subcommands and the exact option names', () => {
+    const [pika, ...others] = world.discord.registeredCommands(world.discord.guildId);
+    assert.equal(others.length, 0);
+    assert.equal(pika.name, 'pika');
+    const subcommands = Object.fromEntries(pika.options.map((o: any) => [o.name, o.options.map((x: any) => x.name)]));
+    assert.deepEqual(subcommands, {
+      text: ['prompt', 'model', 'aspect_ratio', 'negative_prompt', 'frame_rate', 'guidance_scale', 'motion', 'pikaffect', 'camera'],
+      image: ['image', 'prompt', 'model', 'negative_prompt', 'frame_rate', 'guidance_scale', 'motion', 'pikaffect', 'camera'],
+      ingredients: [
+        'image1', 'image2', 'prompt', 'image3', 'image4', 'image5', 'image6', 'mode', 'aspect_ratio',
+        'negative_prompt', 'frame_rate', 'guidance_scale', 'motion', 'pikaffect', 'camera',
+      ],
+    });
+    for (const sub of pika.options) {
+      const required = sub.options.map((o: any) => Boolean(o.required));
+      const firstOptional = required.indexOf(false);
+      assert.ok(firstOptional === -1 || !required.slice(firstOptional).includes(true), `required options come first in ${sub.name}`);
+      const prompt = sub.options.find((o: any) => o.name === 'prompt');
+      assert.equal(prompt.max_length, 2000);
+    }
+    const text = pika.options.find((o: any) => o.name === 'text');
+    const option = (name: string) => text.options.find((o: any) => o.name === name);
+    assert.deepEqual(option('model').choices.map((c: any) => c.value), ['1.5', '2.0']);
+    assert.deepEqual(option('aspect_ratio').choices.map((c: any) => c.value), ['16:9', '9:16', '1:1', '4:5', '4:3', '3:4', '5:2']);
+    assert.deepEqual([option('frame_rate').min_value, option('frame_rate').max_value], [8, 24]);
+    assert.deepEqual([option('guidance_scale').min_value, option('guidance_scale').max_value], [5, 25]);
+    assert.deepEqual([option('motion').min_value, option('motion').max_value], [0, 4]);
+    assert.equal(option('pikaffect').autocomplete, true);
+    assert.deepEqual(option('camera').choices.map((c: any) => c.name), [
+      'zoom in', 'zoom out', 'pan left', 'pan right', 'tilt up', 'tilt down', 'rotate clockwise', 'rotate counter-clockwise',
+    ]);
+  });
+
+  test('/pika text with every option: deferred publicly, live progress, then the mp4 with its seed', async () => {
+    const seed = 3183047765;
+    world.pika.nextTask({ seed, duration: 5 });
+    const before = world.pika.generateCalls.length;
+    const interaction = await world.discord.chatInput({
+      name: 'pika',
+      subcommand: 'text',
+      options: {
+        prompt: 'A red fox **jumps** over @everyone',
+        negative_prompt: 'blurry',
+        model: '2.0',
+        aspect_ratio: '9:16',
+        frame_rate: 12,
+        guidance_scale: 7.5,
+        motion: 3,
+        pikaffect: 'Melt',
+        camera: 'rotate_ccw',
+      },
+    });
+    await waitSettled(interaction);
+
+    const [first] = interaction.callbacks;
+    assert.equal(first?.type, 5, 'the command is deferred');
+    assert.equal(interaction.ephemeral, false, 'the deferral is public');
+    assert.ok(interaction.firstResponseAt! - interaction.dispatchedAt < 3000);
+
+    const calls = world.pika.generateCalls.slice(before);
+    assert.equal(calls.length, 1, 'exactly one generate call');
+    assert.deepEqual(calls[0]!.body, {
+      pikaffect: 'Melt',
+      promptText: 'A red fox **jumps** over @everyone',
+      model: '2.0',
+      options: {
+        aspectRatio: 9 / 16,
+        frameRate: 12,
+        camera: { rotate: 'ccw' },
+        parameters: { guidanceScale: 7.5, motion: 3, negativePrompt: 'blurry' },
+        extend: false,
+      },
+    });
+    assert.equal(calls[0]!.headers.authorization, `Bearer ${world.secrets.apiKey}`);
+
+    const edits = world.discord.requests.filter((r) => r.method === 'PATCH' && r.route.includes(`/${interaction.token}/messages/@original`));
+    const progressEdits = edits.filter((r) => r.files.length === 0);
+    const shown = progressEdits.map((r) => r.json.embeds[0]);
+    assert.ok(shown.some((e: any) => e.fields.some((f: any) => f.name === 'Progress' && /▰.*\d+%/.test(f.value))), 'a progress bar with a percentage');
+    assert.ok(shown.some((e: any) => /\b(40|70)%/.test(JSON.stringify(e.fields))), 'intermediate progress is shown');
+    assert.ok(shown.some((e: any) => e.thumbnail?.url?.endsWith('/poster.jpg')), 'the poster appears once the feed has one');
+    assert.ok(shown.every((e: any) => e.fields.some((f: any) => f.name === 'Elapsed')), 'elapsed time on every progress view');
+    assert.ok(shown.every((e: any) => e.description.includes('red fox')), 'the prompt on every progress view');
+    assert.ok(shown.every((e: any) => JSON.stringify(e.fields).includes('Melt') && JSON.stringify(e.fields).includes('2.0')), 'model and effect shown');
+    for (const edit of edits) assert.deepEqual(edit.json.allowed_mentions?.parse, [], 'no edit can ping @everyone');
+
+    const final = interaction.original!;
+    assert.equal(final.attachments.length, 1);
+    assert.equal(final.attachments[0]!.filename, `pika-${seed}.mp4`);
+    assert.ok(final.attachments[0]!.data.equals(tinyMp4), 'the uploaded bytes are the video from the CDN');
+    const embed = final.embeds[0];
+    assert.match(embed.title, /done/);
+    assert.ok(JSON.stringify(embed.fields).includes(String(seed)), 'the seed is shown');
+    assert.ok(JSON.stringify(embed.fields).includes('5 s'), 'the duration is shown');
+    assert.match(embed.description, /red fox \\\*\\\*jumps\\\*\\\* over @\u200beveryone/, 'the prompt is shown escaped');
+    assert.deepEqual(final.allowed_mentions, { parse: [], users: [interaction.payload.member.user.id] });
+  });
+
+  test('/pika image sends the attachment URL and no aspectRatio', async () => {
+    const before = world.pika.generateCalls.length;
+    const interaction = await world.discord.chatInput({
+      name: 'pika',
+      subcommand: 'image',
+      options: { prompt: 'make it wave', motion: 2 },
+      attachments: { image: { filename: 'cat.png', data: png, contentType: 'image/png' } },
+    });
+    await waitSettled(interaction);
+    const [call] = world.pika.generateCalls.slice(before);
+    const imageUrl = interaction.payload.data.resolved.attachments[interaction.payload.data.options[0].options.find((o: any) => o.name === 'image').value].url;
+    assert.deepEqual(call!.body, {
+      pikaffect: '',
+      promptText: 'make it wave',
+      model: '1.5',
+      options: { frameRate: 24, camera: {}, parameters: { guidanceScale: 12, motion: 2, negativePrompt: '' }, extend: false },
+      image: imageUrl,
+    });
+    assert.match(interaction.original!.embeds[0].title, /done/);
+  });
+
+  test('/pika ingredients sends ingredient[], model 2.0 and the mode, and no image key', async () => {
+    const before = world.pika.generateCalls.length;
+    const jpg = await fixture('image.jpg');
+    const interaction = await world.discord.chatInput({
+      name: 'pika',
+      subcommand: 'ingredients',
+      options: { prompt: 'pick it', mode: 'creative' },
+      attachments: {
+        image1: { filename: 'a.png', data: png, contentType: 'image/png' },
+        image2: { filename: 'b.jpg', data: jpg, contentType: null },
+        image3: { filename: 'c.png', data: png, contentType: 'image/png' },
+      },
+    });
+    await waitSettled(interaction);
+    const [call] = world.pika.generateCalls.slice(before);
+    const resolved = interaction.payload.data.resolved.attachments;
+    const optionValue = (name: string) => interaction.payload.data.options[0].options.find((o: any) => o.name === name).value;
+    assert.deepEqual(call!.body, {
+      pikaffect: '',
+      promptText: 'pick it',
+      model: '2.0',
+      options: {
+        aspectRatio: 16 / 9,
+        frameRate: 24,
+        camera: {},
+        parameters: { guidanceScale: 12, motion: 1, negativePrompt: '' },
+        extend: false,
+        'ingredients-mode': 'creative',
+      },
+      ingredient: ['image1', 'image2', 'image3'].map((name) => resolved[optionValue(name)].url),
+    });
+    assert.match(interaction.original!.embeds[0].title, /done/);
+  });
+
+  test('a video over the channel upload limit is linked instead of attached', async () => {
+    const interaction = await world.discord.chatInput({
+      name: 'pika',
+      subcommand: 'text',
+      options: { prompt: 'a big one' },
+      attachmentSizeLimit: 1000,
+    });
+    await waitSettled(interaction);
+    const final = interaction.original!;
+    assert.equal(final.attachments.length, 0);
+    assert.match(final.embeds[0].title, /done/);
+    const link = final.components[0]?.components[0];
+    assert.equal(link?.style, 5);
+    assert.match(link?.url, /\/cdn\/.+\/video\.mp4$/);
+    assert.ok(JSON.stringify(final.embeds[0].fields).includes('Too large to upload here'));
+  });
+
+  test('a prompt of the maximum length, full of markdown and mentions, still ends in a delivered video', async () => {
+    const prompt = '*_`<@&123>|'.repeat(200).slice(0, 2000);
+    const interaction = await world.discord.chatInput({
+      name: 'pika',
+      subcommand: 'text',
+      options: { prompt, negative_prompt: '@here~'.repeat(166) },
+    });
+    await waitSettled(interaction);
+    assert.match(interaction.original!.embeds[0].title, /done/);
+    const [call] = world.pika.generateCalls.slice(-1);
+    assert.equal((call!.body as any).promptText, prompt, 'sent upstream exactly as typed');
+    const refused = world.discord.requests.filter((r) => r.status >= 400 && r.route.includes(interaction.token));
+    assert.deepEqual(refused, [], 'Discord refused none of the messages');
+  });
+
+  test('pikaffect autocomplete suggests known effects and keeps free text', async () => {
+    const interaction = await world.discord.autocomplete({ name: 'pika', subcommand: 'text', options: { prompt: 'x', pikaffect: 'e' }, focused: 'pikaffect' });
+    await interaction.waitFor((i) => i.callbacks.length > 0, 5000);
+    const choices = interaction.callbacks[0]!.data.choices.map((c: any) => c.value);
+    assert.equal(interaction.callbacks[0]!.type, 8);
+    assert.ok(choices.length <= 25 && choices.includes('Levitate') && choices.includes('Melt'));
+  });
+
+  test('the bot token and API key appear in no log line, no Discord message and no Pika body', () => {
+    const said = everythingTheBotSaid(world);
+    assert.ok(said.length > 1000, 'there is something to scan');
+    assert.ok(!said.includes(world.secrets.botToken), 'bot token leaked');
+    assert.ok(!said.includes(world.secrets.apiKey), 'API key leaked');
+    for (const interaction of world.discord.interactions) {
+      for (const line of world.bot.lines) assert.ok(!line.includes(interaction.token), 'an interaction token was logged');
+    }
+  });
+
+  test('a restart does not re-register unchanged commands', async () => {
+    const writes = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes('/commands')).length;
+    const before = writes();
+    assert.equal(before, 1);
+    await world.restartBot();
+    assert.equal(writes(), before);
+  });
+});

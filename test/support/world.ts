@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeDiscord, type FakeInteraction } from '../fakes/discord.js';
+import { FakePika } from '../fakes/pika.js';
+import { BotProcess } from './bot-process.js';
+
+/** Secrets shaped like the real ones, fresh per world, so a leak anywhere can be searched for. */
+export function makeSecrets() {
+  return {
+    botToken: `MTA${randomBytes(8).toString('hex')}.GfAkE1.${randomBytes(16).toString('hex')}`,
+    apiKey: `sk-test${randomBytes(16).toString('hex')}`,
+  };
+}
+
+export interface World {
+  discord: FakeDiscord;
+  pika: FakePika;
+  bot: BotProcess;
+  secrets: ReturnType<typeof makeSecrets>;
+  env: Record<string, string>;
+  /** Every bot process this world started, for log scans. */
+  bots: BotProcess[];
+  restartBot(signal?: NodeJS.Signals): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Fast timings so end-to-end tests finish in seconds. */
+const FAST_ENV = {
+  POLL_INTERVAL_MS: '40',
+  PROGRESS_EDIT_INTERVAL_MS: '30',
+  TASK_TIMEOUT_MS: '20000',
+  PIKA_GENERATE_TIMEOUT_MS: '3000',
+  PIKA_FEED_TIMEOUT_MS: '1000',
+  LOG_LEVEL: 'debug',
+};
+
+/**
+ * A fake Discord, a fake Pika and the real bot process wired to both, as a server owner would
+ * run it (configuration by environment only).
+ */
+export async function startWorld(overrides: Record<string, string> = {}): Promise<World> {
+  const secrets = makeSecrets();
+  const discord = await FakeDiscord.start({ botToken: secrets.botToken });
+  const pika = await FakePika.start({ apiKey: secrets.apiKey });
+  const storeDir = await mkdtemp(join(tmpdir(), 'pika-e2e-'));
+  const env: Record<string, string> = {
+    DISCORD_TOKEN: secrets.botToken,
+    DISCORD_API_URL: discord.apiUrl,
+    DEV_GUILD_ID: discord.guildId,
+    PIKA_API_URL: pika.url,
+    PIKA_API_KEY: secrets.apiKey,
+    STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
+    ...FAST_ENV,
+    ...overrides,
+  };
+  const bots: BotProcess[] = [];
+  const launch = async () => {
+    const bot = BotProcess.start(env);
+    bots.push(bot);
+    await bot.waitForLog(/slash commands checked/, 30_000);
+    return bot;
+  };
+
+  const world: World = {
+    discord,
+    pika,
+    secrets,
+    env,
+    bots,
+    bot: await launch(),
+    async restartBot(signal: NodeJS.Signals = 'SIGTERM') {
+      await world.bot.stop(signal);
+      world.bot = await launch();
+    },
+    async close() {
+      await Promise.all(bots.map((bot) => bot.stop('SIGKILL')));
+      await discord.close();
+      await pika.close();
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+export const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
+
+/** The reply shows a finished video or a failure: the task is over. */
+export function isSettled(interaction: FakeInteraction): boolean {
+  const original = interaction.original;
+  if (!original) return false;
+  const title = String(original.embeds[0]?.title ?? '');
+  return title.includes(': done') || title.includes(': failed') || (interaction.ephemeral && original.content !== '');
+}
+
+export async function waitSettled(interaction: FakeInteraction, timeoutMs = 15_000): Promise<void> {
+  await interaction.waitFor(isSettled, timeoutMs);
+}
+
+/** Every string the bot sent to Discord (bodies and uploaded files' names) plus its logs. */
+export function everythingTheBotSaid(world: World): string {
+  const discordBodies = world.discord.requests.map((r) => JSON.stringify({ route: r.route, query: r.query, json: r.json, files: r.files.map((f) => f.filename) }));
+  const pikaBodies = world.pika.requests.map((r) => JSON.stringify({ path: r.path, body: r.body }));
+  return [...world.bots.flatMap((bot) => bot.lines), ...discordBodies, ...pikaBodies].join('\n');
+}
+
+export function failureText(interaction: FakeInteraction): string {
+  const embed = interaction.original?.embeds[0];
+  return `${interaction.original?.content ?? ''} ${embed?.title ?? ''} ${embed?.description ?? ''}`;
+}
