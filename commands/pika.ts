@@ -1,4 +1,5 @@
 import {
+  ApplicationIntegrationType,
   InteractionContextType,
   PermissionFlagsBits,
   SlashCommandBuilder,
@@ -89,6 +90,7 @@ const data = new SlashCommandBuilder()
   .setName('pika')
   .setDescription('Make a short video with Pika')
   .setContexts(InteractionContextType.Guild)
+  .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
   .addSubcommand((sub) =>
     addCommonOptions(
       addAspectRatio(addModel(addPrompt(true, 'Describe the video')(sub.setName('text').setDescription('Make a video from a description')))),

@@ -10,8 +10,11 @@ export async function registerCommands(
   commands: readonly Command[],
   guildId: string | undefined,
 ): Promise<'unchanged' | 'updated'> {
-  // discord.js compares and sends raw API JSON as well as its own camelCase shapes.
-  const wanted = commands.map((command) => command.data.toJSON() as ApplicationCommandDataResolvable & EqualsArgument);
+  // Exactly what Discord receives: the builders leave keys such as `nsfw: undefined`, which
+  // equals() would read as set, so they are dropped by a JSON round trip.
+  const wanted = commands.map(
+    (command) => JSON.parse(JSON.stringify(command.data.toJSON())) as ApplicationCommandDataResolvable & EqualsArgument,
+  );
   const registered = await application.commands.fetch(guildId ? { guildId } : {});
   const unchanged =
     registered.size === wanted.length &&

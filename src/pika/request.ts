@@ -156,7 +156,7 @@ export function checkImage(image: ImageAttachment, maxImageBytes: number): Check
 function imageTypeOf(image: ImageAttachment): ImageType | undefined {
   const declared = image.contentType?.split(';')[0]?.trim().toLowerCase();
   if (declared) return declared in ACCEPTED_IMAGE_TYPES ? (declared as ImageType) : undefined;
-  const extension = image.filename.split('.').pop()?.toLowerCase() ?? '';
+  const extension = /\.([^.]+)$/.exec(image.filename)?.[1]?.toLowerCase() ?? '';
   for (const [type, extensions] of Object.entries(ACCEPTED_IMAGE_TYPES)) {
     if ((extensions as readonly string[]).includes(extension)) return type as ImageType;
   }

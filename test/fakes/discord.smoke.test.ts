@@ -1,0 +1,268 @@
+/**
+ * Proves the fake Discord is good enough for the real discord.js client: it logs in unchanged,
+ * registers commands, answers interactions, and gets Discord's errors where Discord would give them.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  Routes,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
+import { FakeDiscord, type ChatInputOptions, type FakeInteraction } from './discord.js';
+
+const BOT_TOKEN = 'fake.bot-token.for-tests';
+/** Short so the "late callback" case is quick; the bot runs in-process and answers in milliseconds. */
+const DEADLINE_MS = 1500;
+const TEST_TIMEOUT_MS = 15_000;
+
+type Behaviour = (interaction: ChatInputCommandInteraction) => Promise<unknown>;
+
+let fake: FakeDiscord;
+let client: Client;
+/** What the in-process bot does with the next slash command; each test sets it via `invoke`. */
+let nextBehaviour: { run: Behaviour; settle: (result: PromiseSettledResult<unknown>) => void } | undefined;
+
+before(async () => {
+  fake = await FakeDiscord.start({ botToken: BOT_TOKEN, interactionResponseDeadlineMs: DEADLINE_MS });
+  client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
+  client.on(Events.InteractionCreate, async (interaction) => {
+    if (!interaction.isChatInputCommand() || !nextBehaviour) return;
+    const { run, settle } = nextBehaviour;
+    nextBehaviour = undefined;
+    try {
+      settle({ status: 'fulfilled', value: await run(interaction) });
+    } catch (reason) {
+      settle({ status: 'rejected', reason });
+    }
+  });
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(BOT_TOKEN);
+  await ready;
+  await client.application!.commands.set(
+    [
+      {
+        name: 'pika',
+        description: 'Make a video',
+        options: [
+          { type: 3, name: 'prompt', description: 'What to make' },
+          { type: 4, name: 'frame_rate', description: 'Frames per second' },
+          { type: 11, name: 'image', description: 'Starting image' },
+        ],
+      },
+    ],
+    fake.guildId,
+  );
+});
+
+after(async () => {
+  await client?.destroy();
+  await fake?.close();
+});
+
+/** Dispatches a slash command and waits for the bot's `behaviour` to finish with it. */
+async function invoke(
+  behaviour: Behaviour,
+  options: Partial<ChatInputOptions> = {},
+): Promise<{ interaction: FakeInteraction; result: PromiseSettledResult<unknown> }> {
+  const settled = new Promise<PromiseSettledResult<unknown>>((settle) => {
+    nextBehaviour = { run: behaviour, settle };
+  });
+  const interaction = await fake.chatInput({ name: 'pika', ...options });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`bot never finished: ${JSON.stringify(interaction.summary(), null, 2)}`)),
+      10_000,
+    );
+  });
+  try {
+    return { interaction, result: await Promise.race([settled, timeout]) };
+  } finally {
+    // Cleared so no timer is left behind to keep the test process alive.
+    clearTimeout(timer);
+  }
+}
+
+function apiErrorOf(result: PromiseSettledResult<unknown>): DiscordAPIError {
+  assert.equal(result.status, 'rejected', 'expected the Discord call to fail');
+  const { reason } = result as PromiseRejectedResult;
+  assert.ok(reason instanceof DiscordAPIError, `expected a DiscordAPIError, got ${String(reason)}`);
+  return reason;
+}
+
+function valueOf(result: PromiseSettledResult<unknown>): unknown {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
+}
+
+test('the real client logs in and registers guild commands', () => {
+  assert.equal(fake.identifies, 1);
+  assert.equal(client.user?.id, fake.botUserId);
+  assert.equal(client.application?.id, fake.applicationId);
+  assert.ok(client.guilds.cache.has(fake.guildId));
+  const [command] = fake.registeredCommands(fake.guildId);
+  assert.equal(command?.name, 'pika');
+  assert.equal(command?.guild_id, fake.guildId);
+  assert.equal(command?.default_member_permissions, null);
+  assert.deepEqual(fake.registeredCommands(), [], 'nothing was registered globally');
+});
+
+test('deferReply then editReply with a file', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction, result } = await invoke(
+    async (i) => {
+      const options = { prompt: i.options.getString('prompt'), frameRate: i.options.getInteger('frame_rate') };
+      await i.deferReply();
+      await i.editReply({ content: 'x', files: [{ attachment: Buffer.from('abc'), name: 'a.txt' }] });
+      return options;
+    },
+    { options: { prompt: 'a cat', frame_rate: 12 } },
+  );
+  assert.deepEqual(valueOf(result), { prompt: 'a cat', frameRate: 12 }, 'option types came from the registered command');
+
+  assert.deepEqual(interaction.callbacks.map((callback) => callback.type), [5]);
+  assert.equal(interaction.ephemeral, false);
+  assert.ok(interaction.firstResponseAt! - interaction.dispatchedAt < DEADLINE_MS);
+
+  const original = interaction.original!;
+  assert.equal(original.content, 'x');
+  assert.equal(original.flags & 128, 0, 'the edit completed the loading message');
+  assert.equal(original.edits, 1);
+  assert.equal(original.attachments.length, 1);
+  assert.equal(original.attachments[0]?.filename, 'a.txt');
+  assert.equal(original.attachments[0]?.data.toString(), 'abc');
+
+  const patch = fake.requests.find((request) => request.method === 'PATCH' && request.route.includes(interaction.token));
+  assert.equal(patch?.status, 200);
+  assert.equal(patch?.json.content, 'x');
+  assert.equal(patch?.files[0]?.field, 'files[0]');
+  assert.equal(patch?.files[0]?.data.toString(), 'abc');
+});
+
+test('a second callback is rejected with 40060', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction, result } = await invoke(async (i) => {
+    await i.reply('first');
+    // discord.js refuses a second reply itself, so go through its REST client directly.
+    await i.client.rest.post(Routes.interactionCallback(i.id, i.token), {
+      body: { type: 4, data: { content: 'again' } },
+      auth: false,
+    });
+  });
+  assert.equal(apiErrorOf(result).code, 40060);
+  assert.equal(interaction.callbacks.length, 1);
+  assert.equal(interaction.original?.content, 'first');
+});
+
+test('a callback after the deadline is rejected with 10062', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction, result } = await invoke(async (i) => {
+    await sleep(DEADLINE_MS + 300);
+    await i.deferReply();
+  });
+  const error = apiErrorOf(result);
+  assert.equal(error.code, 10062);
+  assert.equal(error.status, 404);
+  assert.equal(interaction.callbacks.length, 0);
+});
+
+test('over-long content is rejected with 50035 and does not use up the acknowledgement', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction, result } = await invoke(async (i) => {
+    const failure = await i.reply({ content: 'x'.repeat(2001) }).catch((error: unknown) => error);
+    await i.reply('short enough');
+    return failure;
+  });
+  const failure = valueOf(result);
+  assert.ok(failure instanceof DiscordAPIError);
+  assert.equal(failure.code, 50035);
+  assert.match(JSON.stringify(failure.rawError), /"content".*BASE_TYPE_MAX_LENGTH/);
+  assert.deepEqual(interaction.callbacks.map((callback) => callback.type), [4]);
+  assert.equal(interaction.original?.content, 'short enough');
+});
+
+test('an expired token is rejected with 50027', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction, result } = await invoke(async (i) => {
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    fake.expireToken(fake.interaction(i.id)!);
+    await i.editReply('too late');
+  });
+  const error = apiErrorOf(result);
+  assert.equal(error.code, 50027);
+  assert.equal(error.status, 401);
+  assert.equal(interaction.ephemeral, true);
+  assert.equal(interaction.original?.flags, 64 | 128, 'still loading, still ephemeral');
+});
+
+test('a 429 is retried by the client after retry-after', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const retryAfterSeconds = 0.5;
+  fake.rateLimitNext({ method: 'PATCH', route: /\/messages\/@original$/ }, retryAfterSeconds);
+  const { interaction, result } = await invoke(async (i) => {
+    await i.deferReply();
+    await i.editReply('done');
+  });
+  valueOf(result);
+  const patches = fake.requests.filter((request) => request.method === 'PATCH' && request.route.includes(interaction.token));
+  assert.deepEqual(patches.map((request) => request.status), [429, 200]);
+  assert.ok(patches[1]!.at - patches[0]!.at >= retryAfterSeconds * 1000 - 50, 'waited for retry-after');
+  assert.equal(interaction.original?.content, 'done');
+});
+
+test('attachment options resolve to files the bot can download', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000002000000030806000000', 'hex');
+  const { result } = await invoke(
+    async (i) => {
+      const attachment = i.options.getAttachment('image', true);
+      const response = await fetch(attachment.url);
+      await i.reply('got it');
+      return {
+        name: attachment.name,
+        contentType: attachment.contentType,
+        size: attachment.size,
+        width: attachment.width,
+        bytes: Buffer.from(await response.arrayBuffer()),
+      };
+    },
+    { attachments: { image: { filename: 'cat pic.png', data: png } } },
+  );
+  const downloaded = valueOf(result) as { name: string; contentType: string; size: number; width: number; bytes: Buffer };
+  assert.equal(downloaded.name, 'cat_pic.png', 'Discord replaces spaces in file names');
+  assert.equal(downloaded.contentType, 'image/png');
+  assert.equal(downloaded.size, png.length);
+  assert.equal(downloaded.width, 2);
+  assert.deepEqual(downloaded.bytes, png);
+});
+
+test('the client resumes after a gateway disconnect and keeps receiving interactions', { timeout: TEST_TIMEOUT_MS }, async () => {
+  fake.disconnectGateway();
+  await fake.waitFor((f) => f.resumes === 1 && f.gatewayConnected, 10_000, 'the client to resume');
+  const { interaction, result } = await invoke(async (i) => {
+    await i.reply({ content: 'after resume', flags: MessageFlags.Ephemeral });
+  });
+  valueOf(result);
+  assert.equal(fake.identifies, 1, 'resumed, did not re-identify');
+  assert.equal(interaction.original?.content, 'after resume');
+  assert.equal(interaction.ephemeral, true);
+});
+
+test('channel messages: enforce_nonce deduplicates, replies to unknown messages fail', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const channel = client.channels.cache.get(fake.channelId);
+  assert.ok(channel?.isSendable());
+  const first = await channel.send({ content: 'hi', nonce: 'n-1', enforceNonce: true });
+  const second = await channel.send({ content: 'hi', nonce: 'n-1', enforceNonce: true });
+  assert.equal(second.id, first.id);
+  assert.equal(fake.channelMessages.length, 1);
+
+  const reply = await channel.send({ content: 'reply', reply: { messageReference: first.id } });
+  assert.equal(fake.channelMessages.at(-1)?.type, 19);
+  assert.equal(reply.reference?.messageId, first.id);
+
+  const failure = await channel
+    .send({ content: 'orphan', reply: { messageReference: '1234567890123456789' } })
+    .catch((error: unknown) => error);
+  assert.ok(failure instanceof DiscordAPIError);
+  assert.equal(failure.code, 50035);
+  assert.equal(fake.channelMessages.length, 2);
+});

@@ -1,0 +1,2542 @@
+/**
+ * A fake Discord for tests: the REST API (under /api/v10) and the gateway WebSocket served from one
+ * local HTTP server, close enough to the real thing that an unmodified discord.js `Client` logs in
+ * with `new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } })`.
+ *
+ * It enforces the Discord rules that real bots trip over (3 s to acknowledge an interaction, one
+ * acknowledgement only, 15 min token lifetime, message size limits, upload limits, rate limits) and
+ * records everything it sees, because the bot under test usually runs in another process and the
+ * recorded state is the only thing a test can look at.
+ *
+ * Deliberate behaviours worth knowing (all modelled on Discord):
+ * - Webhook routes of an interaction answer 404 Unknown Webhook until the interaction was
+ *   acknowledged: Discord creates the interaction webhook with the first callback.
+ * - The first follow-up after a deferred reply (callback 5) edits the loading @original instead of
+ *   creating a new message, and keeps the deferral's ephemeral flag.
+ * - Editing a message into an empty one (no content, embeds, components or attachments) is 50006.
+ * - Uploaded file names have spaces replaced by underscores, like Discord does.
+ * - Attachment URLs carry `?ex=..&is=..&hm=..&` like Discord CDN URLs, so code that derives a file
+ *   name or extension from the URL has to strip the query, as it must in production.
+ * - For component interactions (`component()`), @original is the message carrying the component
+ *   once callback 6/7 acknowledged it; callback 7 edits that message.
+ * - Dispatches sent while no client is connected are not lost: they are replayed on RESUME, and
+ *   otherwise delivered after the next IDENTIFY's READY + GUILD_CREATE. An interaction's 3 s
+ *   deadline starts when it is actually written to a socket.
+ * - Gateway close codes are Discord's: 4001 unknown opcode, 4002 undecodable payload, 4003 payload
+ *   before IDENTIFY, 4004 wrong token, 4005 second IDENTIFY. Compression is never used (the client
+ *   accepts plain text frames even when it asked for zlib-stream).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------
+
+export interface FakeDiscordOptions {
+  /** The bot must send `Authorization: Bot <botToken>` on authed routes and this token in IDENTIFY. */
+  botToken: string;
+  applicationId?: string;
+  guildId?: string;
+  channelId?: string;
+  /** First callback later than this after dispatch → 404 10062. Default 3000. */
+  interactionResponseDeadlineMs?: number;
+  /** Webhook routes later than this after dispatch → 401 50027. Default 15 minutes. */
+  interactionTokenLifetimeMs?: number;
+  /** Default 41250, like Discord. */
+  heartbeatIntervalMs?: number;
+}
+
+export interface RecordedFile {
+  field: string;
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+export interface RecordedRequest {
+  at: number;
+  method: string;
+  /** Path after /api/v10 (e.g. '/interactions/123/tok/callback'); the full path for non-API paths. */
+  route: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  /** Parsed JSON body or parsed payload_json; undefined if none. */
+  json: any;
+  files: RecordedFile[];
+  /** What the fake answered; 0 while the request is still being handled. */
+  status: number;
+}
+
+export interface FakeAttachment {
+  id: string;
+  filename: string;
+  size: number;
+  content_type?: string;
+  url: string;
+  proxy_url: string;
+  description?: string;
+  title?: string;
+  data: Buffer;
+}
+
+export interface FakeMessage {
+  id: string;
+  channel_id: string;
+  content: string;
+  embeds: any[];
+  components: any[];
+  attachments: FakeAttachment[];
+  flags: number;
+  allowed_mentions?: any;
+  message_reference?: any;
+  nonce?: string;
+  edits: number;
+  deleted: boolean;
+  /** Discord message type: 0 default, 19 reply, 20 chat-input command response. */
+  type: number;
+  createdAt: number;
+  editedAt: number | null;
+  webhookId?: string;
+  interactionMetadata?: Record<string, unknown>;
+}
+
+export interface AttachmentInput {
+  filename: string;
+  data: Buffer;
+  /** null = omit content_type, like Discord sometimes does; undefined = guess from the extension. */
+  contentType?: string | null;
+  /** Override the reported size (e.g. to pretend a file is huge without allocating it). */
+  size?: number;
+}
+
+export interface InvocationOptions {
+  userId?: string;
+  username?: string;
+  channelId?: string;
+  /** null → DM-like interaction (no guild_id, `user` instead of `member`). */
+  guildId?: string | null;
+  appPermissions?: bigint;
+  memberPermissions?: bigint;
+  attachmentSizeLimit?: number;
+  locale?: string;
+}
+
+export interface ChatInputOptions extends InvocationOptions {
+  name: string;
+  /** 'sub', or 'group sub' for a subcommand inside a subcommand group. */
+  subcommand?: string;
+  options?: Record<string, string | number | boolean>;
+  attachments?: Record<string, AttachmentInput>;
+}
+
+export interface AutocompleteOptions extends InvocationOptions {
+  name: string;
+  subcommand?: string;
+  options?: Record<string, string | number | boolean>;
+  focused: string;
+}
+
+export interface ComponentOptions extends InvocationOptions {
+  /** The message carrying the component (e.g. `interaction.original`). */
+  message: FakeMessage;
+  customId: string;
+  /** 2 button (default), 3 string select, ... */
+  componentType?: number;
+  values?: string[];
+}
+
+export interface FaultMatch {
+  method?: string;
+  route?: RegExp;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discord constants (kept local rather than importing discord-api-types, which is not a direct
+// dependency of the project)
+// ---------------------------------------------------------------------------------------------
+
+const API_PREFIX = '/api/v10';
+const DISCORD_EPOCH = 1_420_070_400_000n;
+const TEN_MIB = 10 * 1024 * 1024;
+const NONCE_REUSE_WINDOW_MS = 5 * 60_000;
+const MAX_REQUEST_BODY_BYTES = 200 * 1024 * 1024;
+const WS_OPEN = 1;
+
+const MessageFlag = {
+  SuppressEmbeds: 1 << 2,
+  Ephemeral: 1 << 6,
+  Loading: 1 << 7,
+  SuppressNotifications: 1 << 12,
+  IsVoiceMessage: 1 << 13,
+  IsComponentsV2: 1 << 15,
+} as const;
+
+/** Flags a bot may set when creating a message (everything else is ignored by Discord). */
+const CREATABLE_FLAGS =
+  MessageFlag.SuppressEmbeds |
+  MessageFlag.Ephemeral |
+  MessageFlag.SuppressNotifications |
+  MessageFlag.IsVoiceMessage |
+  MessageFlag.IsComponentsV2;
+
+const InteractionType = { ApplicationCommand: 2, MessageComponent: 3, Autocomplete: 4, ModalSubmit: 5 } as const;
+
+const CallbackType = {
+  ChannelMessage: 4,
+  DeferredChannelMessage: 5,
+  DeferredUpdate: 6,
+  UpdateMessage: 7,
+  AutocompleteResult: 8,
+  Modal: 9,
+  LaunchActivity: 12,
+} as const;
+
+/** Which callback types Discord accepts for each interaction type. */
+const ALLOWED_CALLBACKS: Record<number, number[]> = {
+  [InteractionType.ApplicationCommand]: [4, 5, 9, 12],
+  [InteractionType.MessageComponent]: [4, 5, 6, 7, 9, 12],
+  [InteractionType.Autocomplete]: [8],
+  [InteractionType.ModalSubmit]: [4, 5, 6, 7],
+};
+
+const OptionType = {
+  Subcommand: 1,
+  SubcommandGroup: 2,
+  String: 3,
+  Integer: 4,
+  Boolean: 5,
+  User: 6,
+  Number: 10,
+  Attachment: 11,
+} as const;
+
+const GatewayOp = {
+  Dispatch: 0,
+  Heartbeat: 1,
+  Identify: 2,
+  PresenceUpdate: 3,
+  VoiceStateUpdate: 4,
+  Resume: 6,
+  RequestGuildMembers: 8,
+  InvalidSession: 9,
+  Hello: 10,
+  HeartbeatAck: 11,
+  RequestSoundboardSounds: 31,
+} as const;
+
+const GUILDS_INTENT = 1 << 0;
+
+const Permission = {
+  CreateInstantInvite: 1n << 0n,
+  AddReactions: 1n << 6n,
+  ViewChannel: 1n << 10n,
+  SendMessages: 1n << 11n,
+  EmbedLinks: 1n << 14n,
+  AttachFiles: 1n << 15n,
+  ReadMessageHistory: 1n << 16n,
+  UseExternalEmojis: 1n << 18n,
+  ChangeNickname: 1n << 26n,
+  UseApplicationCommands: 1n << 31n,
+  CreatePublicThreads: 1n << 35n,
+  UseExternalStickers: 1n << 37n,
+  SendMessagesInThreads: 1n << 38n,
+} as const;
+
+/** What a bot invited with the usual text permissions has in a channel without overwrites. */
+export const DEFAULT_APP_PERMISSIONS =
+  Permission.ViewChannel |
+  Permission.SendMessages |
+  Permission.SendMessagesInThreads |
+  Permission.EmbedLinks |
+  Permission.AttachFiles |
+  Permission.ReadMessageHistory |
+  Permission.UseExternalEmojis |
+  Permission.UseExternalStickers |
+  Permission.AddReactions |
+  Permission.UseApplicationCommands |
+  Permission.CreatePublicThreads;
+
+/** A regular member without roles: @everyone's defaults (no moderation permissions). */
+export const DEFAULT_MEMBER_PERMISSIONS =
+  DEFAULT_APP_PERMISSIONS | Permission.CreateInstantInvite | Permission.ChangeNickname;
+
+// ---------------------------------------------------------------------------------------------
+// Small utilities
+// ---------------------------------------------------------------------------------------------
+
+let snowflakeIncrement = 0n;
+
+/** A Discord-style snowflake, so discord.js derives sensible creation times from ids. */
+export function snowflake(at = Date.now()): string {
+  snowflakeIncrement = (snowflakeIncrement + 1n) % 4096n;
+  return (((BigInt(at) - DISCORD_EPOCH) << 22n) | snowflakeIncrement).toString();
+}
+
+/** Interaction tokens look like base64url blobs of ~170 characters on Discord. */
+function interactionToken(id: string): string {
+  return 'aW50ZXJhY3Rpb246' + Buffer.from(`${id}:`).toString('base64url') + randomBytes(96).toString('base64url');
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00');
+}
+
+/** Discord counts message lengths in code points, not UTF-16 units. */
+function textLength(value: unknown): number {
+  return typeof value === 'string' ? [...value].length : 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Discord replaces spaces in uploaded file names with underscores. */
+function discordFilename(name: string): string {
+  const cleaned = name.replace(/[\\/]/g, '').replace(/\s+/g, '_');
+  return cleaned === '' ? 'unknown' : cleaned;
+}
+
+const CONTENT_TYPES_BY_EXTENSION: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mov: 'video/quicktime',
+  mp3: 'audio/mpeg',
+  ogg: 'audio/ogg',
+  wav: 'audio/wav',
+  txt: 'text/plain; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  pdf: 'application/pdf',
+};
+
+/** Discord reports a content type derived from the file, not what the uploader claimed. */
+function contentTypeFor(filename: string, claimed?: string): string | undefined {
+  const extension = filename.split('.').pop()?.toLowerCase() ?? '';
+  const known = CONTENT_TYPES_BY_EXTENSION[extension];
+  if (known) return known;
+  if (claimed && claimed !== 'application/octet-stream') return claimed;
+  return undefined;
+}
+
+/** Width/height for PNG and GIF, which Discord reports for images. */
+function imageDimensions(data: Buffer): { width: number; height: number } | undefined {
+  const isPng = data.length >= 24 && data.readUInt32BE(0) === 0x89504e47;
+  if (isPng) return { width: data.readUInt32BE(16), height: data.readUInt32BE(20) };
+  const isGif = data.length >= 10 && data.toString('latin1', 0, 4) === 'GIF8';
+  if (isGif) return { width: data.readUInt16LE(6), height: data.readUInt16LE(8) };
+  return undefined;
+}
+
+/**
+ * Resolves when `isDone()` becomes true after some `notify()`, rejects on timeout. Used for
+ * `FakeInteraction.waitFor`, `FakeDiscord.waitFor` and `whenReady`.
+ */
+class ChangeSignal {
+  private readonly waiters = new Set<{ check: () => void; fail: (error: Error) => void }>();
+
+  notify(): void {
+    for (const waiter of [...this.waiters]) waiter.check();
+  }
+
+  wait(isDone: () => boolean, timeoutMs: number, describeTimeout: () => string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+      };
+      const waiter = {
+        check: (): void => {
+          let done: boolean;
+          try {
+            done = isDone();
+          } catch (error) {
+            settle();
+            reject(error);
+            return;
+          }
+          if (done) {
+            settle();
+            resolve();
+          }
+        },
+        fail: (error: Error): void => {
+          settle();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => waiter.fail(new Error(describeTimeout())), timeoutMs);
+      this.waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  cancelAll(reason: string): void {
+    for (const waiter of [...this.waiters]) waiter.fail(new Error(reason));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP errors, as Discord phrases them
+// ---------------------------------------------------------------------------------------------
+
+interface Reply {
+  status: number;
+  /** JSON-serialisable value, or a Buffer sent as-is; undefined = no body. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+class DiscordHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: { message: string; code: number; errors?: unknown },
+  ) {
+    super(`${status} ${body.message}`);
+  }
+
+  toReply(): Reply {
+    return { status: this.status, body: this.body };
+  }
+}
+
+const fail = {
+  unauthorized: () => new DiscordHttpError(401, { message: '401: Unauthorized', code: 0 }),
+  notFound: () => new DiscordHttpError(404, { message: '404: Not Found', code: 0 }),
+  methodNotAllowed: () => new DiscordHttpError(405, { message: '405: Method Not Allowed', code: 0 }),
+  unknownChannel: () => new DiscordHttpError(404, { message: 'Unknown Channel', code: 10003 }),
+  unknownMessage: () => new DiscordHttpError(404, { message: 'Unknown Message', code: 10008 }),
+  unknownWebhook: () => new DiscordHttpError(404, { message: 'Unknown Webhook', code: 10015 }),
+  unknownInteraction: () => new DiscordHttpError(404, { message: 'Unknown interaction', code: 10062 }),
+  unknownCommand: () => new DiscordHttpError(404, { message: 'Unknown application command', code: 10063 }),
+  missingAccess: () => new DiscordHttpError(403, { message: 'Missing Access', code: 50001 }),
+  emptyMessage: () => new DiscordHttpError(400, { message: 'Cannot send an empty message', code: 50006 }),
+  alreadyAcknowledged: () =>
+    new DiscordHttpError(400, { message: 'Interaction has already been acknowledged.', code: 40060 }),
+  invalidWebhookToken: () => new DiscordHttpError(401, { message: 'Invalid Webhook Token', code: 50027 }),
+  tooLarge: () => new DiscordHttpError(413, { message: 'Request entity too large', code: 40005 }),
+  invalidJson: () => new DiscordHttpError(400, { message: 'The request body contains invalid JSON.', code: 50109 }),
+  invalidForm: (errors: unknown) => new DiscordHttpError(400, { message: 'Invalid Form Body', code: 50035, errors }),
+};
+
+type ErrorPath = Array<string | number>;
+
+/** Collects validation errors into Discord's nested `{ a: { 0: { b: { _errors: [...] } } } }` shape. */
+class FormErrors {
+  private readonly tree: Record<string, any> = {};
+  private count = 0;
+
+  add(path: ErrorPath, code: string, message: string): void {
+    let node = this.tree;
+    for (const key of path) node = node[String(key)] ??= {};
+    (node._errors ??= []).push({ code, message });
+    this.count += 1;
+  }
+
+  maxLength(path: ErrorPath, value: unknown, max: number): void {
+    if (textLength(value) > max) this.add(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+  }
+
+  maxItems(path: ErrorPath, value: unknown, max: number): void {
+    if (Array.isArray(value) && value.length > max) {
+      this.add(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+    }
+  }
+
+  required(path: ErrorPath, value: unknown): void {
+    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+      this.add(path, 'BASE_TYPE_REQUIRED', 'This field is required');
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.count > 0) throw fail.invalidForm(this.tree);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message validation: Discord's limits, checked on every route that creates or edits a message
+// ---------------------------------------------------------------------------------------------
+
+function validateMessagePayload(
+  body: Record<string, any>,
+  errors: FormErrors,
+  at: ErrorPath = [],
+  existingFlags = 0,
+): void {
+  errors.maxLength([...at, 'content'], body.content, 2000);
+  validateEmbeds(body.embeds, errors, at);
+  validateComponents(body.components, Number(body.flags ?? 0) | existingFlags, errors, at);
+  validateAllowedMentions(body.allowed_mentions, errors, at);
+}
+
+function validateEmbeds(embeds: unknown, errors: FormErrors, at: ErrorPath): void {
+  if (!Array.isArray(embeds)) return;
+  errors.maxItems([...at, 'embeds'], embeds, 10);
+  const totalText = embeds.reduce<number>(
+    (sum, embed, index) => sum + validateEmbed(embed, errors, [...at, 'embeds', index]),
+    0,
+  );
+  if (totalText > 6000) {
+    errors.add([...at, 'embeds'], 'MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000');
+  }
+}
+
+/** Validates one embed and returns how many characters it counts towards the 6000 total. */
+function validateEmbed(embed: any, errors: FormErrors, at: ErrorPath): number {
+  if (!isPlainObject(embed)) return 0;
+  errors.maxLength([...at, 'title'], embed.title, 256);
+  errors.maxLength([...at, 'description'], embed.description, 4096);
+  errors.maxLength([...at, 'footer', 'text'], embed.footer?.text, 2048);
+  errors.maxLength([...at, 'author', 'name'], embed.author?.name, 256);
+  if (typeof embed.color === 'number' && (embed.color < 0 || embed.color > 0xffffff)) {
+    errors.add([...at, 'color'], 'NUMBER_TYPE_MAX', 'int value should be less than or equal to 16777215.');
+  }
+  const fields: any[] = Array.isArray(embed.fields) ? embed.fields : [];
+  errors.maxItems([...at, 'fields'], fields, 25);
+  fields.forEach((field, index) => {
+    errors.required([...at, 'fields', index, 'name'], field?.name);
+    errors.required([...at, 'fields', index, 'value'], field?.value);
+    errors.maxLength([...at, 'fields', index, 'name'], field?.name, 256);
+    errors.maxLength([...at, 'fields', index, 'value'], field?.value, 1024);
+  });
+  return (
+    textLength(embed.title) +
+    textLength(embed.description) +
+    textLength(embed.footer?.text) +
+    textLength(embed.author?.name) +
+    fields.reduce((sum, field) => sum + textLength(field?.name) + textLength(field?.value), 0)
+  );
+}
+
+const SELECT_MENU_TYPES = new Set([3, 5, 6, 7, 8]);
+const BUTTON_TYPE = 2;
+const LINK_BUTTON_STYLE = 5;
+const PREMIUM_BUTTON_STYLE = 6;
+
+function validateComponents(components: unknown, flags: number, errors: FormErrors, at: ErrorPath): void {
+  if (!Array.isArray(components)) return;
+  // Components V2 messages have different layout rules; only the classic action-row rules are modelled.
+  if (flags & MessageFlag.IsComponentsV2) return;
+  errors.maxItems([...at, 'components'], components, 5);
+  const seenCustomIds = new Set<string>();
+  components.forEach((row, rowIndex) => {
+    const rowPath = [...at, 'components', rowIndex];
+    if (row?.type !== 1) {
+      errors.add([...rowPath, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (1,).');
+      return;
+    }
+    const children: any[] = Array.isArray(row.components) ? row.components : [];
+    if (children.length === 0) {
+      errors.add([...rowPath, 'components'], 'BASE_TYPE_MIN_LENGTH', 'Must be 1 or more in length.');
+    }
+    errors.maxItems([...rowPath, 'components'], children, 5);
+    if (children.length > 1 && children.some((child) => SELECT_MENU_TYPES.has(child?.type))) {
+      errors.add(
+        [...rowPath, 'components'],
+        'COMPONENT_LAYOUT_WIDTH_EXCEEDED',
+        'The specified component exceeds the maximum width',
+      );
+    }
+    children.forEach((child, index) =>
+      validateComponent(child, errors, [...rowPath, 'components', index], seenCustomIds),
+    );
+  });
+}
+
+function validateComponent(component: any, errors: FormErrors, at: ErrorPath, seenCustomIds: Set<string>): void {
+  if (!isPlainObject(component)) return;
+  if (component.type === BUTTON_TYPE) {
+    errors.maxLength([...at, 'label'], component.label, 80);
+    if (component.style === LINK_BUTTON_STYLE) errors.required([...at, 'url'], component.url);
+    else if (component.style !== PREMIUM_BUTTON_STYLE) errors.required([...at, 'custom_id'], component.custom_id);
+  }
+  if (typeof component.custom_id === 'string') {
+    errors.maxLength([...at, 'custom_id'], component.custom_id, 100);
+    if (seenCustomIds.has(component.custom_id)) {
+      errors.add([...at, 'custom_id'], 'COMPONENT_CUSTOM_ID_DUPLICATED', 'Component custom id cannot be duplicated');
+    }
+    seenCustomIds.add(component.custom_id);
+  }
+}
+
+function validateAllowedMentions(allowedMentions: unknown, errors: FormErrors, at: ErrorPath): void {
+  if (!isPlainObject(allowedMentions) || !Array.isArray(allowedMentions.parse)) return;
+  for (const kind of ['users', 'roles']) {
+    const explicit = allowedMentions[kind];
+    if (allowedMentions.parse.includes(kind) && Array.isArray(explicit) && explicit.length > 0) {
+      errors.add(
+        [...at, 'allowed_mentions'],
+        'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE',
+        `parse:["${kind}"] and ${kind}: [ids...] are mutually exclusive.`,
+      );
+    }
+  }
+}
+
+function validateAutocompleteChoices(data: any, errors: FormErrors): void {
+  const choices: unknown = data?.choices;
+  if (!Array.isArray(choices)) {
+    errors.required(['data', 'choices'], choices);
+    return;
+  }
+  errors.maxItems(['data', 'choices'], choices, 25);
+  choices.forEach((choice, index) => {
+    errors.required(['data', 'choices', index, 'name'], choice?.name);
+    errors.maxLength(['data', 'choices', index, 'name'], choice?.name, 100);
+    if (typeof choice?.value === 'string') errors.maxLength(['data', 'choices', index, 'value'], choice.value, 100);
+  });
+}
+
+/** Files count towards Discord's upload limit as a whole; 413 is checked before anything else. */
+function assertUploadFits(files: RecordedFile[], limitBytes: number): void {
+  const total = files.reduce((sum, file) => sum + file.data.length, 0);
+  if (total > limitBytes) throw fail.tooLarge();
+}
+
+function hasMessageContent(parts: {
+  content: string;
+  embeds: unknown[];
+  components: unknown[];
+  attachmentCount: number;
+  extras?: boolean;
+}): boolean {
+  return (
+    parts.content.trim() !== '' ||
+    parts.embeds.length > 0 ||
+    parts.components.length > 0 ||
+    parts.attachmentCount > 0 ||
+    Boolean(parts.extras)
+  );
+}
+
+/** Validation shared by every route that creates a message: size, form limits, emptiness. */
+function assertValidNewMessage(
+  body: Record<string, any>,
+  files: RecordedFile[],
+  options: { at?: ErrorPath; uploadLimit: number; extraErrors?: (errors: FormErrors) => void },
+): void {
+  assertUploadFits(files, options.uploadLimit);
+  const errors = new FormErrors();
+  validateMessagePayload(body, errors, options.at);
+  errors.maxItems([...(options.at ?? []), 'attachments'], files, 10);
+  options.extraErrors?.(errors);
+  errors.throwIfAny();
+  const hasContent = hasMessageContent({
+    content: typeof body.content === 'string' ? body.content : '',
+    embeds: Array.isArray(body.embeds) ? body.embeds : [],
+    components: Array.isArray(body.components) ? body.components : [],
+    attachmentCount: files.length,
+    extras: Boolean(body.poll) || (Array.isArray(body.sticker_ids) && body.sticker_ids.length > 0),
+  });
+  if (!hasContent) throw fail.emptyMessage();
+}
+
+function assertValidEdit(body: Record<string, any>, files: RecordedFile[], uploadLimit: number, existing?: FakeMessage): void {
+  assertUploadFits(files, uploadLimit);
+  const errors = new FormErrors();
+  validateMessagePayload(body, errors, [], existing?.flags ?? 0);
+  errors.maxItems(['attachments'], files, 10);
+  errors.throwIfAny();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application command validation (bulk overwrite / create), so broken command definitions fail
+// in tests the way they fail at deploy time
+// ---------------------------------------------------------------------------------------------
+
+const CHAT_INPUT_NAME = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
+
+function validateCommandName(name: unknown, errors: FormErrors, at: ErrorPath, chatInput: boolean): void {
+  errors.required([...at, 'name'], name);
+  if (typeof name !== 'string') return;
+  errors.maxLength([...at, 'name'], name, 32);
+  if (chatInput && (!CHAT_INPUT_NAME.test(name) || name !== name.toLowerCase())) {
+    errors.add([...at, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
+  }
+}
+
+function validateCommand(definition: any, errors: FormErrors, at: ErrorPath): void {
+  if (!isPlainObject(definition)) {
+    errors.add(at, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+    return;
+  }
+  const chatInput = (definition.type ?? 1) === 1;
+  validateCommandName(definition.name, errors, at, chatInput);
+  if (chatInput) {
+    errors.required([...at, 'description'], definition.description);
+    errors.maxLength([...at, 'description'], definition.description, 100);
+    validateCommandOptions(definition.options, errors, [...at, 'options']);
+  }
+}
+
+function validateCommandOptions(options: unknown, errors: FormErrors, at: ErrorPath): void {
+  if (!Array.isArray(options)) return;
+  errors.maxItems(at, options, 25);
+  const names = new Set<string>();
+  let sawOptional = false;
+  const isSubcommandLike = (option: any): boolean =>
+    option?.type === OptionType.Subcommand || option?.type === OptionType.SubcommandGroup;
+  if (options.some(isSubcommandLike) && !options.every(isSubcommandLike)) {
+    errors.add(
+      at,
+      'APPLICATION_COMMAND_OPTIONS_TYPE_INVALID',
+      'Sub-command and sub-command group option types are mutually exclusive to all other types',
+    );
+  }
+  options.forEach((option, index) => {
+    const path = [...at, index];
+    validateCommandName(option?.name, errors, path, true);
+    errors.required([...path, 'description'], option?.description);
+    errors.maxLength([...path, 'description'], option?.description, 100);
+    errors.maxItems([...path, 'choices'], option?.choices, 25);
+    if (typeof option?.name === 'string') {
+      if (names.has(option.name)) {
+        errors.add([...path, 'name'], 'APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS', 'Option names must be unique');
+      }
+      names.add(option.name);
+    }
+    if (option?.required) {
+      if (sawOptional) {
+        errors.add(
+          path,
+          'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID',
+          'Required options must be placed before non-required options',
+        );
+      }
+    } else {
+      sawOptional = true;
+    }
+    if (isSubcommandLike(option)) validateCommandOptions(option.options, errors, [...path, 'options']);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body parsing
+// ---------------------------------------------------------------------------------------------
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_REQUEST_BODY_BYTES) throw fail.tooLarge();
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail.invalidJson();
+  }
+}
+
+async function parseBody(raw: Buffer, contentType: string | undefined): Promise<{ json: any; files: RecordedFile[] }> {
+  if (raw.length === 0) return { json: undefined, files: [] };
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType === 'multipart/form-data' && contentType) return parseMultipart(raw, contentType);
+  return { json: parseJsonText(raw.toString('utf8')), files: [] };
+}
+
+/** Uses the WHATWG multipart parser built into Node's fetch implementation. */
+async function parseMultipart(raw: Buffer, contentType: string): Promise<{ json: any; files: RecordedFile[] }> {
+  const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
+  let json: any;
+  const plainFields: Record<string, string> = {};
+  const files: RecordedFile[] = [];
+  for (const [field, value] of form.entries()) {
+    if (typeof value === 'string') {
+      if (field === 'payload_json') json = parseJsonText(value);
+      else plainFields[field] = value;
+      continue;
+    }
+    files.push({
+      field,
+      filename: value.name,
+      contentType: value.type,
+      data: Buffer.from(await value.arrayBuffer()),
+    });
+  }
+  // Discord also accepts plain form fields instead of payload_json.
+  if (json === undefined && Object.keys(plainFields).length > 0) json = plainFields;
+  return { json, files };
+}
+
+function flattenHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function writeReply(response: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { ...reply.headers };
+  if (reply.body === undefined || reply.status === 204) {
+    response.writeHead(reply.status, headers).end();
+    return;
+  }
+  const payload = Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(JSON.stringify(reply.body));
+  headers['content-type'] ??= 'application/json';
+  headers['content-length'] = String(payload.length);
+  response.writeHead(reply.status, headers).end(payload);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FakeInteraction: one dispatched interaction and everything the bot did with it
+// ---------------------------------------------------------------------------------------------
+
+export interface RecordedCallback {
+  at: number;
+  type: number;
+  data: any;
+  files: RecordedFile[];
+}
+
+export class FakeInteraction {
+  /** Accepted callbacks only. */
+  callbacks: RecordedCallback[] = [];
+  /**
+   * The @original message: created by callback 4/5; for component interactions, the message
+   * carrying the component once callback 6/7 acknowledged it.
+   */
+  original?: FakeMessage;
+  followups: FakeMessage[] = [];
+
+  /** @internal Set by `FakeDiscord.expireToken`. */
+  tokenRevoked = false;
+  /** @internal The message a component interaction was triggered from. */
+  sourceMessage?: FakeMessage;
+
+  private readonly createdAt = Date.now();
+  private deliveredAt?: number;
+  private readonly signal = new ChangeSignal();
+
+  constructor(
+    readonly id: string,
+    readonly token: string,
+    /** The INTERACTION_CREATE `d`. */
+    readonly payload: any,
+    private readonly relatedRequests: () => RecordedRequest[],
+  ) {}
+
+  /** When the INTERACTION_CREATE was written to the bot's socket (creation time while queued). */
+  get dispatchedAt(): number {
+    return this.deliveredAt ?? this.createdAt;
+  }
+
+  get delivered(): boolean {
+    return this.deliveredAt !== undefined;
+  }
+
+  get type(): number {
+    return this.payload.type;
+  }
+
+  get acknowledged(): boolean {
+    return this.callbacks.length > 0;
+  }
+
+  /** Whether the first callback asked for an ephemeral response. */
+  get ephemeral(): boolean {
+    return (Number(this.callbacks[0]?.data?.flags ?? 0) & MessageFlag.Ephemeral) !== 0;
+  }
+
+  get firstResponseAt(): number | undefined {
+    return this.callbacks[0]?.at;
+  }
+
+  get attachmentSizeLimit(): number {
+    return this.payload.attachment_size_limit ?? TEN_MIB;
+  }
+
+  /** Resolves when `predicate` holds (checked now and after every change). */
+  waitFor(predicate: (interaction: FakeInteraction) => boolean, timeoutMs = 10_000): Promise<void> {
+    return this.signal.wait(
+      () => predicate(this),
+      timeoutMs,
+      () =>
+        `Timed out after ${timeoutMs} ms waiting on interaction ${this.id} (${this.describeCommand()}). State:\n` +
+        JSON.stringify(this.summary(), null, 2),
+    );
+  }
+
+  /** A compact view of what happened, for assertion messages. */
+  summary(): Record<string, unknown> {
+    const relative = (at: number): string => `+${at - this.dispatchedAt}ms`;
+    const describeMessage = (message: FakeMessage | undefined): unknown =>
+      message && {
+        id: message.id,
+        content: message.content,
+        flags: message.flags,
+        embeds: message.embeds.length,
+        components: message.components.length,
+        attachments: message.attachments.map((attachment) => `${attachment.filename} (${attachment.size} B)`),
+        edits: message.edits,
+        deleted: message.deleted,
+      };
+    return {
+      id: this.id,
+      command: this.describeCommand(),
+      delivered: this.delivered,
+      tokenRevoked: this.tokenRevoked,
+      callbacks: this.callbacks.map((callback) => ({
+        type: callback.type,
+        at: relative(callback.at),
+        flags: callback.data?.flags,
+        content: callback.data?.content,
+        files: callback.files.map((file) => file.filename),
+      })),
+      original: describeMessage(this.original),
+      followups: this.followups.map(describeMessage),
+      requests: this.relatedRequests().map(
+        (request) =>
+          `${relative(request.at)} ${request.method} ${request.route.replace(this.token, ':token')} → ${request.status}`,
+      ),
+    };
+  }
+
+  /** @internal */
+  markDelivered(at: number): void {
+    this.deliveredAt ??= at;
+    this.changed();
+  }
+
+  /** @internal Called by the fake after every change to this interaction. */
+  changed(): void {
+    this.signal.notify();
+  }
+
+  /** @internal */
+  cancelWaits(reason: string): void {
+    this.signal.cancelAll(reason);
+  }
+
+  private describeCommand(): string {
+    const data = this.payload.data ?? {};
+    return data.name ? `/${data.name}` : data.custom_id ? `component ${data.custom_id}` : `type ${this.type}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway: HELLO / IDENTIFY / READY / RESUME over `ws`, with a replay log per session
+// ---------------------------------------------------------------------------------------------
+
+interface DispatchRecord {
+  s: number;
+  t: string;
+  d: unknown;
+  delivered: boolean;
+  onDelivered?: () => void;
+}
+
+interface GatewaySession {
+  id: string;
+  seq: number;
+  intents: number;
+  log: DispatchRecord[];
+  socket?: WebSocket;
+}
+
+interface GatewayConnection {
+  socket: WebSocket;
+  session?: GatewaySession;
+}
+
+interface PendingDispatch {
+  t: string;
+  d: unknown;
+  onDelivered?: () => void;
+}
+
+interface GatewayHooks {
+  botToken: string;
+  heartbeatIntervalMs: number;
+  readyPayload(sessionId: string): unknown;
+  guildCreatePayload(): unknown;
+  /** Called after READY (+ GUILD_CREATE when the Guilds intent was requested) went out. */
+  onReady(): void;
+  onChange(): void;
+}
+
+const MAX_REPLAY_LOG = 1000;
+
+class FakeGateway {
+  identifies = 0;
+  resumes = 0;
+  readyCount = 0;
+  private readonly sessions = new Map<string, GatewaySession>();
+  private current?: GatewaySession;
+  /** Dispatches created before any client ever identified. */
+  private pending: PendingDispatch[] = [];
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(private readonly hooks: GatewayHooks) {}
+
+  get connected(): boolean {
+    return this.current?.socket?.readyState === WS_OPEN;
+  }
+
+  get sessionId(): string | undefined {
+    return this.current?.id;
+  }
+
+  accept(socket: WebSocket): void {
+    this.sockets.add(socket);
+    const connection: GatewayConnection = { socket };
+    socket.on('message', (raw) => this.onMessage(connection, raw));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (connection.session?.socket === socket) connection.session.socket = undefined;
+      this.hooks.onChange();
+    });
+    // A client vanishing mid-frame must not crash the test process.
+    socket.on('error', () => undefined);
+    this.send(socket, { op: GatewayOp.Hello, d: { heartbeat_interval: this.hooks.heartbeatIntervalMs } });
+  }
+
+  /** Sends a dispatch to the current session, or keeps it until a client identifies. */
+  dispatch(t: string, d: unknown, onDelivered?: () => void): void {
+    if (this.current) this.sendDispatch(this.current, t, d, onDelivered);
+    else this.pending.push({ t, d, onDelivered });
+  }
+
+  disconnect(closeCode: number): void {
+    const socket = this.current?.socket;
+    if (!socket) throw new Error('FakeDiscord.disconnectGateway: no client is connected to the gateway');
+    socket.close(closeCode, 'Disconnected by test');
+  }
+
+  closeAll(): void {
+    for (const socket of this.sockets) socket.terminate();
+    this.sockets.clear();
+  }
+
+  private onMessage(connection: GatewayConnection, raw: RawData): void {
+    const text = rawDataToText(raw);
+    let payload: any;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      connection.socket.close(4002, 'Error while decoding payload.');
+      return;
+    }
+    if (!isPlainObject(payload) || typeof payload.op !== 'number') {
+      connection.socket.close(4002, 'Error while decoding payload.');
+      return;
+    }
+    switch (payload.op) {
+      case GatewayOp.Heartbeat:
+        this.send(connection.socket, { op: GatewayOp.HeartbeatAck });
+        return;
+      case GatewayOp.Identify:
+        this.identify(connection, payload.d);
+        return;
+      case GatewayOp.Resume:
+        this.resume(connection, payload.d);
+        return;
+      case GatewayOp.PresenceUpdate:
+      case GatewayOp.VoiceStateUpdate:
+      case GatewayOp.RequestGuildMembers:
+      case GatewayOp.RequestSoundboardSounds:
+        // Accepted and ignored, but only after authentication, as on Discord.
+        if (!connection.session) connection.socket.close(4003, 'Not authenticated.');
+        return;
+      default:
+        // Discord uses 4001 for an unknown opcode (4002 is for undecodable payloads).
+        connection.socket.close(4001, 'Unknown opcode.');
+    }
+  }
+
+  private identify(connection: GatewayConnection, d: any): void {
+    if (connection.session) return connection.socket.close(4005, 'Already authenticated.');
+    if (d?.token !== this.hooks.botToken) return connection.socket.close(4004, 'Authentication failed.');
+    if (typeof d.intents !== 'number') return connection.socket.close(4013, 'Invalid intent(s).');
+    this.identifies += 1;
+
+    // A fresh identify starts a new session; whatever older sessions could not deliver moves over.
+    const carriedOver = this.takeUndeliveredDispatches();
+    const session: GatewaySession = { id: randomBytes(16).toString('hex'), seq: 0, intents: d.intents, log: [] };
+    this.sessions.set(session.id, session);
+    this.current = session;
+    this.attach(connection, session);
+
+    this.sendDispatch(session, 'READY', this.hooks.readyPayload(session.id));
+    if (session.intents & GUILDS_INTENT) this.sendDispatch(session, 'GUILD_CREATE', this.hooks.guildCreatePayload());
+    this.readyCount += 1;
+    this.hooks.onReady();
+
+    const queued = [...carriedOver, ...this.pending];
+    this.pending = [];
+    for (const item of queued) this.sendDispatch(session, item.t, item.d, item.onDelivered);
+  }
+
+  private resume(connection: GatewayConnection, d: any): void {
+    if (connection.session) return connection.socket.close(4005, 'Already authenticated.');
+    if (d?.token !== this.hooks.botToken) return connection.socket.close(4004, 'Authentication failed.');
+    const session = this.sessions.get(String(d?.session_id));
+    if (!session) {
+      this.send(connection.socket, { op: GatewayOp.InvalidSession, d: false });
+      return;
+    }
+    if (session.socket && session.socket !== connection.socket) session.socket.close(4000, 'Session resumed elsewhere');
+    this.attach(connection, session);
+    this.current = session;
+    this.resumes += 1;
+    const lastSeen = typeof d.seq === 'number' ? d.seq : 0;
+    for (const record of session.log) if (record.s > lastSeen) this.deliver(connection.socket, record);
+    this.sendDispatch(session, 'RESUMED', { _trace: ['fake-discord'] });
+    this.hooks.onChange();
+  }
+
+  private attach(connection: GatewayConnection, session: GatewaySession): void {
+    connection.session = session;
+    session.socket = connection.socket;
+  }
+
+  private takeUndeliveredDispatches(): PendingDispatch[] {
+    const undelivered: PendingDispatch[] = [];
+    for (const session of this.sessions.values()) {
+      for (const record of session.log) {
+        if (!record.delivered && !['READY', 'GUILD_CREATE', 'RESUMED'].includes(record.t)) {
+          record.delivered = true;
+          undelivered.push({ t: record.t, d: record.d, onDelivered: record.onDelivered });
+        }
+      }
+    }
+    // The old sessions cannot be resumed any more: their events now belong to the new session.
+    this.sessions.clear();
+    return undelivered;
+  }
+
+  private sendDispatch(session: GatewaySession, t: string, d: unknown, onDelivered?: () => void): void {
+    session.seq += 1;
+    const record: DispatchRecord = { s: session.seq, t, d, delivered: false, onDelivered };
+    session.log.push(record);
+    if (session.log.length > MAX_REPLAY_LOG) session.log.shift();
+    if (session.socket?.readyState === WS_OPEN) this.deliver(session.socket, record);
+  }
+
+  private deliver(socket: WebSocket, record: DispatchRecord): void {
+    socket.send(JSON.stringify({ op: GatewayOp.Dispatch, t: record.t, s: record.s, d: record.d }));
+    if (!record.delivered) {
+      record.delivered = true;
+      record.onDelivered?.();
+    }
+  }
+
+  private send(socket: WebSocket, payload: { op: number; d?: unknown }): void {
+    if (socket.readyState !== WS_OPEN) return;
+    socket.send(JSON.stringify({ op: payload.op, d: payload.d ?? null, s: null, t: null }));
+  }
+}
+
+function rawDataToText(raw: RawData): string {
+  if (Buffer.isBuffer(raw)) return raw.toString('utf8');
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  return Buffer.from(raw).toString('utf8');
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST routing
+// ---------------------------------------------------------------------------------------------
+
+interface RouteContext {
+  request: RecordedRequest;
+  params: Record<string, string>;
+  body: Record<string, any>;
+  files: RecordedFile[];
+}
+
+type RouteHandler = (context: RouteContext) => Reply | Promise<Reply>;
+
+interface Route {
+  method: string;
+  segments: string[];
+  auth: boolean;
+  handle: RouteHandler;
+}
+
+function matchSegments(templateSegments: string[], pathSegments: string[]): Record<string, string> | undefined {
+  if (templateSegments.length !== pathSegments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [index, template] of templateSegments.entries()) {
+    const actual = pathSegments[index] ?? '';
+    if (template.startsWith(':')) {
+      if (actual === '') return undefined;
+      params[template.slice(1)] = actual;
+    } else if (template !== actual) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+function decodePath(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        return segment;
+      }
+    })
+    .join('/');
+}
+
+/** Segments of an already decoded path. */
+function splitPath(path: string): string[] {
+  return path.split('/').filter((segment) => segment !== '');
+}
+
+interface Fault {
+  match: FaultMatch;
+  remaining: number;
+  reply: (request: RecordedRequest) => Reply;
+}
+
+interface StoredFile {
+  id: string;
+  filename: string;
+  data: Buffer;
+  contentType?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// FakeDiscord
+// ---------------------------------------------------------------------------------------------
+
+export class FakeDiscord {
+  readonly apiUrl: string;
+  readonly gatewayUrl: string;
+  readonly applicationId: string;
+  readonly guildId: string;
+  readonly channelId: string;
+  readonly botUserId: string;
+  /** The user invoking interactions unless a test says otherwise. */
+  readonly defaultUserId = snowflake();
+  readonly requests: RecordedRequest[] = [];
+  /** Messages created via POST /channels/:id/messages. */
+  readonly channelMessages: FakeMessage[] = [];
+  interactions: FakeInteraction[] = [];
+
+  private readonly botToken: string;
+  private readonly deadlineMs: number;
+  private readonly tokenLifetimeMs: number;
+  private readonly baseUrl: string;
+  private readonly ownerUserId = snowflake();
+  private readonly botRoleId = snowflake();
+  private readonly joinedAt = iso(Date.now());
+  private readonly routes: Route[] = [];
+  private readonly faults: Fault[] = [];
+  private readonly commands = new Map<string, any[]>();
+  private readonly interactionsById = new Map<string, FakeInteraction>();
+  private readonly interactionsByToken = new Map<string, FakeInteraction>();
+  private readonly storedFiles = new Map<string, StoredFile>();
+  /** Channels that exist: the guild's text channel, plus any channel or DM an interaction came from. */
+  private readonly channels = new Map<string, Record<string, any>>();
+  private readonly gateway: FakeGateway;
+  private readonly signal = new ChangeSignal();
+  private closed = false;
+
+  private constructor(
+    options: FakeDiscordOptions,
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+    port: number,
+  ) {
+    this.botToken = options.botToken;
+    this.applicationId = options.applicationId ?? snowflake();
+    this.guildId = options.guildId ?? snowflake();
+    this.channelId = options.channelId ?? snowflake();
+    this.botUserId = snowflake();
+    this.deadlineMs = options.interactionResponseDeadlineMs ?? 3000;
+    this.tokenLifetimeMs = options.interactionTokenLifetimeMs ?? 15 * 60_000;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.apiUrl = `${this.baseUrl}/api`;
+    this.gatewayUrl = `ws://127.0.0.1:${port}`;
+    this.gateway = new FakeGateway({
+      botToken: options.botToken,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
+      readyPayload: (sessionId) => this.readyPayload(sessionId),
+      guildCreatePayload: () => this.guildCreatePayload(),
+      onReady: () => this.signal.notify(),
+      onChange: () => this.signal.notify(),
+    });
+    this.channels.set(this.channelId, this.textChannelJson(this.channelId, this.guildId));
+    this.registerRoutes();
+  }
+
+  static async start(options: FakeDiscordOptions): Promise<FakeDiscord> {
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const fake = new FakeDiscord(options, server, wss, port);
+    server.on('request', (request, response) => void fake.handleHttp(request, response));
+    wss.on('connection', (socket) => fake.gateway.accept(socket));
+    return fake;
+  }
+
+  // --- counters and waiting -------------------------------------------------------------------
+
+  get identifies(): number {
+    return this.gateway.identifies;
+  }
+
+  get resumes(): number {
+    return this.gateway.resumes;
+  }
+
+  /** Whether a client currently holds an open, authenticated gateway connection. */
+  get gatewayConnected(): boolean {
+    return this.gateway.connected;
+  }
+
+  /** Resolves once a client identified and READY (+ GUILD_CREATE) were sent. */
+  whenReady(timeoutMs = 10_000): Promise<void> {
+    return this.signal.wait(
+      () => this.gateway.readyCount > 0,
+      timeoutMs,
+      () =>
+        `No client identified with the fake gateway within ${timeoutMs} ms ` +
+        `(identifies=${this.identifies}, requests so far: ${this.describeRequests(this.requests) || 'none'})`,
+    );
+  }
+
+  /** Resolves when `predicate(this)` holds; re-checked after every request, dispatch and gateway event. */
+  waitFor(predicate: (fake: FakeDiscord) => boolean, timeoutMs = 10_000, description = 'condition'): Promise<void> {
+    return this.signal.wait(
+      () => predicate(this),
+      timeoutMs,
+      () =>
+        `Timed out after ${timeoutMs} ms waiting for ${description}. Last requests:\n` +
+        this.describeRequests(this.requests.slice(-15), '\n'),
+    );
+  }
+
+  private describeRequests(requests: RecordedRequest[], separator = ', '): string {
+    return requests.map((request) => `${request.method} ${request.route} → ${request.status}`).join(separator);
+  }
+
+  // --- commands -----------------------------------------------------------------------------------
+
+  /** What PUT/POST registered: guild commands for `guildId`, global ones without it. */
+  registeredCommands(guildId?: string): any[] {
+    return this.commands.get(guildId ?? 'global') ?? [];
+  }
+
+  // --- attachments -----------------------------------------------------------------------------
+
+  /** Makes a file downloadable from this fake and returns the APIAttachment describing it. */
+  addAttachment(input: AttachmentInput): any {
+    const filename = discordFilename(input.filename);
+    const contentType = input.contentType === null ? undefined : input.contentType ?? contentTypeFor(filename);
+    const stored = this.storeFile(filename, input.data, contentType);
+    return {
+      id: stored.id,
+      filename,
+      size: input.size ?? input.data.length,
+      url: this.fileUrl(stored),
+      proxy_url: this.fileUrl(stored),
+      ...(contentType === undefined ? {} : { content_type: contentType }),
+      ...imageDimensions(input.data),
+    };
+  }
+
+  // --- interactions ------------------------------------------------------------------------------
+
+  interaction(id: string): FakeInteraction | undefined {
+    return this.interactionsById.get(id);
+  }
+
+  /** Dispatches a slash command (APPLICATION_COMMAND, type 2) like a user typed it. */
+  async chatInput(options: ChatInputOptions): Promise<FakeInteraction> {
+    const command = this.findCommand(options.name, options.guildId);
+    const { commandOptions, resolved } = this.buildCommandOptions(command, options);
+    const data = {
+      id: command?.id ?? snowflake(),
+      name: options.name,
+      type: 1,
+      ...(command?.guild_id ? { guild_id: command.guild_id } : {}),
+      ...(commandOptions.length > 0 ? { options: commandOptions } : {}),
+      ...(resolved ? { resolved } : {}),
+    };
+    return this.createInteraction(InteractionType.ApplicationCommand, data, options);
+  }
+
+  /** Dispatches an autocomplete request (type 4); the `focused` option carries `focused: true`. */
+  async autocomplete(options: AutocompleteOptions): Promise<FakeInteraction> {
+    const command = this.findCommand(options.name, options.guildId);
+    const withFocused = { ...options, options: { [options.focused]: '', ...options.options } };
+    const { commandOptions } = this.buildCommandOptions(command, withFocused, options.focused);
+    const data = {
+      id: command?.id ?? snowflake(),
+      name: options.name,
+      type: 1,
+      ...(command?.guild_id ? { guild_id: command.guild_id } : {}),
+      options: commandOptions,
+    };
+    return this.createInteraction(InteractionType.Autocomplete, data, options);
+  }
+
+  /** Dispatches a component interaction (type 3), e.g. a button press on `message`. */
+  async component(options: ComponentOptions): Promise<FakeInteraction> {
+    const data = {
+      custom_id: options.customId,
+      component_type: options.componentType ?? BUTTON_TYPE,
+      ...(options.values ? { values: options.values } : {}),
+    };
+    const invocation = { ...options, channelId: options.channelId ?? options.message.channel_id };
+    return this.createInteraction(InteractionType.MessageComponent, data, invocation, options.message);
+  }
+
+  /** Sends any gateway dispatch (e.g. GUILD_DELETE) to the bot. */
+  dispatchEvent(t: string, d: unknown): void {
+    this.gateway.dispatch(t, d, () => this.signal.notify());
+  }
+
+  /** Makes the interaction token invalid (50027) for webhook routes, as after 15 minutes. */
+  expireToken(interaction: FakeInteraction): void {
+    interaction.tokenRevoked = true;
+    interaction.changed();
+  }
+
+  /** Deletes @original as a user or moderator would; later edits get 404 10008. */
+  deleteOriginal(interaction: FakeInteraction): void {
+    if (!interaction.original) throw new Error(`Interaction ${interaction.id} has no @original message to delete`);
+    interaction.original.deleted = true;
+    interaction.changed();
+  }
+
+  // --- fault injection -------------------------------------------------------------------------
+
+  /** The next `times` requests matching `match` get `response` instead of being handled. */
+  failNext(
+    match: FaultMatch,
+    response: { status: number; body?: unknown; headers?: Record<string, string> },
+    times = 1,
+  ): void {
+    const body = response.body ?? { message: `${response.status}: ${STATUS_CODES[response.status] ?? 'Error'}`, code: 0 };
+    this.faults.push({ match, remaining: times, reply: () => ({ status: response.status, body, headers: response.headers }) });
+  }
+
+  /** The next `times` matching requests get a per-route 429 like Discord's. */
+  rateLimitNext(match: FaultMatch, retryAfterSeconds: number, times = 1): void {
+    this.faults.push({ match, remaining: times, reply: (request) => rateLimitReply(request.route, retryAfterSeconds) });
+  }
+
+  /** Closes the bot's gateway socket (default 4000, resumable), so the client reconnects and resumes. */
+  disconnectGateway(closeCode = 4000): void {
+    this.gateway.disconnect(closeCode);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = 'FakeDiscord was closed';
+    this.signal.cancelAll(reason);
+    for (const interaction of this.interactions) interaction.cancelWaits(reason);
+    this.gateway.closeAll();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ===============================================================================================
+  // HTTP plumbing
+  // ===============================================================================================
+
+  private async handleHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', this.baseUrl);
+    const isApi = url.pathname.startsWith(`${API_PREFIX}/`);
+    const record: RecordedRequest = {
+      at: Date.now(),
+      method: (request.method ?? 'GET').toUpperCase(),
+      // Decoded, so '%40original' reads (and matches fault patterns) as '@original'.
+      route: decodePath(isApi ? url.pathname.slice(API_PREFIX.length) : url.pathname),
+      query: Object.fromEntries(url.searchParams),
+      headers: flattenHeaders(request),
+      json: undefined,
+      files: [],
+      status: 0,
+    };
+    this.requests.push(record);
+
+    let reply: Reply;
+    try {
+      const parsed = await parseBody(await readBody(request), record.headers['content-type']);
+      record.json = parsed.json;
+      record.files = parsed.files;
+      reply = await this.route(record, isApi);
+    } catch (error) {
+      reply = error instanceof DiscordHttpError ? error.toReply() : internalError(error);
+    }
+    record.status = reply.status;
+    if (!response.destroyed) writeReply(response, reply);
+    // Notified only now, so waiters that look at `requests` see the final status.
+    this.interactionForRoute(record.route)?.changed();
+    this.signal.notify();
+  }
+
+  /** The interaction an /interactions/:id/... or /webhooks/:appId/:token/... route belongs to. */
+  private interactionForRoute(route: string): FakeInteraction | undefined {
+    const [resource, first, second] = splitPath(route);
+    if (resource === 'interactions' && first) return this.interactionsById.get(first);
+    if (resource === 'webhooks' && second) return this.interactionsByToken.get(second);
+    return undefined;
+  }
+
+  private async route(request: RecordedRequest, isApi: boolean): Promise<Reply> {
+    const fault = this.takeFault(request);
+    if (fault) return fault;
+    if (!isApi) return this.serveFile(request);
+
+    const pathSegments = splitPath(request.route);
+    let methodMismatch = false;
+    for (const route of this.routes) {
+      const params = matchSegments(route.segments, pathSegments);
+      if (!params) continue;
+      if (route.method !== request.method) {
+        methodMismatch = true;
+        continue;
+      }
+      if (route.auth && request.headers.authorization !== `Bot ${this.botToken}`) throw fail.unauthorized();
+      const body = isPlainObject(request.json) ? request.json : {};
+      return route.handle({ request, params, body, files: request.files });
+    }
+    throw methodMismatch ? fail.methodNotAllowed() : fail.notFound();
+  }
+
+  private takeFault(request: RecordedRequest): Reply | undefined {
+    const index = this.faults.findIndex(
+      (fault) =>
+        (!fault.match.method || fault.match.method.toUpperCase() === request.method) &&
+        (!fault.match.route || fault.match.route.test(request.route)),
+    );
+    const fault = this.faults[index];
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault.reply(request);
+  }
+
+  private addRoute(method: string, template: string, auth: boolean, handle: RouteHandler): void {
+    this.routes.push({ method, segments: splitPath(template), auth, handle });
+  }
+
+  private registerRoutes(): void {
+    const AUTH = true;
+    const NO_AUTH = false;
+
+    this.addRoute('GET', '/gateway', NO_AUTH, () => ok({ url: this.gatewayUrl }));
+    this.addRoute('GET', '/gateway/bot', AUTH, () =>
+      ok({
+        url: this.gatewayUrl,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      }),
+    );
+    this.addRoute('GET', '/applications/@me', AUTH, () => ok(this.applicationJson()));
+    this.addRoute('GET', '/oauth2/applications/@me', AUTH, () => ok(this.applicationJson()));
+    this.addRoute('GET', '/users/@me', AUTH, () => ok(this.botUserJson()));
+    this.addRoute('GET', '/guilds/:guildId', AUTH, ({ params }) => ok(this.guildJsonFor(params.guildId!)));
+    this.addRoute('GET', '/channels/:channelId', AUTH, ({ params }) => ok(this.channelJson(params.channelId!)));
+    this.addRoute('POST', '/channels/:channelId/typing', AUTH, ({ params }) => {
+      this.channelJson(params.channelId!);
+      return noContent();
+    });
+
+    for (const scope of ['/applications/:appId', '/applications/:appId/guilds/:guildId']) {
+      this.addRoute('GET', `${scope}/commands`, AUTH, (context) => ok(this.commandList(context)));
+      this.addRoute('PUT', `${scope}/commands`, AUTH, (context) => this.overwriteCommands(context));
+      this.addRoute('POST', `${scope}/commands`, AUTH, (context) => this.createCommand(context));
+      this.addRoute('GET', `${scope}/commands/:commandId`, AUTH, (context) => ok(this.findCommandById(context).command));
+      this.addRoute('PATCH', `${scope}/commands/:commandId`, AUTH, (context) => this.editCommand(context));
+      this.addRoute('DELETE', `${scope}/commands/:commandId`, AUTH, (context) => this.deleteCommand(context));
+    }
+
+    this.addRoute('POST', '/interactions/:id/:token/callback', NO_AUTH, (context) => this.handleCallback(context));
+
+    this.addRoute('POST', '/webhooks/:appId/:token', NO_AUTH, (context) => this.createFollowup(context));
+    this.addRoute('GET', '/webhooks/:appId/:token/messages/:messageId', NO_AUTH, (context) =>
+      ok(this.toApiMessage(this.webhookMessage(context))),
+    );
+    this.addRoute('PATCH', '/webhooks/:appId/:token/messages/:messageId', NO_AUTH, (context) =>
+      this.editWebhookMessage(context),
+    );
+    this.addRoute('DELETE', '/webhooks/:appId/:token/messages/:messageId', NO_AUTH, (context) =>
+      this.deleteWebhookMessage(context),
+    );
+
+    this.addRoute('POST', '/channels/:channelId/messages', AUTH, (context) => this.createChannelMessage(context));
+    this.addRoute('GET', '/channels/:channelId/messages/:messageId', AUTH, (context) =>
+      ok(this.toApiMessage(this.channelMessage(context))),
+    );
+    this.addRoute('PATCH', '/channels/:channelId/messages/:messageId', AUTH, (context) => {
+      const message = this.channelMessage(context);
+      assertValidEdit(context.body, context.files, TEN_MIB, message);
+      this.applyEdit(message, context.body, context.files);
+      return ok(this.toApiMessage(message));
+    });
+    this.addRoute('DELETE', '/channels/:channelId/messages/:messageId', AUTH, (context) => {
+      this.channelMessage(context).deleted = true;
+      return noContent();
+    });
+  }
+
+  // ===============================================================================================
+  // Route handlers: interaction callbacks
+  // ===============================================================================================
+
+  private handleCallback({ request, params, body, files }: RouteContext): Reply {
+    const interaction = this.interactionsById.get(params.id!);
+    if (!interaction || interaction.token !== params.token) throw fail.unknownInteraction();
+    if (interaction.acknowledged) throw fail.alreadyAcknowledged();
+    if (Date.now() - interaction.dispatchedAt > this.deadlineMs) throw fail.unknownInteraction();
+
+    const type = Number(body.type);
+    const allowed = ALLOWED_CALLBACKS[interaction.type] ?? [];
+    if (!allowed.includes(type)) {
+      const errors = new FormErrors();
+      errors.add(['type'], 'BASE_TYPE_CHOICES', `Value must be one of (${allowed.join(', ')}).`);
+      errors.throwIfAny();
+    }
+    const data = isPlainObject(body.data) ? body.data : undefined;
+    this.applyCallback(interaction, type, data ?? {}, files);
+
+    interaction.callbacks.push({ at: Date.now(), type, data, files });
+    return request.query.with_response === 'true' ? ok(this.callbackResponse(interaction, type)) : noContent();
+  }
+
+  /** Validates the callback and applies its effect; throws (leaving the interaction unacknowledged) if invalid. */
+  private applyCallback(interaction: FakeInteraction, type: number, data: Record<string, any>, files: RecordedFile[]): void {
+    switch (type) {
+      case CallbackType.ChannelMessage: {
+        assertValidNewMessage(data, files, { at: ['data'], uploadLimit: interaction.attachmentSizeLimit });
+        interaction.original = this.messageFromPayload(data, files, {
+          channelId: interaction.payload.channel_id,
+          type: this.responseMessageType(interaction),
+          webhookId: this.applicationId,
+          interactionMetadata: this.interactionMetadata(interaction),
+        });
+        return;
+      }
+      case CallbackType.DeferredChannelMessage: {
+        const ephemeral = Number(data.flags ?? 0) & MessageFlag.Ephemeral;
+        interaction.original = this.newMessage({
+          channel_id: interaction.payload.channel_id,
+          flags: MessageFlag.Loading | ephemeral,
+          type: this.responseMessageType(interaction),
+          webhookId: this.applicationId,
+          interactionMetadata: this.interactionMetadata(interaction),
+        });
+        return;
+      }
+      case CallbackType.DeferredUpdate:
+        interaction.original = interaction.sourceMessage;
+        return;
+      case CallbackType.UpdateMessage: {
+        const target = interaction.sourceMessage;
+        assertValidEdit(data, files, interaction.attachmentSizeLimit, target);
+        if (target) this.applyEdit(target, data, files);
+        interaction.original = target;
+        return;
+      }
+      case CallbackType.AutocompleteResult: {
+        const errors = new FormErrors();
+        validateAutocompleteChoices(data, errors);
+        errors.throwIfAny();
+        return;
+      }
+      case CallbackType.Modal: {
+        const errors = new FormErrors();
+        errors.required(['data', 'custom_id'], data.custom_id);
+        errors.required(['data', 'title'], data.title);
+        errors.maxLength(['data', 'title'], data.title, 45);
+        errors.throwIfAny();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** The `?with_response=true` body: an InteractionCallbackResponse. */
+  private callbackResponse(interaction: FakeInteraction, type: number): unknown {
+    const message = type === CallbackType.AutocompleteResult || type === CallbackType.Modal ? undefined : interaction.original;
+    return {
+      interaction: {
+        id: interaction.id,
+        type: interaction.type,
+        activity_instance_id: null,
+        ...(message
+          ? {
+              response_message_id: message.id,
+              response_message_loading: (message.flags & MessageFlag.Loading) !== 0,
+              response_message_ephemeral: (message.flags & MessageFlag.Ephemeral) !== 0,
+            }
+          : {}),
+      },
+      resource: { type, ...(message ? { message: this.toApiMessage(message) } : {}) },
+    };
+  }
+
+  // ===============================================================================================
+  // Route handlers: interaction webhooks (follow-ups and @original)
+  // ===============================================================================================
+
+  private webhookInteraction({ params }: RouteContext): FakeInteraction {
+    if (params.appId !== this.applicationId) throw fail.unknownWebhook();
+    const interaction = this.interactionsByToken.get(params.token!);
+    if (!interaction) throw fail.unknownWebhook();
+    const expired = interaction.tokenRevoked || Date.now() - interaction.dispatchedAt > this.tokenLifetimeMs;
+    if (expired) throw fail.invalidWebhookToken();
+    // Discord creates the interaction's webhook with the first callback.
+    if (!interaction.acknowledged) throw fail.unknownWebhook();
+    return interaction;
+  }
+
+  private webhookMessage(context: RouteContext): FakeMessage {
+    const interaction = this.webhookInteraction(context);
+    const id = context.params.messageId!;
+    const message =
+      id === '@original'
+        ? interaction.original
+        : [interaction.original, ...interaction.followups].find((candidate) => candidate?.id === id);
+    if (!message || message.deleted) throw fail.unknownMessage();
+    return message;
+  }
+
+  private editWebhookMessage(context: RouteContext): Reply {
+    const interaction = this.webhookInteraction(context);
+    const message = this.webhookMessage(context);
+    assertValidEdit(context.body, context.files, interaction.attachmentSizeLimit, message);
+    this.applyEdit(message, context.body, context.files);
+    return ok(this.toApiMessage(message));
+  }
+
+  private deleteWebhookMessage(context: RouteContext): Reply {
+    this.webhookMessage(context).deleted = true;
+    return noContent();
+  }
+
+  private createFollowup(context: RouteContext): Reply {
+    const interaction = this.webhookInteraction(context);
+    const { body, files } = context;
+    assertValidNewMessage(body, files, { uploadLimit: interaction.attachmentSizeLimit });
+
+    let message: FakeMessage;
+    const original = interaction.original;
+    if (original && !original.deleted && original.flags & MessageFlag.Loading) {
+      // Discord: the first follow-up after a deferral edits the loading @original (keeping its
+      // ephemeral state) instead of creating a new message.
+      this.applyEdit(original, body, files);
+      message = original;
+    } else {
+      message = this.messageFromPayload(body, files, {
+        channelId: interaction.payload.channel_id,
+        type: this.responseMessageType(interaction),
+        webhookId: this.applicationId,
+        interactionMetadata: { ...this.interactionMetadata(interaction), original_response_message_id: original?.id },
+      });
+      interaction.followups.push(message);
+    }
+    return context.request.query.wait === 'true' ? ok(this.toApiMessage(message)) : noContent();
+  }
+
+  // ===============================================================================================
+  // Route handlers: channel messages
+  // ===============================================================================================
+
+  private createChannelMessage({ params, body, files }: RouteContext): Reply {
+    const channelId = params.channelId!;
+    this.channelJson(channelId);
+    const reference = isPlainObject(body.message_reference) ? body.message_reference : undefined;
+    const referenced = reference?.message_id ? this.findVisibleMessage(channelId, String(reference.message_id)) : undefined;
+
+    assertValidNewMessage(body, files, {
+      uploadLimit: TEN_MIB,
+      extraErrors: (errors) => {
+        if (typeof body.nonce === 'string') errors.maxLength(['nonce'], body.nonce, 25);
+        if (reference?.message_id && !referenced && reference.fail_if_not_exists !== false) {
+          errors.add(['message_reference'], 'MESSAGE_REFERENCE_UNKNOWN_MESSAGE', 'Unknown message');
+        }
+      },
+    });
+
+    const nonce = body.nonce == null ? undefined : String(body.nonce);
+    if (nonce !== undefined && body.enforce_nonce === true) {
+      // Discord returns the earlier message instead of creating a duplicate.
+      const earlier = this.channelMessages.find(
+        (message) => message.nonce === nonce && !message.deleted && Date.now() - message.createdAt < NONCE_REUSE_WINDOW_MS,
+      );
+      if (earlier) return ok(this.toApiMessage(earlier));
+    }
+
+    const message = this.messageFromPayload(body, files, { channelId, type: referenced ? 19 : 0 });
+    if (referenced) {
+      message.message_reference = { type: 0, channel_id: channelId, message_id: referenced.id, guild_id: this.guildId };
+    }
+    message.nonce = nonce;
+    this.channelMessages.push(message);
+    return ok(this.toApiMessage(message));
+  }
+
+  private channelMessage({ params }: RouteContext): FakeMessage {
+    this.channelJson(params.channelId!);
+    const message = this.findVisibleMessage(params.channelId!, params.messageId!);
+    if (!message) throw fail.unknownMessage();
+    return message;
+  }
+
+  /** Messages anyone in the channel can see: channel messages and non-ephemeral interaction responses. */
+  private findVisibleMessage(channelId: string, messageId: string): FakeMessage | undefined {
+    const interactionMessages = this.interactions.flatMap((interaction) => [interaction.original, ...interaction.followups]);
+    return [...this.channelMessages, ...interactionMessages].find(
+      (message) =>
+        message !== undefined &&
+        message.id === messageId &&
+        message.channel_id === channelId &&
+        !message.deleted &&
+        !(message.flags & MessageFlag.Ephemeral),
+    );
+  }
+
+  // ===============================================================================================
+  // Route handlers: application commands
+  // ===============================================================================================
+
+  /** Checks the :appId / :guildId of a commands route and returns the store key. */
+  private commandScope({ params }: RouteContext): string {
+    if (params.appId !== this.applicationId) throw fail.missingAccess();
+    if (params.guildId !== undefined && params.guildId !== this.guildId) throw fail.missingAccess();
+    return params.guildId ?? 'global';
+  }
+
+  private commandList(context: RouteContext): any[] {
+    return this.commands.get(this.commandScope(context)) ?? [];
+  }
+
+  private overwriteCommands(context: RouteContext): Reply {
+    const scope = this.commandScope(context);
+    const definitions: unknown = context.request.json;
+    const errors = new FormErrors();
+    if (!Array.isArray(definitions)) {
+      errors.add([], 'BASE_TYPE_ARRAY', 'Must be an array');
+      errors.throwIfAny();
+      return ok([]);
+    }
+    definitions.forEach((definition, index) => validateCommand(definition, errors, [index]));
+    const keys = definitions.map((definition) => `${definition?.type ?? 1}:${definition?.name}`);
+    keys.forEach((key, index) => {
+      if (keys.indexOf(key) !== index) {
+        errors.add([index, 'name'], 'APPLICATION_COMMANDS_DUPLICATE_NAME', 'Application command names must be unique');
+      }
+    });
+    errors.throwIfAny();
+
+    const existing = this.commands.get(scope) ?? [];
+    const stored = definitions.map((definition) =>
+      this.buildCommand(definition, scope, existing.find((command) => sameCommand(command, definition))),
+    );
+    this.commands.set(scope, stored);
+    return ok(stored);
+  }
+
+  private createCommand(context: RouteContext): Reply {
+    const scope = this.commandScope(context);
+    const errors = new FormErrors();
+    validateCommand(context.body, errors, []);
+    errors.throwIfAny();
+    const list = this.commands.get(scope) ?? [];
+    const existing = list.find((command) => sameCommand(command, context.body));
+    const command = this.buildCommand(context.body, scope, existing);
+    this.commands.set(scope, existing ? list.map((item) => (item === existing ? command : item)) : [...list, command]);
+    // Discord upserts by name: 200 when it replaced a command, 201 when it created one.
+    return { status: existing ? 200 : 201, body: command };
+  }
+
+  private findCommandById(context: RouteContext): { scope: string; command: any } {
+    const scope = this.commandScope(context);
+    const command = (this.commands.get(scope) ?? []).find((item) => item.id === context.params.commandId);
+    if (!command) throw fail.unknownCommand();
+    return { scope, command };
+  }
+
+  private editCommand(context: RouteContext): Reply {
+    const { scope, command } = this.findCommandById(context);
+    const merged = { ...command, ...context.body };
+    const errors = new FormErrors();
+    validateCommand(merged, errors, []);
+    errors.throwIfAny();
+    const updated = this.buildCommand(merged, scope, command);
+    this.commands.set(scope, (this.commands.get(scope) ?? []).map((item) => (item === command ? updated : item)));
+    return ok(updated);
+  }
+
+  private deleteCommand(context: RouteContext): Reply {
+    const { scope, command } = this.findCommandById(context);
+    this.commands.set(scope, (this.commands.get(scope) ?? []).filter((item) => item !== command));
+    return noContent();
+  }
+
+  private buildCommand(definition: any, scope: string, existing?: any): any {
+    const guildId = scope === 'global' ? undefined : scope;
+    return {
+      id: existing?.id ?? snowflake(),
+      application_id: this.applicationId,
+      version: snowflake(),
+      default_member_permissions: definition.default_member_permissions ?? null,
+      type: definition.type ?? 1,
+      name: definition.name,
+      name_localizations: definition.name_localizations ?? null,
+      description: definition.description ?? '',
+      description_localizations: definition.description_localizations ?? null,
+      ...(guildId ? { guild_id: guildId } : { dm_permission: definition.dm_permission ?? true }),
+      contexts: definition.contexts ?? null,
+      integration_types: definition.integration_types ?? [0],
+      nsfw: definition.nsfw ?? false,
+      ...(definition.options ? { options: definition.options } : {}),
+    };
+  }
+
+  /** Guild commands shadow global ones, as in the Discord client. */
+  private findCommand(name: string, guildId: string | null | undefined): any {
+    const sameName = (command: any): boolean => command.name === name && (command.type ?? 1) === 1;
+    const guildCommands = guildId === null ? [] : this.registeredCommands(guildId ?? this.guildId);
+    return guildCommands.find(sameName) ?? this.registeredCommands().find(sameName);
+  }
+
+  // ===============================================================================================
+  // Building interactions
+  // ===============================================================================================
+
+  private createInteraction(
+    type: number,
+    data: unknown,
+    invocation: InvocationOptions,
+    sourceMessage?: FakeMessage,
+  ): FakeInteraction {
+    const id = snowflake();
+    const token = interactionToken(id);
+    const payload = {
+      id,
+      application_id: this.applicationId,
+      type,
+      token,
+      version: 1,
+      data,
+      ...this.invocationContext(invocation),
+      entitlements: [],
+      ...(sourceMessage ? { message: this.toApiMessage(sourceMessage) } : {}),
+    };
+    const interaction = new FakeInteraction(id, token, payload, () =>
+      this.requests.filter((request) => request.route.includes(token) || request.route.includes(`/interactions/${id}/`)),
+    );
+    interaction.sourceMessage = sourceMessage;
+    this.interactions.push(interaction);
+    this.interactionsById.set(id, interaction);
+    this.interactionsByToken.set(token, interaction);
+    this.gateway.dispatch('INTERACTION_CREATE', payload, () => {
+      interaction.markDelivered(Date.now());
+      this.signal.notify();
+    });
+    return interaction;
+  }
+
+  /** Who invoked the interaction, and where: the guild/DM-specific part of the payload. */
+  private invocationContext(options: InvocationOptions): Record<string, unknown> {
+    const username = options.username ?? 'tester';
+    const user = {
+      id: options.userId ?? this.defaultUserId,
+      username,
+      discriminator: '0',
+      global_name: username,
+      avatar: null,
+      public_flags: 0,
+      avatar_decoration_data: null,
+    };
+    const appPermissions = String(options.appPermissions ?? DEFAULT_APP_PERMISSIONS);
+    const locale = options.locale ?? 'en-US';
+    const common = { app_permissions: appPermissions, locale, attachment_size_limit: options.attachmentSizeLimit ?? TEN_MIB };
+
+    if (options.guildId === null) {
+      const channel = this.dmChannelFor(user, options.channelId);
+      return {
+        ...common,
+        user,
+        channel,
+        channel_id: channel.id,
+        context: 1,
+        authorizing_integration_owners: { '0': '0' },
+      };
+    }
+    const guildId = options.guildId ?? this.guildId;
+    const channelId = options.channelId ?? this.channelId;
+    return {
+      ...common,
+      guild_id: guildId,
+      guild: { id: guildId, locale: 'en-US', features: [] },
+      guild_locale: 'en-US',
+      channel: { ...this.guildChannel(channelId, guildId), permissions: appPermissions },
+      channel_id: channelId,
+      member: {
+        user,
+        roles: [],
+        permissions: String(options.memberPermissions ?? DEFAULT_MEMBER_PERMISSIONS),
+        joined_at: this.joinedAt,
+        premium_since: null,
+        nick: null,
+        avatar: null,
+        banner: null,
+        communication_disabled_until: null,
+        deaf: false,
+        mute: false,
+        flags: 0,
+        pending: false,
+      },
+      context: 0,
+      authorizing_integration_owners: { '0': guildId },
+    };
+  }
+
+  /**
+   * Builds `data.options` (nested under a subcommand / group when given) and `data.resolved`.
+   * Option types come from the registered command; unknown options are inferred from the JS value.
+   */
+  private buildCommandOptions(
+    command: any,
+    options: Pick<ChatInputOptions, 'subcommand' | 'options' | 'attachments'>,
+    focused?: string,
+  ): { commandOptions: any[]; resolved?: Record<string, Record<string, unknown>> } {
+    const path = options.subcommand?.trim().split(/\s+/) ?? [];
+    const definitions = optionDefinitionsAt(command?.options, path);
+    const resolved: Record<string, Record<string, unknown>> = {};
+    const leaf: any[] = [];
+
+    for (const [name, value] of Object.entries(options.options ?? {})) {
+      const type = definitions?.find((definition: any) => definition.name === name)?.type ?? inferOptionType(value);
+      const isFocused = name === focused;
+      // Discord sends the partially typed text of the focused option as a string.
+      leaf.push(
+        isFocused
+          ? { name, type, value: String(value), focused: true }
+          : { name, type, value: coerceOptionValue(type, value) },
+      );
+      if (type === OptionType.User && !isFocused) (resolved.users ??= {})[String(value)] = userStub(String(value));
+    }
+    for (const [name, input] of Object.entries(options.attachments ?? {})) {
+      const attachment = { ...this.addAttachment(input), ephemeral: true };
+      leaf.push({ name, type: OptionType.Attachment, value: attachment.id });
+      (resolved.attachments ??= {})[attachment.id] = attachment;
+    }
+
+    const commandOptions = wrapInSubcommands(path, leaf);
+    return { commandOptions, ...(Object.keys(resolved).length > 0 ? { resolved } : {}) };
+  }
+
+  private interactionMetadata(interaction: FakeInteraction): Record<string, unknown> {
+    const payload = interaction.payload;
+    return {
+      id: interaction.id,
+      type: interaction.type,
+      user: payload.member?.user ?? payload.user,
+      authorizing_integration_owners: payload.authorizing_integration_owners,
+      ...(payload.data?.name ? { name: payload.data.name, command_type: payload.data.type ?? 1 } : {}),
+      ...(interaction.sourceMessage ? { interacted_message_id: interaction.sourceMessage.id } : {}),
+    };
+  }
+
+  private responseMessageType(interaction: FakeInteraction): number {
+    return interaction.type === InteractionType.ApplicationCommand ? 20 : 19;
+  }
+
+  // ===============================================================================================
+  // Messages
+  // ===============================================================================================
+
+  private newMessage(fields: Partial<FakeMessage> & { channel_id: string }): FakeMessage {
+    return {
+      id: snowflake(),
+      content: '',
+      embeds: [],
+      components: [],
+      attachments: [],
+      flags: 0,
+      edits: 0,
+      deleted: false,
+      type: 0,
+      createdAt: Date.now(),
+      editedAt: null,
+      ...fields,
+    };
+  }
+
+  /** A new message from an already validated create payload. */
+  private messageFromPayload(
+    body: Record<string, any>,
+    files: RecordedFile[],
+    init: { channelId: string; type: number; webhookId?: string; interactionMetadata?: Record<string, unknown> },
+  ): FakeMessage {
+    return this.newMessage({
+      channel_id: init.channelId,
+      content: body.content == null ? '' : String(body.content),
+      embeds: Array.isArray(body.embeds) ? body.embeds : [],
+      components: Array.isArray(body.components) ? body.components : [],
+      attachments: this.storeUploads(files, body.attachments),
+      flags: Number(body.flags ?? 0) & CREATABLE_FLAGS,
+      ...(body.allowed_mentions !== undefined ? { allowed_mentions: body.allowed_mentions } : {}),
+      type: init.type,
+      ...(init.webhookId ? { webhookId: init.webhookId } : {}),
+      ...(init.interactionMetadata ? { interactionMetadata: init.interactionMetadata } : {}),
+    });
+  }
+
+  /**
+   * Applies an edit like Discord: only fields present change; `attachments`, when present, lists
+   * every attachment to keep (existing by id) and new uploads are added; an edit that leaves the
+   * message empty is 50006. Completes a loading (deferred) message.
+   */
+  private applyEdit(message: FakeMessage, body: Record<string, any>, files: RecordedFile[]): void {
+    const next = {
+      content: 'content' in body ? (body.content == null ? '' : String(body.content)) : message.content,
+      embeds: 'embeds' in body ? (Array.isArray(body.embeds) ? body.embeds : []) : message.embeds,
+      components: 'components' in body ? (Array.isArray(body.components) ? body.components : []) : message.components,
+      attachments: this.editedAttachments(message.attachments, body.attachments, files),
+    };
+    const hasContent = hasMessageContent({ ...next, attachmentCount: next.attachments.length });
+    if (!hasContent) throw fail.emptyMessage();
+
+    Object.assign(message, next);
+    if ('allowed_mentions' in body) message.allowed_mentions = body.allowed_mentions;
+    if (body.flags != null) {
+      // Only SUPPRESS_EMBEDS can be toggled by an edit; IS_COMPONENTS_V2 can be added, not removed.
+      const requested = Number(body.flags);
+      message.flags =
+        (message.flags & ~MessageFlag.SuppressEmbeds) |
+        (requested & MessageFlag.SuppressEmbeds) |
+        (requested & MessageFlag.IsComponentsV2);
+    }
+    message.flags &= ~MessageFlag.Loading;
+    message.edits += 1;
+    message.editedAt = Date.now();
+  }
+
+  private editedAttachments(existing: FakeAttachment[], keepList: unknown, files: RecordedFile[]): FakeAttachment[] {
+    const uploaded = this.storeUploads(files, keepList);
+    if (keepList === undefined) return [...existing, ...uploaded];
+    const keepIds = new Set(Array.isArray(keepList) ? keepList.map((entry: any) => String(entry?.id)) : []);
+    return [...existing.filter((attachment) => keepIds.has(attachment.id)), ...uploaded];
+  }
+
+  /** Stores uploaded `files[n]` parts; metadata comes from the payload's `attachments` entry with id n. */
+  private storeUploads(files: RecordedFile[], attachmentEntries: unknown): FakeAttachment[] {
+    const entries: any[] = Array.isArray(attachmentEntries) ? attachmentEntries : [];
+    return files.map((file, index) => {
+      const slot = /^files\[(\d+)\]$/.exec(file.field)?.[1] ?? String(index);
+      const entry = entries.find((candidate) => String(candidate?.id) === slot);
+      const filename = discordFilename(typeof entry?.filename === 'string' ? entry.filename : file.filename);
+      const contentType = contentTypeFor(filename, file.contentType);
+      const stored = this.storeFile(filename, file.data, contentType);
+      return {
+        id: stored.id,
+        filename,
+        size: file.data.length,
+        ...(contentType ? { content_type: contentType } : {}),
+        url: this.fileUrl(stored),
+        proxy_url: this.fileUrl(stored),
+        ...(typeof entry?.description === 'string' ? { description: entry.description } : {}),
+        ...(typeof entry?.title === 'string' ? { title: entry.title } : {}),
+        data: file.data,
+      };
+    });
+  }
+
+  /** The message object as Discord's API returns it. */
+  toApiMessage(message: FakeMessage): Record<string, unknown> {
+    const metadata = message.interactionMetadata;
+    return {
+      id: message.id,
+      type: message.type,
+      channel_id: message.channel_id,
+      author: this.botUserJson(),
+      content: message.content,
+      timestamp: iso(message.createdAt),
+      edited_timestamp: message.editedAt === null ? null : iso(message.editedAt),
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: message.attachments.map(({ data, ...attachment }) => ({ ...attachment, ...imageDimensions(data) })),
+      embeds: message.embeds.map((embed) => ({ type: 'rich', ...embed })),
+      pinned: false,
+      flags: message.flags,
+      components: message.components,
+      ...(message.nonce !== undefined ? { nonce: message.nonce } : {}),
+      ...(message.message_reference ? { message_reference: message.message_reference } : {}),
+      ...(message.webhookId ? { webhook_id: message.webhookId, application_id: this.applicationId } : {}),
+      ...(metadata
+        ? {
+            interaction_metadata: metadata,
+            interaction: { id: metadata.id, type: metadata.type, name: metadata.name, user: metadata.user },
+          }
+        : {}),
+    };
+  }
+
+  // ===============================================================================================
+  // Files served by the fake's "CDN"
+  // ===============================================================================================
+
+  private storeFile(filename: string, data: Buffer, contentType?: string): StoredFile {
+    const stored: StoredFile = { id: snowflake(), filename, data, ...(contentType ? { contentType } : {}) };
+    this.storedFiles.set(stored.id, stored);
+    return stored;
+  }
+
+  /** Discord CDN URLs are signed with ex/is/hm query parameters; mimic the shape. */
+  private fileUrl(file: StoredFile): string {
+    const expires = Math.floor(Date.now() / 1000) + 24 * 3600;
+    const signature = createHash('sha256').update(file.id).digest('hex');
+    const query = `ex=${expires.toString(16)}&is=${(expires - 86_400).toString(16)}&hm=${signature}&`;
+    return `${this.baseUrl}/attachments/${file.id}/${encodeURIComponent(file.filename)}?${query}`;
+  }
+
+  private serveFile(request: RecordedRequest): Reply {
+    const [prefix, id, filename] = splitPath(request.route);
+    const file = id ? this.storedFiles.get(id) : undefined;
+    if (request.method !== 'GET' || prefix !== 'attachments' || !file || file.filename !== filename) {
+      return { status: 404, body: Buffer.from('This content is no longer available.'), headers: { 'content-type': 'text/plain' } };
+    }
+    return { status: 200, body: file.data, headers: { 'content-type': file.contentType ?? 'application/octet-stream' } };
+  }
+
+  // ===============================================================================================
+  // Static Discord objects
+  // ===============================================================================================
+
+  private botUserJson(): Record<string, unknown> {
+    return {
+      id: this.botUserId,
+      username: 'Pika',
+      discriminator: '0',
+      global_name: null,
+      avatar: null,
+      bot: true,
+      flags: 0,
+      public_flags: 0,
+      avatar_decoration_data: null,
+    };
+  }
+
+  private applicationJson(): Record<string, unknown> {
+    return {
+      id: this.applicationId,
+      name: 'Pika',
+      icon: null,
+      description: '',
+      summary: '',
+      type: null,
+      bot_public: true,
+      bot_require_code_grant: false,
+      verify_key: createHash('sha256').update(this.applicationId).digest('hex'),
+      flags: 0,
+      team: null,
+      owner: { id: this.ownerUserId, username: 'owner', discriminator: '0', global_name: 'Owner', avatar: null, public_flags: 0 },
+      bot: this.botUserJson(),
+      approximate_guild_count: 1,
+      redirect_uris: [],
+      interactions_endpoint_url: null,
+      integration_types_config: { '0': {} },
+      tags: [],
+    };
+  }
+
+  private readyPayload(sessionId: string): Record<string, unknown> {
+    return {
+      v: 10,
+      user_settings: {},
+      user: { ...this.botUserJson(), verified: true, mfa_enabled: false, email: null },
+      session_type: 'normal',
+      session_id: sessionId,
+      resume_gateway_url: this.gatewayUrl,
+      relationships: [],
+      private_channels: [],
+      presences: [],
+      guilds: [{ id: this.guildId, unavailable: true }],
+      guild_join_requests: [],
+      geo_ordered_rtc_regions: [],
+      application: { id: this.applicationId, flags: 0 },
+      shard: [0, 1],
+      _trace: ['["fake-discord",{"micros":0}]'],
+    };
+  }
+
+  private roleJson(fields: {
+    id: string;
+    name: string;
+    position: number;
+    permissions: bigint;
+    managed: boolean;
+    tags?: unknown;
+  }): Record<string, unknown> {
+    return {
+      id: fields.id,
+      name: fields.name,
+      color: 0,
+      colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
+      hoist: false,
+      icon: null,
+      unicode_emoji: null,
+      position: fields.position,
+      permissions: String(fields.permissions),
+      managed: fields.managed,
+      mentionable: false,
+      flags: 0,
+      ...(fields.tags ? { tags: fields.tags } : {}),
+    };
+  }
+
+  /** The guild as GET /guilds/:id returns it. */
+  private guildJson(): Record<string, unknown> {
+    return {
+      id: this.guildId,
+      name: 'Fake Guild',
+      icon: null,
+      icon_hash: null,
+      splash: null,
+      discovery_splash: null,
+      banner: null,
+      description: null,
+      owner_id: this.ownerUserId,
+      afk_channel_id: null,
+      afk_timeout: 300,
+      widget_enabled: false,
+      widget_channel_id: null,
+      verification_level: 0,
+      default_message_notifications: 0,
+      explicit_content_filter: 0,
+      roles: [
+        this.roleJson({
+          id: this.guildId,
+          name: '@everyone',
+          position: 0,
+          permissions: DEFAULT_MEMBER_PERMISSIONS,
+          managed: false,
+        }),
+        this.roleJson({
+          id: this.botRoleId,
+          name: 'Pika',
+          position: 1,
+          permissions: DEFAULT_APP_PERMISSIONS,
+          managed: true,
+          tags: { bot_id: this.botUserId },
+        }),
+      ],
+      emojis: [],
+      stickers: [],
+      features: [],
+      mfa_level: 0,
+      application_id: null,
+      system_channel_id: this.channelId,
+      system_channel_flags: 0,
+      rules_channel_id: null,
+      public_updates_channel_id: null,
+      safety_alerts_channel_id: null,
+      max_presences: null,
+      max_members: 500_000,
+      max_video_channel_users: 25,
+      max_stage_video_channel_users: 50,
+      vanity_url_code: null,
+      premium_tier: 0,
+      premium_subscription_count: 0,
+      preferred_locale: 'en-US',
+      nsfw_level: 0,
+      nsfw: false,
+      premium_progress_bar_enabled: false,
+      incidents_data: null,
+    };
+  }
+
+  private guildJsonFor(guildId: string): Record<string, unknown> {
+    if (guildId !== this.guildId) throw fail.missingAccess();
+    return this.guildJson();
+  }
+
+  private guildCreatePayload(): Record<string, unknown> {
+    return {
+      ...this.guildJson(),
+      joined_at: this.joinedAt,
+      large: false,
+      unavailable: false,
+      member_count: 2,
+      lazy: true,
+      voice_states: [],
+      members: [
+        {
+          user: this.botUserJson(),
+          roles: [this.botRoleId],
+          joined_at: this.joinedAt,
+          premium_since: null,
+          nick: null,
+          avatar: null,
+          banner: null,
+          communication_disabled_until: null,
+          deaf: false,
+          mute: false,
+          flags: 0,
+          pending: false,
+        },
+      ],
+      channels: [this.textChannelJson(this.channelId, this.guildId)],
+      threads: [],
+      presences: [],
+      stage_instances: [],
+      guild_scheduled_events: [],
+      soundboard_sounds: [],
+      embedded_activities: [],
+    };
+  }
+
+  private textChannelJson(channelId: string, guildId: string): Record<string, unknown> {
+    return {
+      id: channelId,
+      type: 0,
+      guild_id: guildId,
+      name: channelId === this.channelId ? 'general' : `channel-${channelId.slice(-4)}`,
+      position: 0,
+      permission_overwrites: [],
+      nsfw: false,
+      parent_id: null,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      flags: 0,
+    };
+  }
+
+  /** The text channel an interaction was invoked in; invoking somewhere makes that channel exist. */
+  private guildChannel(channelId: string, guildId: string): Record<string, any> {
+    const existing = this.channels.get(channelId);
+    if (existing) return existing;
+    const channel = this.textChannelJson(channelId, guildId);
+    this.channels.set(channelId, channel);
+    return channel;
+  }
+
+  /** The bot's DM channel with `user` (one per user, as on Discord). */
+  private dmChannelFor(user: { id: string }, channelId?: string): Record<string, any> {
+    const isDmWithUser = (channel: Record<string, any>): boolean =>
+      channel.type === 1 && channel.recipients?.[0]?.id === user.id;
+    const existing = [...this.channels.values()].find(isDmWithUser);
+    if (existing && (channelId === undefined || existing.id === channelId)) return existing;
+    const channel = { id: channelId ?? snowflake(), type: 1, recipients: [user], flags: 0, last_message_id: null };
+    this.channels.set(channel.id, channel);
+    return channel;
+  }
+
+  /** GET /channels/:id. */
+  private channelJson(channelId: string): Record<string, unknown> {
+    const channel = this.channels.get(channelId);
+    if (!channel) throw fail.unknownChannel();
+    return channel;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers used by FakeDiscord
+// ---------------------------------------------------------------------------------------------
+
+function ok(body: unknown): Reply {
+  return { status: 200, body };
+}
+
+function noContent(): Reply {
+  return { status: 204 };
+}
+
+function internalError(error: unknown): Reply {
+  // A crash here is a bug in the fake, not in the bot: make it loud in the test output.
+  console.error('[FakeDiscord] internal error:', error);
+  return { status: 500, body: { message: `FakeDiscord internal error: ${String(error)}`, code: 0 } };
+}
+
+function rateLimitReply(route: string, retryAfterSeconds: number): Reply {
+  const nowSeconds = Date.now() / 1000;
+  const bucket = createHash('sha1').update(route.replace(/\d{17,19}/g, ':id')).digest('hex').slice(0, 32);
+  return {
+    status: 429,
+    body: { message: 'You are being rate limited.', retry_after: retryAfterSeconds, global: false },
+    headers: {
+      'retry-after': String(retryAfterSeconds),
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': (nowSeconds + retryAfterSeconds).toFixed(3),
+      'x-ratelimit-reset-after': retryAfterSeconds.toFixed(3),
+      'x-ratelimit-bucket': bucket,
+      'x-ratelimit-scope': 'user',
+    },
+  };
+}
+
+function sameCommand(command: any, definition: any): boolean {
+  return command.name === definition?.name && (command.type ?? 1) === (definition?.type ?? 1);
+}
+
+/** The option definitions at a subcommand path ('group', 'sub'), or undefined when unknown. */
+function optionDefinitionsAt(options: any[] | undefined, path: string[]): any[] | undefined {
+  let level = options;
+  for (const name of path) {
+    level = level?.find((option: any) => option.name === name)?.options;
+    if (!level) return undefined;
+  }
+  return level;
+}
+
+/** Nests leaf options under subcommand group / subcommand entries like Discord does. */
+function wrapInSubcommands(path: string[], leaf: any[]): any[] {
+  if (path.length === 0) return leaf;
+  const [group, subcommand] = path;
+  if (path.length === 1) return [{ name: group, type: OptionType.Subcommand, options: leaf }];
+  return [
+    {
+      name: group,
+      type: OptionType.SubcommandGroup,
+      options: [{ name: subcommand, type: OptionType.Subcommand, options: leaf }],
+    },
+  ];
+}
+
+function inferOptionType(value: string | number | boolean): number {
+  if (typeof value === 'boolean') return OptionType.Boolean;
+  if (typeof value === 'number') return Number.isInteger(value) ? OptionType.Integer : OptionType.Number;
+  return OptionType.String;
+}
+
+function coerceOptionValue(type: number, value: string | number | boolean): string | number | boolean {
+  if ((type === OptionType.Integer || type === OptionType.Number) && typeof value === 'string') return Number(value);
+  if (type === OptionType.String && typeof value !== 'string') return String(value);
+  return value;
+}
+
+function userStub(id: string): Record<string, unknown> {
+  return { id, username: `user${id.slice(-4)}`, discriminator: '0', global_name: null, avatar: null, public_flags: 0 };
+}
