@@ -84,6 +84,7 @@ async function benchMemoryPerTask(): Promise<void> {
     pika: { generate: async () => `task-${ids++}`, feed: async () => ({ id: '', videos: [] }) },
     replies,
     store,
+    usage: { settle: async () => true, openReservations: async () => [] },
     scheduler,
     logger: createLogger({ level: 'error', secrets: [], write: () => {} }),
   });
@@ -99,7 +100,7 @@ async function benchMemoryPerTask(): Promise<void> {
       guildId: '3',
       requesterId: '4',
       attachmentSizeLimit: 10 * 1024 * 1024,
-    });
+    }, { id: `r${i}`, guildId: '3', userId: '4', day: '', week: '', startedAt: 0, previousLastStartAt: null });
   }
   globalThis.gc?.();
   const perTask = (process.memoryUsage().heapUsed - before) / tasks;

@@ -1,6 +1,7 @@
 import {
   ApplicationIntegrationType,
   InteractionContextType,
+  MessageFlags,
   PermissionFlagsBits,
   SlashCommandBuilder,
   type AutocompleteInteraction,
@@ -9,7 +10,9 @@ import {
 } from 'discord.js';
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
-import { requireAppPermissions, replyTargetOf } from '../src/discord/interaction.js';
+import { NO_PINGS } from '../src/discord/messages.js';
+import { requireAppPermissions, replyTargetOf, usageScopeOf } from '../src/discord/interaction.js';
+import { renderQuota, renderRefusal } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import {
   CAMERA_MOVES,
@@ -108,6 +111,7 @@ const data = new SlashCommandBuilder()
       ),
     ),
   )
+  .addSubcommand((sub) => sub.setName('quota').setDescription('See how many videos you have left and when they reset'))
   .addSubcommand((sub) => {
     sub.setName('ingredients').setDescription('Combine several images into one video (model 2.0)');
     for (const [index, name] of INGREDIENT_OPTIONS.slice(0, 2).entries()) {
@@ -168,18 +172,32 @@ function isGenerationKind(name: string | null): name is GenerationKind {
 
 export const pika: Command = {
   data,
+  dmCapable: true,
   async execute(interaction, ctx) {
-    const kind = interaction.options.getSubcommand(false);
-    if (!isGenerationKind(kind)) {
-      throw new UserError('I don’t know that subcommand. Try `/pika text`, `/pika image` or `/pika ingredients`.');
+    const subcommand = interaction.options.getSubcommand(false);
+    const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
+    if (subcommand === 'quota') {
+      const { view, owner } = await ctx.usage.quota(scope, interaction.user.id);
+      await interaction.reply({ content: renderQuota(view, owner), flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+      return;
     }
-    const request = checkGenerationOptions(kind, readOptions(interaction, kind), ctx.config.defaults, ctx.config.maxImageBytes);
+    if (!isGenerationKind(subcommand)) {
+      throw new UserError('I don’t know that subcommand. Try `/pika text`, `/pika image`, `/pika ingredients` or `/pika quota`.');
+    }
+    const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
     requireAppPermissions(interaction, [
       [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
       [PermissionFlagsBits.AttachFiles, 'Attach Files'],
     ]);
-    await interaction.deferReply();
-    await ctx.tasks.start(request, replyTargetOf(interaction));
+    const outcome = await ctx.usage.reserve(scope, interaction.user.id);
+    if (!outcome.ok) throw new UserError(renderRefusal(outcome.refusal, outcome.rules, ctx.usage.globalDailyCap));
+    try {
+      await interaction.deferReply();
+    } catch (error) {
+      await ctx.usage.settle(outcome.reservation, 'refunded');
+      throw error;
+    }
+    await ctx.tasks.start(request, replyTargetOf(interaction), outcome.reservation);
   },
 
   async autocomplete(interaction: AutocompleteInteraction) {

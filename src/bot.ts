@@ -12,6 +12,9 @@ import { Storage } from './storage.js';
 import { PollScheduler } from './tasks/scheduler.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
+import { GuildSettingsStore } from './usage/guild-settings.js';
+import { UsageService } from './usage/usage-service.js';
+import { KeyvUsageBackend } from './usage/usage-store.js';
 
 export interface RunningBot {
   client: Client;
@@ -50,15 +53,22 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     concurrency: config.pollConcurrency,
     onError: (error) => logger.error('poll failed unexpectedly', { error }),
   });
+  const settings = new GuildSettingsStore(storage.namespace('guild-settings'));
+  const usage = new UsageService({
+    backend: new KeyvUsageBackend(storage.namespace('usage')),
+    settings,
+    operator: config.limits,
+  });
   const tasks = new TaskService({
     config,
     pika,
     replies: new ReplyWriter(rest, restOptions),
     store: new TaskStore(storage.namespace('tasks')),
+    usage,
     scheduler,
     logger,
   });
-  const ctx: AppContext = { config, logger, tasks };
+  const ctx: AppContext = { config, logger, tasks, usage, settings };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
@@ -67,7 +77,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   client.once(Events.ClientReady, async (ready) => {
     logger.info('logged in', { user: ready.user.tag, guilds: ready.guilds.cache.size });
     try {
-      const outcome = await registerCommands(ready.application, commands, config.devGuildId);
+      const outcome = await registerCommands(ready.application, commands, config.devGuildId, config.limits.allowDms);
       logger.info('slash commands checked', { outcome, scope: config.devGuildId ? 'guild' : 'global' });
     } catch (error) {
       logger.error('could not register slash commands', { error });
@@ -75,6 +85,9 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   });
 
   await client.login(config.discordToken);
+  // Tasks of a previous run continue (their replies are edited over REST, so this need not wait
+  // for the gateway), and allowances held by tasks that are gone are refunded.
+  await tasks.resumeAll();
 
   return {
     client,

@@ -47,6 +47,23 @@ export interface Config {
   maxImageBytes: number;
   maxVideoBytes: number;
   defaults: GenerationDefaults;
+  limits: OperatorLimits;
+}
+
+/** The operator's side of usage limits: who bypasses them, and what a server starts with. */
+export interface OperatorLimits {
+  ownerIds: ReadonlySet<string>;
+  /** The rules of a server whose moderators changed nothing. */
+  defaults: {
+    dailyLimit: number | null;
+    weeklyLimit: number | null;
+    cooldownSeconds: number;
+    maxConcurrent: number | null;
+    serverDailyCap: number | null;
+  };
+  /** Videos per UTC day across all servers: the operator's bill ceiling (null = none). */
+  globalDailyCap: number | null;
+  allowDms: boolean;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +112,18 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       ),
       motion: reader.integer('DEFAULT_MOTION', 1, PARAMETER_RANGES.motion.min, PARAMETER_RANGES.motion.max),
       ingredientsMode: reader.choice('DEFAULT_INGREDIENTS_MODE', INGREDIENTS_MODES, 'precise'),
+    },
+    limits: {
+      ownerIds: new Set(reader.snowflakeList('OWNER_IDS')),
+      defaults: {
+        dailyLimit: reader.limit('DEFAULT_DAILY_LIMIT', 5),
+        weeklyLimit: reader.limit('DEFAULT_WEEKLY_LIMIT', 20),
+        cooldownSeconds: reader.integer('DEFAULT_COOLDOWN_SECONDS', 60, 0, 86_400),
+        maxConcurrent: reader.limit('DEFAULT_MAX_CONCURRENT', 2),
+        serverDailyCap: reader.limit('DEFAULT_SERVER_DAILY_CAP', null),
+      },
+      globalDailyCap: reader.limit('GLOBAL_DAILY_CAP', null),
+      allowDms: reader.boolean('ALLOW_DMS', false),
     },
   };
 
@@ -164,6 +193,34 @@ class EnvReader {
       this.problems.push(`${name} must be a Discord id (17 to 20 digits), got "${value}"`);
     }
     return value;
+  }
+
+  snowflakeList(name: string): string[] {
+    const ids = (this.raw(name) ?? '').split(/[\s,]+/).filter(Boolean);
+    const bad = ids.filter((id) => !/^\d{17,20}$/.test(id));
+    if (bad.length > 0) this.problems.push(`${name} must be Discord user ids separated by commas; not ids: ${bad.join(', ')}`);
+    return ids.filter((id) => !bad.includes(id));
+  }
+
+  /** A count limit: a whole number from 0, or `unlimited` (null). */
+  limit(name: string, fallback: number | null): number | null {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (raw.toLowerCase() === 'unlimited') return null;
+    if (!/^\d+$/.test(raw) || Number(raw) > 1_000_000) {
+      this.problems.push(`${name} must be a whole number from 0 to 1000000, or "unlimited", got "${raw}"`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    this.problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {

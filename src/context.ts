@@ -1,10 +1,14 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { TaskService } from './tasks/task-service.js';
+import type { GuildSettingsStore } from './usage/guild-settings.js';
+import type { UsageService } from './usage/usage-service.js';
 
 /** Everything a command handler may use, built once at start-up and passed explicitly. */
 export interface AppContext {
   config: Config;
   logger: Logger;
   tasks: TaskService;
+  usage: UsageService;
+  settings: GuildSettingsStore;
 }

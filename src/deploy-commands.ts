@@ -11,7 +11,7 @@ async function deploy(): Promise<void> {
   await client.login(config.discordToken);
   const readyClient = await ready;
   try {
-    const outcome = await registerCommands(readyClient.application, commands, config.devGuildId);
+    const outcome = await registerCommands(readyClient.application, commands, config.devGuildId, config.limits.allowDms);
     const scope = config.devGuildId ? `guild ${config.devGuildId}` : 'all servers (global commands can take up to an hour to appear)';
     process.stdout.write(`Slash commands ${outcome === 'updated' ? 'registered' : 'already up to date'} for ${scope}.\n`);
   } finally {

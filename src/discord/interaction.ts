@@ -29,3 +29,15 @@ export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTa
     attachmentSizeLimit: interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_SIZE_LIMIT,
   };
 }
+
+/**
+ * The server whose limits apply: the guild, or one shared scope for direct messages when the
+ * operator allows them. Refuses direct messages otherwise.
+ */
+export function usageScopeOf(interaction: ChatInputCommandInteraction, allowDms: boolean): string {
+  if (interaction.guildId) return interaction.guildId;
+  if (!allowDms) throw new UserError('I only work in servers. Please use me in a server channel.');
+  return DIRECT_MESSAGES_SCOPE;
+}
+
+export const DIRECT_MESSAGES_SCOPE = 'dm';

@@ -1,4 +1,10 @@
-import type { ApplicationCommand, ApplicationCommandDataResolvable, ClientApplication } from 'discord.js';
+import {
+  InteractionContextType,
+  type ApplicationCommand,
+  type ApplicationCommandDataResolvable,
+  type ClientApplication,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
 import type { Command } from './command.js';
 
 /**
@@ -9,12 +15,15 @@ export async function registerCommands(
   application: ClientApplication,
   commands: readonly Command[],
   guildId: string | undefined,
+  allowDms = false,
 ): Promise<'unchanged' | 'updated'> {
   // Exactly what Discord receives: the builders leave keys such as `nsfw: undefined`, which
   // equals() would read as set, so they are dropped by a JSON round trip.
-  const wanted = commands.map(
-    (command) => JSON.parse(JSON.stringify(command.data.toJSON())) as ApplicationCommandDataResolvable & EqualsArgument,
-  );
+  const wanted = commands.map((command) => {
+    const json = JSON.parse(JSON.stringify(command.data.toJSON())) as RESTPostAPIChatInputApplicationCommandsJSONBody;
+    if (allowDms && command.dmCapable) json.contexts = [...(json.contexts ?? []), InteractionContextType.BotDM];
+    return json as ApplicationCommandDataResolvable & EqualsArgument;
+  });
   const registered = await application.commands.fetch(guildId ? { guildId } : {});
   const unchanged =
     registered.size === wanted.length &&

@@ -9,6 +9,8 @@ import type { PikaClient } from '../pika/client.js';
 import { resolveImageRefs } from '../pika/images.js';
 import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
 import type { PikaVideo } from '../pika/types.js';
+import type { Reservation, Settlement } from '../usage/limits.js';
+import type { UsageService } from '../usage/usage-service.js';
 import { reasonFor, taskErrorReason, timeoutReason } from './failure-reasons.js';
 import { ProgressEditor } from './progress-editor.js';
 import type { PollScheduler } from './scheduler.js';
@@ -22,6 +24,7 @@ export interface TaskServiceDeps {
   pika: Pick<PikaClient, 'generate' | 'feed'>;
   replies: ReplyWriter;
   store: TaskStore;
+  usage: Pick<UsageService, 'settle' | 'openReservations'>;
   scheduler: PollScheduler;
   logger: Logger;
   now?: () => number;
@@ -29,6 +32,8 @@ export interface TaskServiceDeps {
 }
 
 const MAX_FEED_BACKOFF_MS = 60_000;
+const INTERRUPTED_START =
+  'The bot restarted while this video was being started, so it is unknown whether it began. To avoid charging twice it was not sent again, and it did not count against your allowance. Please try again.';
 const IMAGE_DOWNLOAD_TIMEOUT_MS = 20_000;
 const VIDEO_DOWNLOAD_BASE_TIMEOUT_MS = 30_000;
 /** Slowest CDN throughput we wait for, to size the video download timeout. */
@@ -37,7 +42,7 @@ const VIDEO_DOWNLOAD_BYTES_PER_SECOND = 512 * 1024;
 /**
  * The life of one request: start (write-ahead record, one generate call) → poll (through the
  * shared scheduler, with throttled progress edits) → deliver (the mp4 on the same reply) →
- * settle (the record removed).
+ * settle (the allowance kept or refunded, exactly once, and the record removed).
  */
 export class TaskService {
   private readonly deliveries = new Set<Promise<void>>();
@@ -53,7 +58,7 @@ export class TaskService {
    * Runs a checked request whose interaction was already deferred. Never throws: every failure
    * ends as a message on the reply.
    */
-  async start(request: GenerationRequest, reply: ReplyTarget): Promise<void> {
+  async start(request: GenerationRequest, reply: ReplyTarget, reservation: Reservation): Promise<void> {
     const { config, pika, store, logger } = this.deps;
     const createdAt = this.now();
     const record: TaskRecord = {
@@ -61,6 +66,7 @@ export class TaskService {
       state: 'starting',
       request: toDisplayRequest(request),
       reply,
+      reservation: { id: reservation.id, guildId: reservation.guildId, userId: reservation.userId },
       createdAt,
       deadlineAt: createdAt + config.taskTimeoutMs,
     };
@@ -79,14 +85,13 @@ export class TaskService {
       await store.save(record);
     } catch (error) {
       log.warn('request could not be prepared', { error });
-      return task.fail(reasonFor(error));
+      return task.fail(reasonFor(error), false);
     }
 
     try {
       record.pikaTaskId = await pika.generate(body);
     } catch (error) {
       log.error('generate failed', { error });
-      await store.delete(record.id).catch((e: unknown) => log.error('could not remove task record', { error: e }));
       return task.fail(reasonFor(error));
     }
 
@@ -99,6 +104,36 @@ export class TaskService {
       log.error('could not record the started task', { error });
     }
     this.deps.scheduler.add(task, config.pollIntervalMs);
+  }
+
+  /**
+   * After a restart: resumes every task that was running, tells the users whose start was cut
+   * off (outcome unknown: never re-sent), and refunds reservations whose task is gone.
+   */
+  async resumeAll(): Promise<{ resumed: number; interrupted: number; refunded: number }> {
+    const { store, usage, logger, config } = this.deps;
+    const records = await store.list();
+    let resumed = 0;
+    let interrupted = 0;
+    for (const record of records) {
+      const task = new RunningTask(record, this.deps, this.now, (delivery) => this.track(delivery));
+      if (record.state === 'running' && record.pikaTaskId) {
+        this.deps.scheduler.add(task, 0);
+        resumed++;
+      } else {
+        logger.warn('a start was interrupted; not re-sending generate', { task: record.id });
+        await task.fail(INTERRUPTED_START);
+        interrupted++;
+      }
+    }
+    const live = new Set(records.filter((r) => r.state === 'running').map((r) => r.reservation.id));
+    let refunded = 0;
+    for (const reservation of await usage.openReservations()) {
+      if (live.has(reservation.id)) continue;
+      if (await usage.settle(reservation, 'refunded')) refunded++;
+    }
+    logger.info('resumed after restart', { resumed, interrupted, refunded, pollIntervalMs: config.pollIntervalMs });
+    return { resumed, interrupted, refunded };
   }
 
   /** Waits for deliveries already under way (used at shutdown). */
@@ -229,7 +264,7 @@ class RunningTask {
         try {
           await replies.editWithVideo(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
           this.log.info('video delivered', { bytes: data.length, seed: video.seed });
-          return this.settle();
+          return this.settle('delivered');
         } catch (error) {
           if (!isTooLarge(error)) throw error;
           this.log.warn('upload refused as too large; linking instead', { bytes: data.length });
@@ -237,29 +272,36 @@ class RunningTask {
       }
       await replies.edit(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
       this.log.info('video delivered as a link', { bytes: data.length, seed: video.seed });
-      await this.settle();
+      await this.settle('delivered');
     } catch (error) {
       this.log.error('delivery failed', { error });
       await this.fail(`The video was made, but could not be posted here: ${reasonFor(error)}`);
     }
   }
 
-  /** Ends the task without a video, saying why on its reply. */
-  async fail(reason: string): Promise<void> {
+  /**
+   * Ends the task without a video, saying why on its reply, and refunds the allowance.
+   * `recorded` is false when the write-ahead record was never stored.
+   */
+  async fail(reason: string, recorded = true): Promise<void> {
     await this.editor.close();
     try {
       await this.deps.replies.edit(this.reply, renderFailure(this.request, reason));
     } catch (error) {
       this.log.error('could not show the failure on the reply', { error });
     }
-    await this.settle();
+    await this.settle('refunded', recorded);
   }
 
-  private async settle(): Promise<void> {
+  /** Settles the reservation before removing the record, so a crash in between repeats a no-op. */
+  private async settle(outcome: Settlement, recorded = true): Promise<void> {
     try {
-      await this.deps.store.delete(this.record.id);
+      await this.deps.usage.settle(this.record.reservation, outcome);
+      if (recorded) await this.deps.store.delete(this.record.id);
+      this.log.info('task settled', { outcome });
     } catch (error) {
-      this.log.error('could not remove the settled task record', { error });
+      // Left for the start-up reconciliation, which settles reservations whose task is gone.
+      this.log.error('could not settle the task', { error, outcome });
     }
   }
 }

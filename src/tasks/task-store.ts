@@ -1,6 +1,7 @@
 import type Keyv from 'keyv';
 import type { DisplayRequest } from '../discord/messages.js';
 import type { ReplyTarget } from '../discord/replies.js';
+import type { Reservation } from '../usage/limits.js';
 
 /**
  * A task the bot is responsible for, written before its generate call (so a crash in between is
@@ -13,6 +14,8 @@ export interface TaskRecord {
   pikaTaskId?: string;
   request: DisplayRequest;
   reply: ReplyTarget;
+  /** The allowance held for this task, settled exactly once when it ends. */
+  reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>;
   createdAt: number;
   deadlineAt: number;
 }

@@ -34,6 +34,11 @@ const FAST_ENV = {
   PIKA_GENERATE_TIMEOUT_MS: '3000',
   PIKA_FEED_TIMEOUT_MS: '1000',
   LOG_LEVEL: 'debug',
+  // No usage limits unless a test sets them: most tests are about something else.
+  DEFAULT_DAILY_LIMIT: 'unlimited',
+  DEFAULT_WEEKLY_LIMIT: 'unlimited',
+  DEFAULT_COOLDOWN_SECONDS: '0',
+  DEFAULT_MAX_CONCURRENT: 'unlimited',
 };
 
 /**

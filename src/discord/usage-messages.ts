@@ -1,0 +1,82 @@
+import { time, TimestampStyles } from 'discord.js';
+import type { Limit, LimitRules, QuotaView, Refusal, GuildUsage } from '../usage/limits.js';
+import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
+
+const relative = (ms: number) => time(Math.ceil(ms / 1000), TimestampStyles.RelativeTime);
+const videos = (n: number) => `${n} video${n === 1 ? '' : 's'}`;
+
+/** Why a command was refused, and when trying again can work. */
+export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit): string {
+  const retry = refusal.retryAt === undefined ? '' : relative(refusal.retryAt);
+  switch (refusal.limit) {
+    case 'concurrency':
+      return `You already have ${videos(rules.maxConcurrent ?? 0)} in progress, the most allowed at once here. You can start another as soon as one finishes.`;
+    case 'cooldown':
+      return `Please wait a moment between videos: you can start your next one ${retry}.`;
+    case 'daily':
+      return `You have used all ${videos(rules.dailyLimit ?? 0)} of your daily allowance here. It resets ${retry}.`;
+    case 'weekly':
+      return `You have used all ${videos(rules.weeklyLimit ?? 0)} of your weekly allowance here. It resets ${retry}.`;
+    case 'server':
+      return `This server has reached its limit of ${videos(rules.serverDailyCap ?? 0)} for today. It resets ${retry}.`;
+    case 'global':
+      return `The bot has reached its daily limit of ${videos(globalDailyCap ?? 0)} across all servers. It resets ${retry}.`;
+  }
+}
+
+/** `/pika quota`: what the user has left, and when each part resets. */
+export function renderQuota(view: QuotaView, owner: boolean): string {
+  if (owner) return '**Your Pika allowance**\nYou are one of the bot’s owners: no limits apply to you.';
+  const allowance = (left: Limit, resetsAt: number) =>
+    left === null ? 'unlimited' : `${videos(left)} left · resets ${relative(resetsAt)}`;
+  const lines = [
+    '**Your Pika allowance in this server**',
+    `Today: ${allowance(view.dailyLeft, view.dayResetsAt)}`,
+    `This week: ${allowance(view.weeklyLeft, view.weekResetsAt)}`,
+    `Cooldown: ${view.cooldownUntil === null ? 'ready now' : `next video ${relative(view.cooldownUntil)}`}`,
+    `In progress: ${view.running}${view.maxConcurrent === null ? '' : ` of at most ${view.maxConcurrent}`}`,
+  ];
+  if (view.serverLeftToday !== null) lines.push(`Server today: ${videos(view.serverLeftToday)} left · resets ${relative(view.dayResetsAt)}`);
+  return lines.join('\n');
+}
+
+export const LIMIT_LABELS: Record<LimitField, string> = {
+  dailyLimit: 'Videos per user per day',
+  weeklyLimit: 'Videos per user per week',
+  cooldownSeconds: 'Cooldown between a user’s videos',
+  maxConcurrent: 'Videos in progress per user',
+  serverDailyCap: 'Videos per day for the whole server',
+};
+
+function formatLimit(field: LimitField, value: Limit): string {
+  if (field === 'cooldownSeconds') return value ? `${value} s` : 'none';
+  return value === null ? 'unlimited' : String(value);
+}
+
+/** `/pika-admin show`: the server's whole configuration, marking what is the operator's default. */
+export function renderSettings(settings: GuildSettings, rules: LimitRules, globalDailyCap: Limit): string {
+  const lines = ['**Pika settings for this server**', '__Limits__'];
+  for (const field of LIMIT_FIELDS) {
+    const isDefault = settings.limits[field] === undefined;
+    lines.push(`${LIMIT_LABELS[field]}: ${formatLimit(field, rules[field])}${isDefault ? ' (default)' : ''}`);
+  }
+  lines.push(`All servers together (set by the operator): ${globalDailyCap === null ? 'no daily cap' : `${videos(globalDailyCap)} per day`}`);
+  return lines.join('\n');
+}
+
+/** `/pika-admin usage`: totals and the heaviest users of the day and the week. */
+export function renderUsage(usage: GuildUsage, top = 10): string {
+  const ranking = (counts: Record<string, number>) => {
+    const entries = Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).slice(0, top);
+    return entries.length === 0 ? 'nobody yet' : entries.map(([user, n], i) => `${i + 1}. <@${user}>: ${n}`).join('\n');
+  };
+  const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+  return [
+    '**Pika usage in this server**',
+    `Today (UTC): ${videos(total(usage.dayByUser))} · This week: ${videos(total(usage.weekByUser))}`,
+    '__Top users today__',
+    ranking(usage.dayByUser),
+    '__Top users this week__',
+    ranking(usage.weekByUser),
+  ].join('\n');
+}

@@ -1,0 +1,265 @@
+/**
+ * The usage rules, as pure functions of the stored counters and an injected clock: whether a
+ * user may start a video now, what a reservation changes, and what settling it changes.
+ * Nothing here does I/O, so the rules can be tested exhaustively and any store can back them.
+ */
+
+/** A limit's value: a number, or `null` for unlimited. */
+export type Limit = number | null;
+
+/** The rules in force in one server. */
+export interface LimitRules {
+  /** Videos per user per UTC day. */
+  dailyLimit: Limit;
+  /** Videos per user per ISO week (Monday to Sunday, UTC). */
+  weeklyLimit: Limit;
+  /** Seconds a user waits between starting two videos. */
+  cooldownSeconds: number;
+  /** Videos one user may have in progress at once. */
+  maxConcurrent: Limit;
+  /** Videos per UTC day for the whole server. */
+  serverDailyCap: Limit;
+}
+
+export interface UserUsage {
+  day: string;
+  dayCount: number;
+  week: string;
+  weekCount: number;
+  lastStartAt: number | null;
+  /** Ids of this user's open reservations (videos in progress). */
+  running: string[];
+}
+
+export interface GuildUsage {
+  day: string;
+  week: string;
+  /** Per user: videos delivered or in progress in the current day / week. */
+  dayByUser: Record<string, number>;
+  weekByUser: Record<string, number>;
+}
+
+export interface Reservation {
+  id: string;
+  guildId: string;
+  userId: string;
+  /** The periods it was counted in, so a refund after a roll-over takes nothing back. */
+  day: string;
+  week: string;
+  startedAt: number;
+  /** The user's previous start, restored on refund so a failed video costs no cooldown. */
+  previousLastStartAt: number | null;
+}
+
+export interface GlobalUsage {
+  day: string;
+  dayCount: number;
+  /** Every reservation not yet settled, by id: what start-up reconciles. */
+  open: Record<string, Reservation>;
+}
+
+export interface UsageSnapshot {
+  user: UserUsage;
+  guild: GuildUsage;
+  global: GlobalUsage;
+}
+
+export type LimitName = 'concurrency' | 'cooldown' | 'daily' | 'weekly' | 'server' | 'global';
+
+export interface Refusal {
+  limit: LimitName;
+  /** When trying again can succeed; undefined when it depends on a video finishing. */
+  retryAt: number | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
+/** `2026-11-24`: the UTC calendar day. */
+export function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
+}
+
+/** `2026-W48`: the ISO 8601 week (weeks start on Monday; week 1 holds the year's first Thursday). */
+export function isoWeek(now: number): string {
+  const thursday = new Date(Math.floor(now / DAY_MS) * DAY_MS);
+  const isoWeekday = thursday.getUTCDay() || 7; // Monday = 1 … Sunday = 7
+  thursday.setUTCDate(thursday.getUTCDate() + 4 - isoWeekday); // the Thursday of this week decides its year
+  const year = thursday.getUTCFullYear();
+  const week = Math.ceil(((thursday.getTime() - Date.UTC(year, 0, 1)) / DAY_MS + 1) / 7);
+  return `${year}-W${String(week).padStart(2, '0')}`;
+}
+
+export function nextUtcMidnight(now: number): number {
+  return (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+}
+
+/** The next Monday 00:00 UTC. */
+export function nextIsoWeekStart(now: number): number {
+  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
+  const weekday = (new Date(dayStart).getUTCDay() + 6) % 7;
+  return dayStart + (7 - weekday) * DAY_MS;
+}
+
+export function emptySnapshot(now: number): UsageSnapshot {
+  return {
+    user: { day: utcDay(now), dayCount: 0, week: isoWeek(now), weekCount: 0, lastStartAt: null, running: [] },
+    guild: { day: utcDay(now), week: isoWeek(now), dayByUser: {}, weekByUser: {} },
+    global: { day: utcDay(now), dayCount: 0, open: {} },
+  };
+}
+
+/** Brings stored counters to the current day and week (counts of past periods drop to zero). */
+export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
+  const day = utcDay(now);
+  const week = isoWeek(now);
+  const { user, guild, global } = snapshot;
+  return {
+    user: {
+      ...user,
+      running: [...user.running],
+      ...(user.day === day ? {} : { day, dayCount: 0 }),
+      ...(user.week === week ? {} : { week, weekCount: 0 }),
+    },
+    guild: {
+      day,
+      week,
+      dayByUser: guild.day === day ? { ...guild.dayByUser } : {},
+      weekByUser: guild.week === week ? { ...guild.weekByUser } : {},
+    },
+    global: { ...(global.day === day ? global : { ...global, day, dayCount: 0 }), open: { ...global.open } },
+  };
+}
+
+export function serverDayTotal(guild: GuildUsage): number {
+  return Object.values(guild.dayByUser).reduce((sum, n) => sum + n, 0);
+}
+
+export function serverWeekTotal(guild: GuildUsage): number {
+  return Object.values(guild.weekByUser).reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * Whether the user may start a video now. Checked in the order a user can act on: what is in
+ * progress, the cooldown, their own allowances, then the server's and the operator's caps.
+ * `snapshot` must be rolled over to `now`.
+ */
+export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number): Refusal | null {
+  const { user, guild, global } = snapshot;
+  if (rules.maxConcurrent !== null && user.running.length >= rules.maxConcurrent) {
+    return { limit: 'concurrency', retryAt: undefined };
+  }
+  if (rules.cooldownSeconds > 0 && user.lastStartAt !== null && now < user.lastStartAt + rules.cooldownSeconds * 1000) {
+    return { limit: 'cooldown', retryAt: user.lastStartAt + rules.cooldownSeconds * 1000 };
+  }
+  if (rules.dailyLimit !== null && user.dayCount >= rules.dailyLimit) {
+    return { limit: 'daily', retryAt: nextUtcMidnight(now) };
+  }
+  if (rules.weeklyLimit !== null && user.weekCount >= rules.weeklyLimit) {
+    return { limit: 'weekly', retryAt: nextIsoWeekStart(now) };
+  }
+  if (rules.serverDailyCap !== null && serverDayTotal(guild) >= rules.serverDailyCap) {
+    return { limit: 'server', retryAt: nextUtcMidnight(now) };
+  }
+  if (globalDailyCap !== null && global.dayCount >= globalDailyCap) {
+    return { limit: 'global', retryAt: nextUtcMidnight(now) };
+  }
+  return null;
+}
+
+/** Counts a video as started: every counter goes up and the reservation is recorded as open. */
+export function applyReservation(snapshot: UsageSnapshot, reservation: Reservation): UsageSnapshot {
+  const { user, guild, global } = snapshot;
+  const uid = reservation.userId;
+  return {
+    user: {
+      ...user,
+      dayCount: user.dayCount + 1,
+      weekCount: user.weekCount + 1,
+      lastStartAt: reservation.startedAt,
+      running: [...user.running, reservation.id],
+    },
+    guild: {
+      ...guild,
+      dayByUser: { ...guild.dayByUser, [uid]: (guild.dayByUser[uid] ?? 0) + 1 },
+      weekByUser: { ...guild.weekByUser, [uid]: (guild.weekByUser[uid] ?? 0) + 1 },
+    },
+    global: { ...global, dayCount: global.dayCount + 1, open: { ...global.open, [reservation.id]: reservation } },
+  };
+}
+
+export type Settlement = 'delivered' | 'refunded';
+
+/**
+ * Settles a reservation: a delivered video keeps its counts; a refund takes them back from the
+ * periods it was counted in (if those are still current) and restores the cooldown. Settling a
+ * reservation that is no longer open changes nothing, so it can never happen twice.
+ */
+export function applySettlement(snapshot: UsageSnapshot, reservationId: string, outcome: Settlement): UsageSnapshot {
+  const reservation = snapshot.global.open[reservationId];
+  if (!reservation) return snapshot;
+  const { user, guild, global } = snapshot;
+  const open = { ...global.open };
+  delete open[reservationId];
+  const running = user.running.filter((id) => id !== reservationId);
+  if (outcome === 'delivered') {
+    return { user: { ...user, running }, guild, global: { ...global, open } };
+  }
+  const uid = reservation.userId;
+  const sameDay = user.day === reservation.day;
+  const sameWeek = user.week === reservation.week;
+  return {
+    user: {
+      ...user,
+      running,
+      dayCount: sameDay ? Math.max(0, user.dayCount - 1) : user.dayCount,
+      weekCount: sameWeek ? Math.max(0, user.weekCount - 1) : user.weekCount,
+      lastStartAt: user.lastStartAt === reservation.startedAt ? reservation.previousLastStartAt : user.lastStartAt,
+    },
+    guild: {
+      ...guild,
+      dayByUser: guild.day === reservation.day ? decrement(guild.dayByUser, uid) : guild.dayByUser,
+      weekByUser: guild.week === reservation.week ? decrement(guild.weekByUser, uid) : guild.weekByUser,
+    },
+    global: {
+      ...global,
+      open,
+      dayCount: global.day === reservation.day ? Math.max(0, global.dayCount - 1) : global.dayCount,
+    },
+  };
+}
+
+function decrement(counts: Record<string, number>, key: string): Record<string, number> {
+  const next = { ...counts };
+  const value = (next[key] ?? 0) - 1;
+  if (value > 0) next[key] = value;
+  else delete next[key];
+  return next;
+}
+
+/** What a user has left, for `/pika quota`. `snapshot` must be rolled over to `now`. */
+export interface QuotaView {
+  dailyLeft: Limit;
+  weeklyLeft: Limit;
+  dayResetsAt: number;
+  weekResetsAt: number;
+  cooldownUntil: number | null;
+  running: number;
+  maxConcurrent: Limit;
+  serverLeftToday: Limit;
+}
+
+export function quotaView(rules: LimitRules, snapshot: UsageSnapshot, now: number): QuotaView {
+  const { user, guild } = snapshot;
+  const left = (limit: Limit, used: number) => (limit === null ? null : Math.max(0, limit - used));
+  const cooldownUntil = user.lastStartAt === null ? null : user.lastStartAt + rules.cooldownSeconds * 1000;
+  return {
+    dailyLeft: left(rules.dailyLimit, user.dayCount),
+    weeklyLeft: left(rules.weeklyLimit, user.weekCount),
+    dayResetsAt: nextUtcMidnight(now),
+    weekResetsAt: nextIsoWeekStart(now),
+    cooldownUntil: cooldownUntil !== null && cooldownUntil > now ? cooldownUntil : null,
+    running: user.running.length,
+    maxConcurrent: rules.maxConcurrent,
+    serverLeftToday: left(rules.serverDailyCap, serverDayTotal(guild)),
+  };
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { OperatorLimits } from '../config.js';
+import { effectiveRules, type GuildSettingsStore } from './guild-settings.js';
+import {
+  applyReservation,
+  applySettlement,
+  checkLimits,
+  emptySnapshot,
+  quotaView,
+  rollOver,
+  type GlobalUsage,
+  type GuildUsage,
+  type LimitRules,
+  type QuotaView,
+  type Refusal,
+  type Reservation,
+  type Settlement,
+  type UsageSnapshot,
+  type UserUsage,
+} from './limits.js';
+import type { UsageBackend } from './usage-store.js';
+
+export type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; refusal: Refusal; rules: LimitRules };
+
+export interface UsageServiceDeps {
+  backend: UsageBackend;
+  settings: GuildSettingsStore;
+  operator: OperatorLimits;
+  now?: () => number;
+  newId?: () => string;
+}
+
+const GLOBAL_KEY = 'global';
+const userKey = (guildId: string, userId: string) => `user:${guildId}:${userId}`;
+const guildKey = (guildId: string) => `guild:${guildId}`;
+
+/**
+ * Usage limits over a backend: check-and-reserve as one atomic step before a generate call, and
+ * settlement (keep or refund) exactly once when the task ends.
+ */
+export class UsageService {
+  private readonly now: () => number;
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: UsageServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  get globalDailyCap(): number | null {
+    return this.deps.operator.globalDailyCap;
+  }
+
+  isOwner(userId: string): boolean {
+    return this.deps.operator.ownerIds.has(userId);
+  }
+
+  async rulesFor(guildId: string): Promise<LimitRules> {
+    return effectiveRules(await this.deps.settings.get(guildId), this.deps.operator);
+  }
+
+  /** Checks every limit and, if none is hit, counts the video as started, atomically. */
+  async reserve(guildId: string, userId: string): Promise<ReserveOutcome> {
+    const rules = await this.rulesFor(guildId);
+    const keys = [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
+    return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
+      const now = this.now();
+      const snapshot = rollOver(readSnapshot(values, keys, now), now);
+      const refusal = this.isOwner(userId) ? null : checkLimits(rules, this.deps.operator.globalDailyCap, snapshot, now);
+      if (refusal) return { writes: new Map(), result: { ok: false, refusal, rules } };
+      const reservation: Reservation = {
+        id: this.newId(),
+        guildId,
+        userId,
+        day: snapshot.user.day,
+        week: snapshot.user.week,
+        startedAt: now,
+        previousLastStartAt: snapshot.user.lastStartAt,
+      };
+      return { writes: toWrites(keys, applyReservation(snapshot, reservation)), result: { ok: true, reservation } };
+    });
+  }
+
+  /** Keeps (delivered) or refunds a reservation; a second settlement of the same one is a no-op. */
+  async settle(reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>, outcome: Settlement): Promise<boolean> {
+    const keys = [userKey(reservation.guildId, reservation.userId), guildKey(reservation.guildId), GLOBAL_KEY];
+    return this.deps.backend.transact(keys, (values) => {
+      const now = this.now();
+      const snapshot = rollOver(readSnapshot(values, keys, now), now);
+      if (!snapshot.global.open[reservation.id]) return { writes: new Map(), result: false };
+      return { writes: toWrites(keys, applySettlement(snapshot, reservation.id, outcome)), result: true };
+    });
+  }
+
+  /** Reservations not yet settled (for start-up reconciliation). */
+  async openReservations(): Promise<Reservation[]> {
+    const global = (await this.deps.backend.get(GLOBAL_KEY)) as GlobalUsage | undefined;
+    return Object.values(global?.open ?? {});
+  }
+
+  async quota(guildId: string, userId: string): Promise<{ rules: LimitRules; view: QuotaView; owner: boolean }> {
+    const rules = await this.rulesFor(guildId);
+    const keys = [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
+    const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.deps.backend.get(key)] as const)));
+    const now = this.now();
+    const snapshot = rollOver(readSnapshot(values, keys, now), now);
+    return { rules, view: quotaView(rules, snapshot, now), owner: this.isOwner(userId) };
+  }
+
+  /** The server's usage in the current day and week, rolled over to now. */
+  async guildUsage(guildId: string): Promise<GuildUsage> {
+    const now = this.now();
+    const stored = (await this.deps.backend.get(guildKey(guildId))) as GuildUsage | undefined;
+    const empty = emptySnapshot(now);
+    return rollOver({ ...empty, guild: stored ?? empty.guild }, now).guild;
+  }
+}
+
+function readSnapshot(values: Map<string, unknown>, keys: readonly string[], now: number): UsageSnapshot {
+  const empty = emptySnapshot(now);
+  const [user, guild, global] = keys.map((key) => values.get(key)) as [UserUsage?, GuildUsage?, GlobalUsage?];
+  const snapshot: UsageSnapshot = { user: user ?? empty.user, guild: guild ?? empty.guild, global: global ?? empty.global };
+  // The keys are written one by one; a crash between writes could leave a running id that is
+  // no longer open. The global record is the source of truth for open reservations.
+  snapshot.user = { ...snapshot.user, running: snapshot.user.running.filter((id) => id in snapshot.global.open) };
+  return snapshot;
+}
+
+function toWrites(keys: readonly string[], snapshot: UsageSnapshot): Map<string, unknown> {
+  const [user, guild, global] = keys as [string, string, string];
+  return new Map<string, unknown>([
+    [user, snapshot.user],
+    [guild, snapshot.guild],
+    [global, snapshot.global],
+  ]);
+}
