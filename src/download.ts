@@ -56,7 +56,7 @@ export async function downloadBounded(url: string, limits: DownloadLimits): Prom
       }
       const declared = Number(response.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxBytes) {
-        response.body.destroy();
+        discard(response.body);
         throw new DownloadError('too_large', `file is ${declared} bytes, over the ${limits.maxBytes}-byte limit`);
       }
       const data = await readCapped(response.body, limits.maxBytes);
@@ -84,13 +84,21 @@ function assertHttpUrl(url: string): void {
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, maxBytes: number): Promise<Buffer> {
+type Body = AsyncIterable<Buffer> & { destroy(): void; on(event: 'error', listener: () => void): unknown };
+
+/** Drops a body we won't read. Destroying it makes undici emit an error nobody else listens to. */
+function discard(body: Body): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+async function readCapped(body: Body, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += chunk.length;
     if (total > maxBytes) {
-      body.destroy();
+      discard(body);
       throw new DownloadError('too_large', `file is over the ${maxBytes}-byte limit`);
     }
     chunks.push(chunk);

@@ -52,8 +52,9 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
 
   const log = (level: LogLevel, message: string, fields?: LogFields) => {
     if (LEVEL_ORDER[level] < threshold) return;
-    const entry = { time: clock().toISOString(), level, msg: message, ...bound, ...fields };
-    write(redact(JSON.stringify(entry, jsonReplacer)));
+    // The core fields come first and can't be overwritten by a field of the same name.
+    const entry = Object.assign({ time: '', level, msg: message }, bound, fields, { time: clock().toISOString(), level, msg: message });
+    write(redact(safeStringify(entry)));
   };
 
   return {
@@ -65,10 +66,22 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
   };
 }
 
-function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { name: value.name, message: value.message, stack: value.stack, ...(value.cause ? { cause: value.cause } : {}) };
-  }
-  if (typeof value === 'bigint') return value.toString();
-  return value;
+/** Properties of errors that hold request payloads (files, bodies): too big and too personal to log. */
+const OMITTED_ERROR_FIELDS = new Set(['requestBody', 'rawError']);
+
+/** JSON that never throws: errors with their own fields, bigints as strings, cycles and buffers elided. */
+function safeStringify(entry: unknown): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(entry, function replacer(key, value: unknown) {
+    if (typeof value === 'bigint') return value.toString();
+    if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.length} bytes]`;
+    if (typeof value !== 'object' || value === null) return value;
+    if (seen.has(value)) return '[circular]';
+    seen.add(value);
+    if (value instanceof Error) {
+      const own = Object.fromEntries(Object.entries(value).filter(([name]) => !OMITTED_ERROR_FIELDS.has(name)));
+      return { ...own, name: value.name, message: value.message, stack: value.stack, ...(value.cause ? { cause: value.cause } : {}) };
+    }
+    return value;
+  });
 }

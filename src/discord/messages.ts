@@ -8,6 +8,9 @@ import {
   type APIEmbedField,
 } from 'discord.js';
 import { CAMERA_MOVES, formatBytes, type GenerationRequest } from '../pika/request.js';
+import { truncate } from '../text.js';
+
+export { truncate };
 
 /** What a message shows of the request: no image URLs, nothing secret. */
 export type DisplayRequest = Pick<
@@ -39,6 +42,8 @@ export interface ProgressState {
 export const LIMITS = { description: 4096, fieldValue: 1024, content: 2000, title: 256 } as const;
 const PROMPT_DISPLAY_MAX = 3000;
 const NEGATIVE_PROMPT_DISPLAY_MAX = 900;
+const MAX_BUTTON_URL = 512;
+const MAX_FIELD_LINK = 900;
 const COLORS = { running: 0x5865f2, done: 0x57f287, failed: 0xed4245 } as const;
 
 /** Mentions that ping nobody; user text is never allowed to reach anyone. */
@@ -67,16 +72,6 @@ export function displayText(text: string, max: number): string {
   return truncate(escaped, max);
 }
 
-/** Cuts within `max` UTF-16 units, never inside a surrogate pair or an escape sequence. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = text.slice(0, max - 1);
-  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
-  const trailingSlashes = /\\+$/.exec(cut)?.[0].length ?? 0;
-  if (trailingSlashes % 2 === 1) cut = cut.slice(0, -1);
-  return `${cut}…`;
-}
-
 export function progressBar(percent: number, width = 12): string {
   const clamped = Math.max(0, Math.min(100, Math.round(percent)));
   const filled = Math.round((clamped / 100) * width);
@@ -90,23 +85,26 @@ export function formatDuration(ms: number): string {
   return minutes > 0 ? `${minutes}m ${String(seconds).padStart(2, '0')}s` : `${seconds}s`;
 }
 
+/** User text for a field or description; Discord refuses empty values, so `fallback` stands in. */
+function displayOr(text: string, max: number, fallback: string): string {
+  return displayText(text, max) || fallback;
+}
+
 function requestFields(request: DisplayRequest): APIEmbedField[] {
   const fields: APIEmbedField[] = [
     { name: 'Model', value: request.model, inline: true },
-    { name: 'Effect', value: request.pikaffect ? displayText(request.pikaffect, 100) : 'none', inline: true },
+    { name: 'Effect', value: displayOr(request.pikaffect, 100, 'none'), inline: true },
   ];
   if (request.camera) fields.push({ name: 'Camera', value: CAMERA_MOVES[request.camera].label, inline: true });
   if (request.aspectRatio) fields.push({ name: 'Aspect ratio', value: request.aspectRatio, inline: true });
   if (request.ingredientsMode) fields.push({ name: 'Mode', value: request.ingredientsMode, inline: true });
-  if (request.negativePrompt) {
-    fields.push({ name: 'Negative prompt', value: displayText(request.negativePrompt, NEGATIVE_PROMPT_DISPLAY_MAX) });
-  }
+  const negativePrompt = displayText(request.negativePrompt, NEGATIVE_PROMPT_DISPLAY_MAX);
+  if (negativePrompt) fields.push({ name: 'Negative prompt', value: negativePrompt });
   return fields;
 }
 
 function promptDescription(request: DisplayRequest): string {
-  if (request.prompt.trim() === '') return request.kind === 'image' ? '*Animating your image (no prompt)*' : '*(no prompt)*';
-  return displayText(request.prompt, PROMPT_DISPLAY_MAX);
+  return displayOr(request.prompt, PROMPT_DISPLAY_MAX, request.kind === 'image' ? '*Animating your image (no prompt)*' : '*(no prompt)*');
 }
 
 const KIND_TITLES = { text: 'Text to video', image: 'Image to video', ingredients: 'Ingredients to video' } as const;
@@ -156,10 +154,9 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
   ];
   const linkOnly = video.attachmentName === undefined;
   if (linkOnly) {
-    fields.push({
-      name: 'Video',
-      value: `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}: [open the video](${video.resultUrl})`,
-    });
+    // Upstream URLs have no length limit; Discord's field (1024) and button (512) do.
+    const link = video.resultUrl.length <= MAX_FIELD_LINK ? `[open the video](${video.resultUrl})` : 'the address Pika gave is too long to show here';
+    fields.push({ name: 'Video', value: `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}: ${link}` });
   }
   return {
     content: `<@${requesterId}> your video is ready.`,
@@ -171,7 +168,7 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
         fields,
       },
     ],
-    components: linkOnly ? [linkButtonRow('Open video', video.resultUrl)] : [],
+    components: linkOnly && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow('Open video', video.resultUrl)] : [],
     allowed_mentions: pingOnly(requesterId),
   };
 }
@@ -185,7 +182,7 @@ export function renderFailure(request: DisplayRequest, reason: string): MessageB
         title: `❌ ${KIND_TITLES[request.kind]}: failed`,
         description: truncate(reason, 1000),
         color: COLORS.failed,
-        fields: [{ name: 'Prompt', value: request.prompt ? displayText(request.prompt, LIMITS.fieldValue) : '*(none)*' }, ...requestFields(request)],
+        fields: [{ name: 'Prompt', value: displayOr(request.prompt, LIMITS.fieldValue, '*(none)*') }, ...requestFields(request)],
       },
     ],
     components: [],

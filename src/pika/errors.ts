@@ -1,3 +1,5 @@
+import { truncate } from '../text.js';
+
 /** Why a call to the Pika API failed, in the terms the bot reacts to. */
 export type PikaErrorKind =
   | 'unauthorized' // bad or revoked key: the operator must act
@@ -35,13 +37,15 @@ export class PikaError extends Error {
   }
 }
 
-const BALANCE_HINT = /balance|insufficient|credit|quota|余额|expired/i;
+const BALANCE_HINT = /balance|insufficient (?:funds|credit)|out of credit|credits? (?:exhausted|depleted)|余额/i;
 
 /** Builds the error for an HTTP answer that carries no usable result. */
 export function errorFromResponse(status: number, body: unknown, redact: (text: string) => string): PikaError {
   const upstreamMessage = sanitizeUpstreamMessage(extractMessage(body), redact);
   const effectiveStatus = status >= 200 && status < 300 ? numericCode(body) ?? status : status;
-  const kind = kindForStatus(effectiveStatus, upstreamMessage);
+  // A 2xx answer that says it failed (`success: false`, an `error`) is a refusal.
+  const saysFailed = isRecord(body) && (body.success === false || body.error !== undefined);
+  const kind = effectiveStatus < 300 && saysFailed ? 'rejected' : kindForStatus(effectiveStatus, upstreamMessage);
   const summary = `Pika API answered ${status}${effectiveStatus !== status ? ` (code ${effectiveStatus})` : ''}`;
   return new PikaError(kind, upstreamMessage ? `${summary}: ${upstreamMessage}` : summary, {
     status,
@@ -85,7 +89,7 @@ export function sanitizeUpstreamMessage(message: string | undefined, redact: (te
     .replace(/\s+/g, ' ')
     .trim();
   if (cleaned === '') return undefined;
-  return cleaned.length > 200 ? `${cleaned.slice(0, 199)}…` : cleaned;
+  return truncate(cleaned, 200);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -101,7 +101,7 @@ export function checkGenerationOptions(
   maxImageBytes: number,
 ): GenerationRequest {
   const prompt = raw.prompt ?? '';
-  if (kind !== 'image' && prompt.trim() === '') {
+  if (kind !== 'image' && isBlank(prompt)) {
     throw new UserError('Please describe the video in `prompt`: it cannot be empty.');
   }
   checkLength('prompt', prompt, PROMPT_MAX_LENGTH);
@@ -203,8 +203,14 @@ export function aspectRatioValue(ratio: AspectRatio): number {
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  const kib = (bytes / 1024).toFixed(1);
+  if (Number(kib) < 1024) return `${kib} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** True when nothing visible is left once spaces and invisible characters are removed. */
+export function isBlank(text: string): boolean {
+  return text.replace(/[\s\p{Cf}\p{Cc}]/gu, '') === '';
 }
 
 function checkLength(name: string, value: string, max: number): void {

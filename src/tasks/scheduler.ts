@@ -66,8 +66,9 @@ export class PollScheduler {
 
   private run(job: PollJob): void {
     this.running++;
-    job
-      .poll()
+    // Wrapped so a poll that throws synchronously still frees its slot.
+    Promise.resolve()
+      .then(() => job.poll())
       .then(
         (next) => {
           if (next !== 'done' && !this.stopped) this.waiting.push({ job, dueAt: this.now() + next });
