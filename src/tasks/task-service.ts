@@ -285,23 +285,38 @@ class RunningTask {
    */
   async fail(reason: string, recorded = true): Promise<void> {
     await this.editor.close();
+    // Refunded before the user reads the failure, so an immediate retry is not refused.
+    await this.settleReservation('refunded');
     try {
       await this.deps.replies.edit(this.reply, renderFailure(this.request, reason));
     } catch (error) {
       this.log.error('could not show the failure on the reply', { error });
     }
-    await this.settle('refunded', recorded);
+    if (recorded) await this.forget();
   }
 
-  /** Settles the reservation before removing the record, so a crash in between repeats a no-op. */
-  private async settle(outcome: Settlement, recorded = true): Promise<void> {
+  private async settle(outcome: Settlement): Promise<void> {
+    await this.settleReservation(outcome);
+    await this.forget();
+  }
+
+  /** Exactly once: a second settlement of the same reservation is a no-op. */
+  private async settleReservation(outcome: Settlement): Promise<void> {
     try {
       await this.deps.usage.settle(this.record.reservation, outcome);
-      if (recorded) await this.deps.store.delete(this.record.id);
       this.log.info('task settled', { outcome });
     } catch (error) {
       // Left for the start-up reconciliation, which settles reservations whose task is gone.
       this.log.error('could not settle the task', { error, outcome });
+    }
+  }
+
+  /** Removes the write-ahead record last, so a crash before it repeats only no-ops. */
+  private async forget(): Promise<void> {
+    try {
+      await this.deps.store.delete(this.record.id);
+    } catch (error) {
+      this.log.error('could not remove the task record', { error });
     }
   }
 }

@@ -114,3 +114,16 @@ export function failureText(interaction: FakeInteraction): string {
   const embed = interaction.original?.embeds[0];
   return `${interaction.original?.content ?? ''} ${embed?.title ?? ''} ${embed?.description ?? ''}`;
 }
+
+/** Polls `predicate` until it holds, for conditions that no fake signals (e.g. upstream calls). */
+export function eventually(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  return eventuallyAsync(async () => predicate(), timeoutMs, what);
+}
+
+export async function eventuallyAsync(predicate: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
