@@ -33,6 +33,12 @@ export class Storage {
     let space = this.spaces.get(name);
     if (!space) {
       const adapter = new KeyvSqlite({ uri: `sqlite://${this.sqlitePath}`, busyTimeout: 5000 });
+      // Write-ahead logging lets readers and the several connections work without blocking each
+      // other; NORMAL sync is still durable across a crash of the bot (not of the machine).
+      adapter
+        .query('PRAGMA journal_mode = WAL')
+        .then(() => adapter.query('PRAGMA synchronous = NORMAL'))
+        .catch(() => {}); // an optimisation only: the default journal works too
       space = new Keyv({ store: adapter, namespace: name, throwOnErrors: true });
       this.spaces.set(name, space);
     }

@@ -5,14 +5,15 @@ import { REST, type InternalRequest, type RESTOptions, type ResponseLike } from 
  * from Discord's global rate limit, but @discordjs/rest counts every request against its own
  * 50 requests/s. Routing them through a second manager with a generous global budget lets a
  * burst of commands be acknowledged and edited in time, while every other route keeps the
- * default global limit. Per-route buckets (one per interaction token) still apply on both.
+ * default global limit. Per-route buckets (one per interaction token, from Discord's rate-limit
+ * headers) still apply to them.
  */
 export class InteractionAwareREST extends REST {
   readonly interactionRest: REST;
 
-  constructor(options: Partial<RESTOptions>, interactionRequestsPerSecond = 1000) {
+  constructor(options: Partial<RESTOptions>) {
     super(options);
-    this.interactionRest = new REST({ ...options, globalRequestsPerSecond: interactionRequestsPerSecond });
+    this.interactionRest = new REST({ ...options, globalRequestsPerSecond: Number.POSITIVE_INFINITY });
   }
 
   override queueRequest(request: InternalRequest): Promise<ResponseLike> {

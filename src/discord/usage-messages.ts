@@ -7,20 +7,24 @@ const videos = (n: number) => `${n} video${n === 1 ? '' : 's'}`;
 
 /** Why a command was refused, and when trying again can work. */
 export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit): string {
-  const retry = refusal.retryAt === undefined ? '' : relative(refusal.retryAt);
+  const retry = refusal.retryAt === undefined ? 'later' : relative(refusal.retryAt);
+  const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null }[refusal.limit];
+  if (allowed === 0) {
+    return 'Making videos is switched off here for now. A moderator can change that with `/pika-admin limits`.';
+  }
   switch (refusal.limit) {
     case 'concurrency':
       return `You already have ${videos(rules.maxConcurrent ?? 0)} in progress, the most allowed at once here. You can start another as soon as one finishes.`;
     case 'cooldown':
       return `Please wait a moment between videos: you can start your next one ${retry}.`;
     case 'daily':
-      return `You have used all ${videos(rules.dailyLimit ?? 0)} of your daily allowance here. It resets ${retry}.`;
+      return `You have used all ${videos(rules.dailyLimit ?? 0)} of your daily allowance here. You can make more ${retry}.`;
     case 'weekly':
-      return `You have used all ${videos(rules.weeklyLimit ?? 0)} of your weekly allowance here. It resets ${retry}.`;
+      return `You have used all ${videos(rules.weeklyLimit ?? 0)} of your weekly allowance here. You can make more ${retry}.`;
     case 'server':
-      return `This server has reached its limit of ${videos(rules.serverDailyCap ?? 0)} for today. It resets ${retry}.`;
+      return `This server has reached its limit of ${videos(rules.serverDailyCap ?? 0)} for today. Videos can be made again ${retry}.`;
     case 'global':
-      return `The bot has reached its daily limit of ${videos(globalDailyCap ?? 0)} across all servers. It resets ${retry}.`;
+      return `The bot has reached its daily limit of ${videos(globalDailyCap ?? 0)} across all servers. Videos can be made again ${retry}.`;
   }
 }
 

@@ -27,7 +27,7 @@ export interface UserUsage {
   week: string;
   weekCount: number;
   lastStartAt: number | null;
-  /** Ids of this user's open reservations (videos in progress). */
+  /** Ids of this user's open reservations (videos in progress): what makes a reservation open. */
   running: string[];
 }
 
@@ -54,8 +54,6 @@ export interface Reservation {
 export interface GlobalUsage {
   day: string;
   dayCount: number;
-  /** Every reservation not yet settled, by id: what start-up reconciles. */
-  open: Record<string, Reservation>;
 }
 
 export interface UsageSnapshot {
@@ -104,7 +102,7 @@ export function emptySnapshot(now: number): UsageSnapshot {
   return {
     user: { day: utcDay(now), dayCount: 0, week: isoWeek(now), weekCount: 0, lastStartAt: null, running: [] },
     guild: { day: utcDay(now), week: isoWeek(now), dayByUser: {}, weekByUser: {} },
-    global: { day: utcDay(now), dayCount: 0, open: {} },
+    global: { day: utcDay(now), dayCount: 0 },
   };
 }
 
@@ -126,7 +124,7 @@ export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
       dayByUser: guild.day === day ? { ...guild.dayByUser } : {},
       weekByUser: guild.week === week ? { ...guild.weekByUser } : {},
     },
-    global: { ...(global.day === day ? global : { ...global, day, dayCount: 0 }), open: { ...global.open } },
+    global: global.day === day ? global : { day, dayCount: 0 },
   };
 }
 
@@ -139,31 +137,36 @@ export function serverWeekTotal(guild: GuildUsage): number {
 }
 
 /**
- * Whether the user may start a video now. Checked in the order a user can act on: what is in
- * progress, the cooldown, their own allowances, then the server's and the operator's caps.
- * `snapshot` must be rolled over to `now`.
+ * Whether the user may start a video now. The limit named is the first hit in the order a user
+ * can act on (what is in progress, the cooldown, their own allowances, then the server's and
+ * the operator's caps); `retryAt` is when every limit hit will have passed, so trying again
+ * then can succeed. `snapshot` must be rolled over to `now`.
  */
 export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number): Refusal | null {
   const { user, guild, global } = snapshot;
+  const hits: Refusal[] = [];
   if (rules.maxConcurrent !== null && user.running.length >= rules.maxConcurrent) {
-    return { limit: 'concurrency', retryAt: undefined };
+    hits.push({ limit: 'concurrency', retryAt: undefined });
   }
   if (rules.cooldownSeconds > 0 && user.lastStartAt !== null && now < user.lastStartAt + rules.cooldownSeconds * 1000) {
-    return { limit: 'cooldown', retryAt: user.lastStartAt + rules.cooldownSeconds * 1000 };
+    hits.push({ limit: 'cooldown', retryAt: user.lastStartAt + rules.cooldownSeconds * 1000 });
   }
   if (rules.dailyLimit !== null && user.dayCount >= rules.dailyLimit) {
-    return { limit: 'daily', retryAt: nextUtcMidnight(now) };
+    hits.push({ limit: 'daily', retryAt: nextUtcMidnight(now) });
   }
   if (rules.weeklyLimit !== null && user.weekCount >= rules.weeklyLimit) {
-    return { limit: 'weekly', retryAt: nextIsoWeekStart(now) };
+    hits.push({ limit: 'weekly', retryAt: nextIsoWeekStart(now) });
   }
   if (rules.serverDailyCap !== null && serverDayTotal(guild) >= rules.serverDailyCap) {
-    return { limit: 'server', retryAt: nextUtcMidnight(now) };
+    hits.push({ limit: 'server', retryAt: nextUtcMidnight(now) });
   }
   if (globalDailyCap !== null && global.dayCount >= globalDailyCap) {
-    return { limit: 'global', retryAt: nextUtcMidnight(now) };
+    hits.push({ limit: 'global', retryAt: nextUtcMidnight(now) });
   }
-  return null;
+  const [first] = hits;
+  if (!first) return null;
+  const waitsForAVideo = hits.some((hit) => hit.retryAt === undefined);
+  return { limit: first.limit, retryAt: waitsForAVideo ? undefined : Math.max(...hits.map((hit) => hit.retryAt!)) };
 }
 
 /** Counts a video as started: every counter goes up and the reservation is recorded as open. */
@@ -183,8 +186,13 @@ export function applyReservation(snapshot: UsageSnapshot, reservation: Reservati
       dayByUser: { ...guild.dayByUser, [uid]: (guild.dayByUser[uid] ?? 0) + 1 },
       weekByUser: { ...guild.weekByUser, [uid]: (guild.weekByUser[uid] ?? 0) + 1 },
     },
-    global: { ...global, dayCount: global.dayCount + 1, open: { ...global.open, [reservation.id]: reservation } },
+    global: { ...global, dayCount: global.dayCount + 1 },
   };
+}
+
+/** A reservation is open while its user still counts it as running. */
+export function isOpen(snapshot: UsageSnapshot, reservationId: string): boolean {
+  return snapshot.user.running.includes(reservationId);
 }
 
 export type Settlement = 'delivered' | 'refunded';
@@ -194,15 +202,12 @@ export type Settlement = 'delivered' | 'refunded';
  * periods it was counted in (if those are still current) and restores the cooldown. Settling a
  * reservation that is no longer open changes nothing, so it can never happen twice.
  */
-export function applySettlement(snapshot: UsageSnapshot, reservationId: string, outcome: Settlement): UsageSnapshot {
-  const reservation = snapshot.global.open[reservationId];
-  if (!reservation) return snapshot;
+export function applySettlement(snapshot: UsageSnapshot, reservation: Reservation, outcome: Settlement): UsageSnapshot {
+  if (!isOpen(snapshot, reservation.id)) return snapshot;
   const { user, guild, global } = snapshot;
-  const open = { ...global.open };
-  delete open[reservationId];
-  const running = user.running.filter((id) => id !== reservationId);
+  const running = user.running.filter((id) => id !== reservation.id);
   if (outcome === 'delivered') {
-    return { user: { ...user, running }, guild, global: { ...global, open } };
+    return { user: { ...user, running }, guild, global };
   }
   const uid = reservation.userId;
   const sameDay = user.day === reservation.day;
@@ -222,7 +227,6 @@ export function applySettlement(snapshot: UsageSnapshot, reservationId: string, 
     },
     global: {
       ...global,
-      open,
       dayCount: global.day === reservation.day ? Math.max(0, global.dayCount - 1) : global.dayCount,
     },
   };

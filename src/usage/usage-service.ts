@@ -6,6 +6,7 @@ import {
   applySettlement,
   checkLimits,
   emptySnapshot,
+  isOpen,
   quotaView,
   rollOver,
   type GlobalUsage,
@@ -18,7 +19,7 @@ import {
   type UsageSnapshot,
   type UserUsage,
 } from './limits.js';
-import type { UsageBackend } from './usage-store.js';
+import type { UsageBackend, Writes } from './usage-store.js';
 
 export type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; refusal: Refusal; rules: LimitRules };
 
@@ -31,8 +32,11 @@ export interface UsageServiceDeps {
 }
 
 const GLOBAL_KEY = 'global';
+const RESERVATION_PREFIX = 'reservation:';
 const userKey = (guildId: string, userId: string) => `user:${guildId}:${userId}`;
 const guildKey = (guildId: string) => `guild:${guildId}`;
+const reservationKey = (id: string) => `${RESERVATION_PREFIX}${id}`;
+const counterKeys = (guildId: string, userId: string) => [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
 
 /**
  * Usage limits over a backend: check-and-reserve as one atomic step before a generate call, and
@@ -62,12 +66,12 @@ export class UsageService {
   /** Checks every limit and, if none is hit, counts the video as started, atomically. */
   async reserve(guildId: string, userId: string): Promise<ReserveOutcome> {
     const rules = await this.rulesFor(guildId);
-    const keys = [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
+    const keys = counterKeys(guildId, userId);
     return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
       const refusal = this.isOwner(userId) ? null : checkLimits(rules, this.deps.operator.globalDailyCap, snapshot, now);
-      if (refusal) return { writes: new Map(), result: { ok: false, refusal, rules } };
+      if (refusal) return { writes: [], result: { ok: false, refusal, rules } };
       const reservation: Reservation = {
         id: this.newId(),
         guildId,
@@ -77,30 +81,38 @@ export class UsageService {
         startedAt: now,
         previousLastStartAt: snapshot.user.lastStartAt,
       };
-      return { writes: toWrites(keys, applyReservation(snapshot, reservation)), result: { ok: true, reservation } };
+      // The reservation is written before the counters that make it open, so a crash in
+      // between leaves at worst a stray record that start-up removes.
+      const writes: Writes = [[reservationKey(reservation.id), reservation], ...counterWrites(keys, applyReservation(snapshot, reservation))];
+      return { writes, result: { ok: true, reservation } };
     });
   }
 
   /** Keeps (delivered) or refunds a reservation; a second settlement of the same one is a no-op. */
   async settle(reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>, outcome: Settlement): Promise<boolean> {
-    const keys = [userKey(reservation.guildId, reservation.userId), guildKey(reservation.guildId), GLOBAL_KEY];
+    const keys = [...counterKeys(reservation.guildId, reservation.userId), reservationKey(reservation.id)];
     return this.deps.backend.transact(keys, (values) => {
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
-      if (!snapshot.global.open[reservation.id]) return { writes: new Map(), result: false };
-      return { writes: toWrites(keys, applySettlement(snapshot, reservation.id, outcome)), result: true };
+      const stored = values.get(reservationKey(reservation.id)) as Reservation | undefined;
+      if (!stored || !isOpen(snapshot, reservation.id)) {
+        return { writes: stored ? [[reservationKey(reservation.id), undefined]] : [], result: false };
+      }
+      // Counters first, the record last: a crash in between leaves a record that is no longer open.
+      const writes: Writes = [...counterWrites(keys, applySettlement(snapshot, stored, outcome)), [reservationKey(reservation.id), undefined]];
+      return { writes, result: true };
     });
   }
 
   /** Reservations not yet settled (for start-up reconciliation). */
   async openReservations(): Promise<Reservation[]> {
-    const global = (await this.deps.backend.get(GLOBAL_KEY)) as GlobalUsage | undefined;
-    return Object.values(global?.open ?? {});
+    const records = await this.deps.backend.list(RESERVATION_PREFIX);
+    return records.map(([, value]) => value as Reservation);
   }
 
   async quota(guildId: string, userId: string): Promise<{ rules: LimitRules; view: QuotaView; owner: boolean }> {
     const rules = await this.rulesFor(guildId);
-    const keys = [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
+    const keys = counterKeys(guildId, userId);
     const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.deps.backend.get(key)] as const)));
     const now = this.now();
     const snapshot = rollOver(readSnapshot(values, keys, now), now);
@@ -119,18 +131,14 @@ export class UsageService {
 function readSnapshot(values: Map<string, unknown>, keys: readonly string[], now: number): UsageSnapshot {
   const empty = emptySnapshot(now);
   const [user, guild, global] = keys.map((key) => values.get(key)) as [UserUsage?, GuildUsage?, GlobalUsage?];
-  const snapshot: UsageSnapshot = { user: user ?? empty.user, guild: guild ?? empty.guild, global: global ?? empty.global };
-  // The keys are written one by one; a crash between writes could leave a running id that is
-  // no longer open. The global record is the source of truth for open reservations.
-  snapshot.user = { ...snapshot.user, running: snapshot.user.running.filter((id) => id in snapshot.global.open) };
-  return snapshot;
+  return { user: user ?? empty.user, guild: guild ?? empty.guild, global: global ?? empty.global };
 }
 
-function toWrites(keys: readonly string[], snapshot: UsageSnapshot): Map<string, unknown> {
+function counterWrites(keys: readonly string[], snapshot: UsageSnapshot): Writes {
   const [user, guild, global] = keys as [string, string, string];
-  return new Map<string, unknown>([
+  return [
     [user, snapshot.user],
     [guild, snapshot.guild],
     [global, snapshot.global],
-  ]);
+  ];
 }

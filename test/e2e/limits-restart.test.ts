@@ -22,7 +22,7 @@ describe('the global daily cap holds across servers', () => {
     const answers = await Promise.all(interactions.map(firstAnswer));
     const accepted = interactions.filter((i) => i.callbacks[0]!.type === 5);
     assert.equal(accepted.length, 4);
-    assert.equal(answers.filter((a) => /The bot has reached its daily limit of 4 videos across all servers. It resets <t:\d+:R>/.test(a)).length, 16);
+    assert.equal(answers.filter((a) => /The bot has reached its daily limit of 4 videos across all servers. Videos can be made again <t:\d+:R>/.test(a)).length, 16);
     await Promise.all(accepted.map((i) => waitSettled(i)));
     assert.equal(world.pika.generateCalls.length, 4);
   });

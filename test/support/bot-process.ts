@@ -37,7 +37,9 @@ export class BotProcess {
   }
 
   static start(env: Record<string, string>): BotProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    // BOT_NODE_ARGS (e.g. `--cpu-prof`) lets a developer profile the bot under a test.
+    const nodeArgs = (process.env.BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
