@@ -11,8 +11,9 @@ import {
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/messages.js';
-import { requireAppPermissions, replyTargetOf, usageScopeOf } from '../src/discord/interaction.js';
-import { renderQuota, renderRefusal } from '../src/discord/usage-messages.js';
+import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf } from '../src/discord/interaction.js';
+import { renderPolicyRefusal, renderQuota, renderRefusal } from '../src/discord/usage-messages.js';
+import { checkPolicy } from '../src/moderation/policy.js';
 import { UserError } from '../src/errors.js';
 import {
   CAMERA_MOVES,
@@ -176,20 +177,26 @@ export const pika: Command = {
   async execute(interaction, ctx) {
     const subcommand = interaction.options.getSubcommand(false);
     const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
+    const requester = requesterOf(interaction);
     if (subcommand === 'quota') {
-      const { view, owner } = await ctx.usage.quota(scope, interaction.user.id);
-      await interaction.reply({ content: renderQuota(view, owner), flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+      const { view, owner, exempt } = await ctx.usage.quota(scope, interaction.user.id, requester.roleIds);
+      await interaction.reply({ content: renderQuota(view, owner, exempt), flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
       return;
     }
     if (!isGenerationKind(subcommand)) {
       throw new UserError('I don’t know that subcommand. Try `/pika text`, `/pika image`, `/pika ingredients` or `/pika quota`.');
     }
     const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
+    if (!ctx.usage.isOwner(requester.userId)) {
+      const { moderation } = await ctx.settings.get(scope);
+      const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt]);
+      if (refusal) throw new UserError(renderPolicyRefusal(refusal));
+    }
     requireAppPermissions(interaction, [
       [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
       [PermissionFlagsBits.AttachFiles, 'Attach Files'],
     ]);
-    const outcome = await ctx.usage.reserve(scope, interaction.user.id);
+    const outcome = await ctx.usage.reserve(scope, interaction.user.id, requester.roleIds);
     if (!outcome.ok) throw new UserError(renderRefusal(outcome.refusal, outcome.rules, ctx.usage.globalDailyCap));
     try {
       await interaction.deferReply();

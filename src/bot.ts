@@ -12,6 +12,7 @@ import { Storage } from './storage.js';
 import { PollScheduler } from './tasks/scheduler.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
+import { AuditLog } from './moderation/audit-log.js';
 import { GuildSettingsStore } from './usage/guild-settings.js';
 import { UsageService } from './usage/usage-service.js';
 import { KeyvUsageBackend } from './usage/usage-store.js';
@@ -59,6 +60,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     settings,
     operator: config.limits,
   });
+  const audit = new AuditLog(rest, settings, logger);
   const tasks = new TaskService({
     config,
     pika,
@@ -67,8 +69,9 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     usage,
     scheduler,
     logger,
+    audit,
   });
-  const ctx: AppContext = { config, logger, tasks, usage, settings };
+  const ctx: AppContext = { config, logger, tasks, usage, settings, audit };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));

@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { TaskService } from './tasks/task-service.js';
+import type { AuditLog } from './moderation/audit-log.js';
 import type { GuildSettingsStore } from './usage/guild-settings.js';
 import type { UsageService } from './usage/usage-service.js';
 
@@ -11,4 +12,5 @@ export interface AppContext {
   tasks: TaskService;
   usage: UsageService;
   settings: GuildSettingsStore;
+  audit: AuditLog;
 }

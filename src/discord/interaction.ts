@@ -1,4 +1,5 @@
 import type { ChatInputCommandInteraction } from 'discord.js';
+import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
 
@@ -41,3 +42,16 @@ export function usageScopeOf(interaction: ChatInputCommandInteraction, allowDms:
 }
 
 export const DIRECT_MESSAGES_SCOPE = 'dm';
+
+/** Who runs the command and from where, as moderation rules see it. */
+export function requesterOf(interaction: ChatInputCommandInteraction): Requester {
+  const roles = interaction.member?.roles;
+  const roleIds = Array.isArray(roles) ? roles : roles ? [...roles.cache.keys()] : [];
+  const channel = interaction.channel;
+  return {
+    userId: interaction.user.id,
+    roleIds,
+    channelId: interaction.channelId,
+    parentChannelId: channel?.isThread() ? channel.parentId : null,
+  };
+}

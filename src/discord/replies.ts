@@ -14,6 +14,17 @@ export interface ReplyTarget {
   attachmentSizeLimit: number;
 }
 
+/** What the bot needs of a message Discord returns. */
+export interface PostedMessage {
+  id: string;
+  channel_id: string;
+}
+
+/** A link that opens the message in Discord. */
+export function messageUrl(guildId: string | null, message: PostedMessage): string {
+  return `https://discord.com/channels/${guildId ?? '@me'}/${message.channel_id}/${message.id}`;
+}
+
 export const DEFAULT_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024;
 
 /** Assumed worst-case upload throughput to Discord, to size the upload timeout to the file. */
@@ -40,18 +51,18 @@ export class ReplyWriter {
     private readonly restOptions: Partial<RESTOptions>,
   ) {}
 
-  async edit(target: ReplyTarget, body: MessageBody): Promise<void> {
-    await this.rest.patch(Routes.webhookMessage(target.applicationId, target.interactionToken, '@original'), {
+  async edit(target: ReplyTarget, body: MessageBody): Promise<PostedMessage> {
+    return (await this.rest.patch(Routes.webhookMessage(target.applicationId, target.interactionToken, '@original'), {
       body: { ...body, attachments: [] },
       auth: false,
-    });
+    })) as PostedMessage;
   }
 
   /**
    * Replaces the reply with `body` and the video attached. The upload gets its own REST manager
    * so its timeout can fit the file (the shared one allows 15 s per request).
    */
-  async editWithVideo(target: ReplyTarget, body: MessageBody, video: VideoFile): Promise<void> {
+  async editWithVideo(target: ReplyTarget, body: MessageBody, video: VideoFile): Promise<PostedMessage> {
     const uploadRest = new REST({
       ...this.restOptions,
       timeout: uploadTimeoutMs(video.data.length),
@@ -59,10 +70,10 @@ export class ReplyWriter {
       handlerSweepInterval: 0,
     });
     const file: RawFile = { name: video.name, data: video.data, contentType: 'video/mp4' };
-    await uploadRest.patch(Routes.webhookMessage(target.applicationId, target.interactionToken, '@original'), {
+    return (await uploadRest.patch(Routes.webhookMessage(target.applicationId, target.interactionToken, '@original'), {
       body: { ...body, attachments: [{ id: 0, filename: video.name }] },
       files: [file],
       auth: false,
-    });
+    })) as PostedMessage;
   }
 }

@@ -1,6 +1,9 @@
 import { time, TimestampStyles } from 'discord.js';
-import type { Limit, LimitRules, QuotaView, Refusal, GuildUsage } from '../usage/limits.js';
+import type { Limit, LimitRules, QuotaView, Refusal, GuildUsage, UserUsage } from '../usage/limits.js';
 import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
+import type { PolicyRefusal } from '../moderation/policy.js';
+import { displayText } from './messages.js';
+import { truncate } from '../text.js';
 
 const relative = (ms: number) => time(Math.ceil(ms / 1000), TimestampStyles.RelativeTime);
 const videos = (n: number) => `${n} video${n === 1 ? '' : 's'}`;
@@ -28,9 +31,24 @@ export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCa
   }
 }
 
+/** Why moderation refused a command: polite, and never which banned word matched. */
+export function renderPolicyRefusal(refusal: PolicyRefusal): string {
+  switch (refusal.rule) {
+    case 'blocked':
+      return `A moderator has blocked you from making videos in this server.${refusal.reason ? ` Reason: ${displayText(refusal.reason, 500)}` : ''}`;
+    case 'required-role':
+      return `You need the <@&${refusal.roleId}> role to make videos in this server.`;
+    case 'channel':
+      return `I can’t be used in this channel. Please use ${refusal.allowedChannelIds.map((id) => `<#${id}>`).join(', ')}.`;
+    case 'banned-word':
+      return 'Your prompt was refused by this server’s rules. Please rephrase it.';
+  }
+}
+
 /** `/pika quota`: what the user has left, and when each part resets. */
-export function renderQuota(view: QuotaView, owner: boolean): string {
+export function renderQuota(view: QuotaView, owner: boolean, exempt = false): string {
   if (owner) return '**Your Pika allowance**\nYou are one of the bot’s owners: no limits apply to you.';
+  if (exempt) return '**Your Pika allowance in this server**\nOne of your roles exempts you from this server’s limits.';
   const allowance = (left: Limit, resetsAt: number) =>
     left === null ? 'unlimited' : `${videos(left)} left · resets ${relative(resetsAt)}`;
   const lines = [
@@ -40,6 +58,7 @@ export function renderQuota(view: QuotaView, owner: boolean): string {
     `Cooldown: ${view.cooldownUntil === null ? 'ready now' : `next video ${relative(view.cooldownUntil)}`}`,
     `In progress: ${view.running}${view.maxConcurrent === null ? '' : ` of at most ${view.maxConcurrent}`}`,
   ];
+  if (view.bonus > 0) lines.push(`Extra videos granted: ${view.bonus}`);
   if (view.serverLeftToday !== null) lines.push(`Server today: ${videos(view.serverLeftToday)} left · resets ${relative(view.dayResetsAt)}`);
   return lines.join('\n');
 }
@@ -65,7 +84,41 @@ export function renderSettings(settings: GuildSettings, rules: LimitRules, globa
     lines.push(`${LIMIT_LABELS[field]}: ${formatLimit(field, rules[field])}${isDefault ? ' (default)' : ''}`);
   }
   lines.push(`All servers together (set by the operator): ${globalDailyCap === null ? 'no daily cap' : `${videos(globalDailyCap)} per day`}`);
-  return lines.join('\n');
+  const { moderation } = settings;
+  lines.push('__Roles__');
+  const roleLines = Object.entries(moderation.roles).map(([id, rule]) => {
+    const parts = [
+      ...(rule.exempt ? ['exempt from limits'] : []),
+      ...(rule.dailyLimit !== undefined ? [`${formatLimit('dailyLimit', rule.dailyLimit)} per day`] : []),
+      ...(rule.weeklyLimit !== undefined ? [`${formatLimit('weeklyLimit', rule.weeklyLimit)} per week`] : []),
+    ];
+    return `<@&${id}>: ${parts.join(', ')}`;
+  });
+  lines.push(...(roleLines.length ? roleLines : ['no role rules']));
+  lines.push(`Required role: ${moderation.requiredRoleId ? `<@&${moderation.requiredRoleId}>` : 'none (everyone may use the bot)'}`);
+  lines.push('__Blocked users__');
+  const blocked = Object.entries(moderation.blocked).map(([id, block]) => `<@${id}>${block.reason ? `: ${displayText(block.reason, 200)}` : ''}`);
+  lines.push(...(blocked.length ? blocked : ['nobody']));
+  lines.push(`__Banned words__ (${moderation.bannedWords.length}; see \`/pika-admin words list\`)`);
+  lines.push(`__Channels__: ${moderation.allowedChannelIds.length ? moderation.allowedChannelIds.map((id) => `<#${id}>`).join(', ') : 'every channel'}`);
+  lines.push(`__Audit log__: ${moderation.auditChannelId ? `<#${moderation.auditChannelId}>` : 'off'}`);
+  return fitMessage(lines.join('\n'));
+}
+
+/** One user's use of the bot in a server, for `/pika-admin usage user:`. */
+export function renderUserUsage(userId: string, user: UserUsage, blocked: boolean): string {
+  return [
+    `**Pika usage of <@${userId}> in this server**`,
+    `Today (UTC): ${videos(user.dayCount)} · This week: ${videos(user.weekCount)}`,
+    `In progress: ${user.running.length}`,
+    `Extra videos granted: ${user.bonus ?? 0}`,
+    `Blocked: ${blocked ? 'yes' : 'no'}`,
+  ].join('\n');
+}
+
+/** Keeps a listing within Discord's 2,000 characters. */
+export function fitMessage(text: string): string {
+  return text.length <= 2000 ? text : `${truncate(text, 1980)}\n(list cut short)`;
 }
 
 /** `/pika-admin usage`: totals and the heaviest users of the day and the week. */

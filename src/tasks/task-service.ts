@@ -3,7 +3,8 @@ import { DiscordAPIError } from 'discord.js';
 import type { Config } from '../config.js';
 import { downloadBounded } from '../download.js';
 import { renderDelivery, renderFailure, renderProgress, toDisplayRequest, videoFileName, type DisplayRequest, type FinishedVideo } from '../discord/messages.js';
-import type { ReplyTarget, ReplyWriter } from '../discord/replies.js';
+import { messageUrl, type PostedMessage, type ReplyTarget, type ReplyWriter } from '../discord/replies.js';
+import type { AuditLog } from '../moderation/audit-log.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
 import { resolveImageRefs } from '../pika/images.js';
@@ -27,6 +28,7 @@ export interface TaskServiceDeps {
   usage: Pick<UsageService, 'settle' | 'openReservations'>;
   scheduler: PollScheduler;
   logger: Logger;
+  audit?: Pick<AuditLog, 'generation'>;
   now?: () => number;
   newId?: () => string;
 }
@@ -179,7 +181,9 @@ class RunningTask {
     this.reply = record.reply;
     this.log = deps.logger.child({ task: record.id });
     this.editor = new ProgressEditor({
-      send: (body) => deps.replies.edit(this.reply, body),
+      send: async (body) => {
+        await deps.replies.edit(this.reply, body);
+      },
       intervalMs: deps.config.progressEditIntervalMs,
       onError: (error) => this.log.warn('progress edit failed; a newer one will follow', { error }),
       now,
@@ -262,17 +266,17 @@ class RunningTask {
       const sized = { ...base, sizeBytes: data.length };
       if (data.length <= this.reply.attachmentSizeLimit) {
         try {
-          await replies.editWithVideo(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
+          const message = await replies.editWithVideo(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
           this.log.info('video delivered', { bytes: data.length, seed: video.seed });
-          return this.settle('delivered');
+          return this.delivered(message, video.seed);
         } catch (error) {
           if (!isTooLarge(error)) throw error;
           this.log.warn('upload refused as too large; linking instead', { bytes: data.length });
         }
       }
-      await replies.edit(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
+      const message = await replies.edit(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
       this.log.info('video delivered as a link', { bytes: data.length, seed: video.seed });
-      await this.settle('delivered');
+      await this.delivered(message, video.seed);
     } catch (error) {
       this.log.error('delivery failed', { error });
       await this.fail(`The video was made, but could not be posted here: ${reasonFor(error)}`);
@@ -293,6 +297,20 @@ class RunningTask {
       this.log.error('could not show the failure on the reply', { error });
     }
     if (recorded) await this.forget();
+  }
+
+  private async delivered(message: PostedMessage, seed: number | undefined): Promise<void> {
+    await this.settle('delivered');
+    if (this.reply.guildId) {
+      await this.deps.audit?.generation({
+        guildId: this.reply.guildId,
+        userId: this.reply.requesterId,
+        command: `/pika ${this.request.kind}`,
+        prompt: this.request.prompt,
+        seed,
+        messageUrl: messageUrl(this.reply.guildId, message),
+      });
+    }
   }
 
   private async settle(outcome: Settlement): Promise<void> {

@@ -29,6 +29,8 @@ export interface UserUsage {
   lastStartAt: number | null;
   /** Ids of this user's open reservations (videos in progress): what makes a reservation open. */
   running: string[];
+  /** Extra videos a moderator granted, used once the daily or weekly allowance runs out. */
+  bonus?: number;
 }
 
 export interface GuildUsage {
@@ -49,6 +51,8 @@ export interface Reservation {
   startedAt: number;
   /** The user's previous start, restored on refund so a failed video costs no cooldown. */
   previousLastStartAt: number | null;
+  /** Paid for with a granted extra video, given back on refund. */
+  usedBonus?: boolean;
 }
 
 export interface GlobalUsage {
@@ -169,6 +173,28 @@ export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: 
   return { limit: first.limit, retryAt: waitsForAVideo ? undefined : Math.max(...hits.map((hit) => hit.retryAt!)) };
 }
 
+const UNLIMITED_FOR_ONE: Pick<LimitRules, 'dailyLimit' | 'weeklyLimit'> = { dailyLimit: null, weeklyLimit: null };
+const NO_SERVER_LIMITS: LimitRules = { dailyLimit: null, weeklyLimit: null, cooldownSeconds: 0, maxConcurrent: null, serverDailyCap: null };
+
+export interface Evaluation {
+  refusal: Refusal | null;
+  /** The video is allowed only by spending one of the user's granted extra videos. */
+  usesBonus: boolean;
+}
+
+/**
+ * `checkLimits` with the moderators' exceptions: an exempt member answers only to the
+ * operator's cap, and granted extra videos cover a spent daily or weekly allowance.
+ */
+export function evaluateLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number, exempt: boolean): Evaluation {
+  const refusal = checkLimits(exempt ? NO_SERVER_LIMITS : rules, globalDailyCap, snapshot, now);
+  if (!refusal || (refusal.limit !== 'daily' && refusal.limit !== 'weekly') || (snapshot.user.bonus ?? 0) <= 0) {
+    return { refusal, usesBonus: false };
+  }
+  const withoutAllowance = checkLimits({ ...rules, ...UNLIMITED_FOR_ONE }, globalDailyCap, snapshot, now);
+  return withoutAllowance ? { refusal, usesBonus: false } : { refusal: null, usesBonus: true };
+}
+
 /** Counts a video as started: every counter goes up and the reservation is recorded as open. */
 export function applyReservation(snapshot: UsageSnapshot, reservation: Reservation): UsageSnapshot {
   const { user, guild, global } = snapshot;
@@ -180,6 +206,7 @@ export function applyReservation(snapshot: UsageSnapshot, reservation: Reservati
       weekCount: user.weekCount + 1,
       lastStartAt: reservation.startedAt,
       running: [...user.running, reservation.id],
+      ...(reservation.usedBonus ? { bonus: Math.max(0, (user.bonus ?? 0) - 1) } : {}),
     },
     guild: {
       ...guild,
@@ -219,6 +246,7 @@ export function applySettlement(snapshot: UsageSnapshot, reservation: Reservatio
       dayCount: sameDay ? Math.max(0, user.dayCount - 1) : user.dayCount,
       weekCount: sameWeek ? Math.max(0, user.weekCount - 1) : user.weekCount,
       lastStartAt: user.lastStartAt === reservation.startedAt ? reservation.previousLastStartAt : user.lastStartAt,
+      ...(reservation.usedBonus ? { bonus: (user.bonus ?? 0) + 1 } : {}),
     },
     guild: {
       ...guild,
@@ -242,6 +270,7 @@ function decrement(counts: Record<string, number>, key: string): Record<string, 
 
 /** What a user has left, for `/pika quota`. `snapshot` must be rolled over to `now`. */
 export interface QuotaView {
+  bonus: number;
   dailyLeft: Limit;
   weeklyLeft: Limit;
   dayResetsAt: number;
@@ -257,6 +286,7 @@ export function quotaView(rules: LimitRules, snapshot: UsageSnapshot, now: numbe
   const left = (limit: Limit, used: number) => (limit === null ? null : Math.max(0, limit - used));
   const cooldownUntil = user.lastStartAt === null ? null : user.lastStartAt + rules.cooldownSeconds * 1000;
   return {
+    bonus: user.bonus ?? 0,
     dailyLeft: left(rules.dailyLimit, user.dayCount),
     weeklyLeft: left(rules.weeklyLimit, user.weekCount),
     dayResetsAt: nextUtcMidnight(now),

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { OperatorLimits } from '../config.js';
+import { roleEffect } from '../moderation/policy.js';
 import { effectiveRules, type GuildSettingsStore } from './guild-settings.js';
 import {
   applyReservation,
   applySettlement,
-  checkLimits,
   emptySnapshot,
+  evaluateLimits,
   isOpen,
   quotaView,
   rollOver,
@@ -59,18 +60,22 @@ export class UsageService {
     return this.deps.operator.ownerIds.has(userId);
   }
 
-  async rulesFor(guildId: string): Promise<LimitRules> {
-    return effectiveRules(await this.deps.settings.get(guildId), this.deps.operator);
+  /** The rules for a member with `roleIds` (role allowances applied), and whether a role exempts them. */
+  async rulesFor(guildId: string, roleIds: readonly string[] = []): Promise<LimitRules & { exempt: boolean }> {
+    const settings = await this.deps.settings.get(guildId);
+    return { ...effectiveRules(settings, this.deps.operator, roleIds), exempt: roleEffect(settings.moderation.roles, roleIds).exempt };
   }
 
   /** Checks every limit and, if none is hit, counts the video as started, atomically. */
-  async reserve(guildId: string, userId: string): Promise<ReserveOutcome> {
-    const rules = await this.rulesFor(guildId);
+  async reserve(guildId: string, userId: string, roleIds: readonly string[] = []): Promise<ReserveOutcome> {
+    const rules = await this.rulesFor(guildId, roleIds);
     const keys = counterKeys(guildId, userId);
     return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
-      const refusal = this.isOwner(userId) ? null : checkLimits(rules, this.deps.operator.globalDailyCap, snapshot, now);
+      const { refusal, usesBonus } = this.isOwner(userId)
+        ? { refusal: null, usesBonus: false }
+        : evaluateLimits(rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
       if (refusal) return { writes: [], result: { ok: false, refusal, rules } };
       const reservation: Reservation = {
         id: this.newId(),
@@ -80,6 +85,7 @@ export class UsageService {
         week: snapshot.user.week,
         startedAt: now,
         previousLastStartAt: snapshot.user.lastStartAt,
+        ...(usesBonus ? { usedBonus: true } : {}),
       };
       // The reservation is written before the counters that make it open, so a crash in
       // between leaves at worst a stray record that start-up removes.
@@ -110,13 +116,40 @@ export class UsageService {
     return records.map(([, value]) => value as Reservation);
   }
 
-  async quota(guildId: string, userId: string): Promise<{ rules: LimitRules; view: QuotaView; owner: boolean }> {
-    const rules = await this.rulesFor(guildId);
+  /** Gives a user `videos` extra videos, used once their allowance runs out. */
+  async grant(guildId: string, userId: string, videos: number): Promise<number> {
+    return this.updateUser(guildId, userId, (user) => ({ ...user, bonus: Math.max(0, (user.bonus ?? 0) + videos) })).then((u) => u.bonus ?? 0);
+  }
+
+  /** Forgets a user's use of the day and the week, and their cooldown (videos in progress stay). */
+  async resetUsage(guildId: string, userId: string): Promise<void> {
+    await this.updateUser(guildId, userId, (user) => ({ ...user, dayCount: 0, weekCount: 0, lastStartAt: null }));
+  }
+
+  private updateUser(guildId: string, userId: string, change: (user: UserUsage) => UserUsage): Promise<UserUsage> {
+    const keys = counterKeys(guildId, userId);
+    return this.deps.backend.transact(keys, (values) => {
+      const now = this.now();
+      const user = change(rollOver(readSnapshot(values, keys, now), now).user);
+      return { writes: [[keys[0]!, user]], result: user };
+    });
+  }
+
+  async quota(guildId: string, userId: string, roleIds: readonly string[] = []): Promise<{ rules: LimitRules; view: QuotaView; owner: boolean; exempt: boolean }> {
+    const rules = await this.rulesFor(guildId, roleIds);
     const keys = counterKeys(guildId, userId);
     const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.deps.backend.get(key)] as const)));
     const now = this.now();
     const snapshot = rollOver(readSnapshot(values, keys, now), now);
-    return { rules, view: quotaView(rules, snapshot, now), owner: this.isOwner(userId) };
+    return { rules, view: quotaView(rules, snapshot, now), owner: this.isOwner(userId), exempt: rules.exempt };
+  }
+
+  /** One user's counters in a server, rolled over to now. */
+  async userUsage(guildId: string, userId: string): Promise<UserUsage> {
+    const now = this.now();
+    const stored = (await this.deps.backend.get(userKey(guildId, userId))) as UserUsage | undefined;
+    const empty = emptySnapshot(now);
+    return rollOver({ ...empty, user: stored ?? empty.user }, now).user;
   }
 
   /** The server's usage in the current day and week, rolled over to now. */

@@ -47,6 +47,14 @@ describe('usage limits, end to end', () => {
         'Videos in progress per user: unlimited (default)',
         'Videos per day for the whole server: unlimited (default)',
         'All servers together (set by the operator): no daily cap',
+        '__Roles__',
+        'no role rules',
+        'Required role: none (everyone may use the bot)',
+        '__Blocked users__',
+        'nobody',
+        '__Banned words__ (0; see `/pika-admin words list`)',
+        '__Channels__: every channel',
+        '__Audit log__: off',
       ].join('\n'),
     );
   });
