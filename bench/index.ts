@@ -76,7 +76,7 @@ async function benchMemoryPerTask(): Promise<void> {
     get: async (id: string) => records.get(id),
     list: async () => [...records.values()],
   } as unknown as TaskStore;
-  const replies = { edit: async () => {}, editWithVideo: async () => {} } as unknown as ReplyWriter;
+  const replies = { edit: async () => ({ id: '1', channel_id: '2' }), deliver: async () => ({ id: '1', channel_id: '2' }), tokenUsable: () => true } as unknown as ReplyWriter;
   const scheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
   let ids = 0;
   const service = new TaskService({

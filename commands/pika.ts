@@ -11,8 +11,15 @@ import {
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/messages.js';
-import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf } from '../src/discord/interaction.js';
-import { renderPolicyRefusal, renderQuota, renderRefusal } from '../src/discord/usage-messages.js';
+import {
+  channelFallbackPermissions,
+  missingAppPermissions,
+  requesterOf,
+  requireAppPermissions,
+  replyTargetOf,
+  usageScopeOf,
+} from '../src/discord/interaction.js';
+import { renderPolicyRefusal, renderQuota, renderRefusal, renderServiceUnavailable } from '../src/discord/usage-messages.js';
 import { checkPolicy } from '../src/moderation/policy.js';
 import { UserError } from '../src/errors.js';
 import {
@@ -196,15 +203,31 @@ export const pika: Command = {
       [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
       [PermissionFlagsBits.AttachFiles, 'Attach Files'],
     ]);
-    const outcome = await ctx.usage.reserve(scope, interaction.user.id, requester.roleIds);
-    if (!outcome.ok) throw new UserError(renderRefusal(outcome.refusal, outcome.rules, ctx.usage.globalDailyCap));
+    const fallbackMissing = missingAppPermissions(interaction, channelFallbackPermissions(interaction));
+    if (fallbackMissing.length > 0) {
+      ctx.logger.warn('if this reply expires, posting the video in the channel instead would fail', {
+        channel: interaction.channelId,
+        missing: fallbackMissing,
+      });
+    }
+    const ticket = ctx.breaker.admit();
+    if (!ticket) throw new UserError(renderServiceUnavailable(ctx.breaker.retryAt));
+    const outcome = await ctx.usage.reserve(scope, interaction.user.id, requester.roleIds).catch((error: unknown) => {
+      ticket.release();
+      throw error;
+    });
+    if (!outcome.ok) {
+      ticket.release();
+      throw new UserError(renderRefusal(outcome.refusal, outcome.rules, ctx.usage.globalDailyCap));
+    }
     try {
       await interaction.deferReply();
     } catch (error) {
+      ticket.release();
       await ctx.usage.settle(outcome.reservation, 'refunded');
       throw error;
     }
-    await ctx.tasks.start(request, replyTargetOf(interaction), outcome.reservation);
+    await ctx.tasks.start(request, replyTargetOf(interaction), outcome.reservation, ticket);
   },
 
   async autocomplete(interaction: AutocompleteInteraction) {

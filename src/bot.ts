@@ -7,6 +7,7 @@ import { ReplyWriter } from './discord/replies.js';
 import { InteractionAwareREST } from './discord/rest.js';
 import { InteractionRouter } from './discord/router.js';
 import type { Logger } from './logger.js';
+import { CircuitBreaker } from './pika/circuit-breaker.js';
 import { PikaClient } from './pika/client.js';
 import { Storage } from './storage.js';
 import { PollScheduler } from './tasks/scheduler.js';
@@ -64,14 +65,15 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const tasks = new TaskService({
     config,
     pika,
-    replies: new ReplyWriter(rest, restOptions),
+    replies: new ReplyWriter({ rest, restOptions, botToken: config.discordToken, logger }),
     store: new TaskStore(storage.namespace('tasks')),
     usage,
     scheduler,
     logger,
     audit,
   });
-  const ctx: AppContext = { config, logger, tasks, usage, settings, audit };
+  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs });
+  const ctx: AppContext = { config, logger, tasks, usage, settings, audit, breaker };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));

@@ -42,6 +42,8 @@ export interface Config {
   progressEditIntervalMs: number;
   generateTimeoutMs: number;
   feedTimeoutMs: number;
+  breakerThreshold: number;
+  breakerCoolDownMs: number;
   logLevel: LogLevel;
   imageTransport: ImageTransport;
   maxImageBytes: number;
@@ -96,6 +98,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     progressEditIntervalMs: reader.integer('PROGRESS_EDIT_INTERVAL_MS', 3000, 0, 600_000),
     generateTimeoutMs: reader.integer('PIKA_GENERATE_TIMEOUT_MS', 60_000, 100, 600_000),
     feedTimeoutMs: reader.integer('PIKA_FEED_TIMEOUT_MS', 15_000, 100, 600_000),
+    breakerThreshold: reader.integer('PIKA_BREAKER_THRESHOLD', 5, 1, 1000),
+    breakerCoolDownMs: reader.integer('PIKA_BREAKER_COOLDOWN_MS', 60_000, 100, 60_000),
     logLevel: reader.choice('LOG_LEVEL', LOG_LEVELS, 'info'),
     imageTransport: reader.choice('PIKA_IMAGE_TRANSPORT', IMAGE_TRANSPORTS, 'url'),
     maxImageBytes: reader.integer('MAX_IMAGE_BYTES', 10 * MIB, 1, 100 * MIB),

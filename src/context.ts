@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { TaskService } from './tasks/task-service.js';
 import type { AuditLog } from './moderation/audit-log.js';
+import type { CircuitBreaker } from './pika/circuit-breaker.js';
 import type { GuildSettingsStore } from './usage/guild-settings.js';
 import type { UsageService } from './usage/usage-service.js';
 
@@ -13,4 +14,5 @@ export interface AppContext {
   usage: UsageService;
   settings: GuildSettingsStore;
   audit: AuditLog;
+  breaker: CircuitBreaker;
 }

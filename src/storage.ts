@@ -50,3 +50,9 @@ export class Storage {
     this.spaces.clear();
   }
 }
+
+/** An error from the database under keyv (SQLite reports codes such as SQLITE_READONLY). */
+export function isStoreError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_');
+}

@@ -1,4 +1,4 @@
-import type { ChatInputCommandInteraction } from 'discord.js';
+import { PermissionFlagsBits, type ChatInputCommandInteraction } from 'discord.js';
 import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
@@ -11,12 +11,28 @@ export function requireAppPermissions(
   interaction: ChatInputCommandInteraction,
   needed: ReadonlyArray<readonly [bigint, string]>,
 ): void {
-  const missing = needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => `**${name}**`);
+  const missing = missingAppPermissions(interaction, needed).map((name) => `**${name}**`);
   if (missing.length > 0) {
     throw new UserError(
       `I can’t post videos in this channel: I’m missing the ${missing.join(' and ')} permission${missing.length > 1 ? 's' : ''}. A moderator can grant ${missing.length > 1 ? 'them' : 'it'} to my role in the channel settings.`,
     );
   }
+}
+
+/** Names of the permissions in `needed` the bot lacks in this channel. */
+export function missingAppPermissions(interaction: ChatInputCommandInteraction, needed: ReadonlyArray<readonly [bigint, string]>): string[] {
+  return needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => name);
+}
+
+/** What posting the video in the channel needs, for when the interaction token has expired. */
+export function channelFallbackPermissions(interaction: ChatInputCommandInteraction): Array<readonly [bigint, string]> {
+  return [
+    [PermissionFlagsBits.ViewChannel, 'View Channel'],
+    interaction.channel?.isThread()
+      ? [PermissionFlagsBits.SendMessagesInThreads, 'Send Messages in Threads']
+      : [PermissionFlagsBits.SendMessages, 'Send Messages'],
+    [PermissionFlagsBits.ReadMessageHistory, 'Read Message History'],
+  ];
 }
 
 export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTarget {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { AppContext } from '../context.js';
 import { UserError } from '../errors.js';
+import { isStoreError } from '../storage.js';
 import type { Command } from './command.js';
 import { NO_PINGS } from './messages.js';
 
@@ -56,7 +57,9 @@ export class InteractionRouter {
     } else {
       const reference = randomBytes(4).toString('hex');
       this.ctx.logger.error('command failed', { error, reference, interaction: interaction.id });
-      content = `Sorry, something went wrong on my side (reference \`${reference}\`). Please try again.`;
+      content = isStoreError(error)
+        ? `I can’t reach my records right now, so nothing was started and nothing was charged. Please try again in a moment (reference \`${reference}\`).`
+        : `Sorry, something went wrong on my side (reference \`${reference}\`). Please try again.`;
     }
     try {
       if (interaction.deferred || interaction.replied) {

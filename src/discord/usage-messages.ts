@@ -31,6 +31,11 @@ export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCa
   }
 }
 
+/** The circuit breaker is open: the video service failed repeatedly. */
+export function renderServiceUnavailable(retryAt: number | null): string {
+  return `The video service is unavailable right now, so I’m not starting new videos for a moment. Please try again ${retryAt === null ? 'shortly' : relative(retryAt)}.`;
+}
+
 /** Why moderation refused a command: polite, and never which banned word matched. */
 export function renderPolicyRefusal(refusal: PolicyRefusal): string {
   switch (refusal.rule) {

@@ -2,11 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { DiscordAPIError } from 'discord.js';
 import type { Config } from '../config.js';
 import { downloadBounded } from '../download.js';
-import { renderDelivery, renderFailure, renderProgress, toDisplayRequest, videoFileName, type DisplayRequest, type FinishedVideo } from '../discord/messages.js';
+import {
+  renderDelivery,
+  renderFailure,
+  renderProgress,
+  toDisplayRequest,
+  videoFileName,
+  type DisplayRequest,
+  type FinishedVideo,
+  type MessageBody,
+} from '../discord/messages.js';
 import { messageUrl, type PostedMessage, type ReplyTarget, type ReplyWriter } from '../discord/replies.js';
 import type { AuditLog } from '../moderation/audit-log.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
+import type { BreakerTicket } from '../pika/circuit-breaker.js';
+import { PikaError } from '../pika/errors.js';
 import { resolveImageRefs } from '../pika/images.js';
 import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
 import type { PikaVideo } from '../pika/types.js';
@@ -34,6 +45,15 @@ export interface TaskServiceDeps {
 }
 
 const MAX_FEED_BACKOFF_MS = 60_000;
+const NO_BREAKER: BreakerTicket = { probe: false, succeeded() {}, failed() {}, release() {} };
+
+/** What the operator should do about a failure, for the log line. */
+function actionFor(error: unknown): string {
+  if (!(error instanceof PikaError)) return '';
+  if (error.kind === 'unauthorized') return ': the Pika API refused the key — check PIKA_API_KEY (and PIKA_API_URL)';
+  if (error.kind === 'out_of_balance') return ': the Pika account is out of balance — top it up with the provider';
+  return '';
+}
 const INTERRUPTED_START =
   'The bot restarted while this video was being started, so it is unknown whether it began. To avoid charging twice it was not sent again, and it did not count against your allowance. Please try again.';
 const IMAGE_DOWNLOAD_TIMEOUT_MS = 20_000;
@@ -60,7 +80,7 @@ export class TaskService {
    * Runs a checked request whose interaction was already deferred. Never throws: every failure
    * ends as a message on the reply.
    */
-  async start(request: GenerationRequest, reply: ReplyTarget, reservation: Reservation): Promise<void> {
+  async start(request: GenerationRequest, reply: ReplyTarget, reservation: Reservation, ticket: BreakerTicket = NO_BREAKER): Promise<void> {
     const { config, pika, store, logger } = this.deps;
     const createdAt = this.now();
     const record: TaskRecord = {
@@ -87,13 +107,16 @@ export class TaskService {
       await store.save(record);
     } catch (error) {
       log.warn('request could not be prepared', { error });
+      ticket.release();
       return task.fail(reasonFor(error), false);
     }
 
     try {
       record.pikaTaskId = await pika.generate(body);
+      ticket.succeeded();
     } catch (error) {
-      log.error('generate failed', { error });
+      ticket.failed(error instanceof PikaError && error.isUpstreamFault);
+      log.error(`generate failed${actionFor(error)}`, { error });
       return task.fail(reasonFor(error));
     }
 
@@ -181,13 +204,24 @@ class RunningTask {
     this.reply = record.reply;
     this.log = deps.logger.child({ task: record.id });
     this.editor = new ProgressEditor({
-      send: async (body) => {
-        await deps.replies.edit(this.reply, body);
-      },
+      send: (body) => this.editProgress(body),
       intervalMs: deps.config.progressEditIntervalMs,
       onError: (error) => this.log.warn('progress edit failed; a newer one will follow', { error }),
       now,
     });
+  }
+
+  /**
+   * Progress goes to the reply while its token lives; after that the task carries on and only
+   * the final message is posted (in the channel). The reply's id is kept for that fallback.
+   */
+  private async editProgress(body: MessageBody): Promise<void> {
+    if (!this.deps.replies.tokenUsable(this.reply)) return;
+    const message = await this.deps.replies.edit(this.reply, body);
+    if (!this.reply.messageId && message?.id) {
+      this.reply.messageId = message.id;
+      if (this.record.state === 'running') await this.deps.store.save(this.record);
+    }
   }
 
   showProgress(state: { status: string; progress: number; posterUrl: string | undefined }): void {
@@ -266,7 +300,7 @@ class RunningTask {
       const sized = { ...base, sizeBytes: data.length };
       if (data.length <= this.reply.attachmentSizeLimit) {
         try {
-          const message = await replies.editWithVideo(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
+          const message = await replies.deliver(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
           this.log.info('video delivered', { bytes: data.length, seed: video.seed });
           return this.delivered(message, video.seed);
         } catch (error) {
@@ -274,7 +308,7 @@ class RunningTask {
           this.log.warn('upload refused as too large; linking instead', { bytes: data.length });
         }
       }
-      const message = await replies.edit(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
+      const message = await replies.deliver(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: undefined }, elapsed));
       this.log.info('video delivered as a link', { bytes: data.length, seed: video.seed });
       await this.delivered(message, video.seed);
     } catch (error) {
@@ -292,7 +326,7 @@ class RunningTask {
     // Refunded before the user reads the failure, so an immediate retry is not refused.
     await this.settleReservation('refunded');
     try {
-      await this.deps.replies.edit(this.reply, renderFailure(this.request, reason));
+      await this.deps.replies.deliver(this.reply, renderFailure(this.request, reason));
     } catch (error) {
       this.log.error('could not show the failure on the reply', { error });
     }
