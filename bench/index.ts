@@ -84,7 +84,7 @@ async function benchMemoryPerTask(): Promise<void> {
     pika: { generate: async () => `task-${ids++}`, feed: async () => ({ id: '', videos: [] }) },
     replies,
     store,
-    usage: { settle: async () => true, openReservations: async () => [] },
+    usage: { settle: async () => true, openReservations: async () => [], repair: async () => 0 },
     scheduler,
     logger: createLogger({ level: 'error', secrets: [], write: () => {} }),
   });

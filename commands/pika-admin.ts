@@ -12,7 +12,7 @@ import type { Command } from '../src/discord/command.js';
 import { displayText, NO_PINGS } from '../src/discord/messages.js';
 import { fitMessage, LIMIT_LABELS, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
-import { normalizeBannedWord } from '../src/moderation/policy.js';
+import { normalizeBannedWord, sameBannedWord } from '../src/moderation/policy.js';
 import type { GuildSettings, LimitField } from '../src/usage/guild-settings.js';
 import type { Limit } from '../src/usage/limits.js';
 
@@ -219,8 +219,11 @@ async function roleCommand(interaction: ChatInputCommandInteraction, ctx: AppCon
     }
     const rule = (moderation.roles[id] ??= {});
     if (subcommand === 'exempt') {
-      rule.exempt = interaction.options.getBoolean('exempt', true);
-      return rule.exempt ? `exempted <@&${id}> from the limits` : `stopped exempting <@&${id}>`;
+      const exempt = interaction.options.getBoolean('exempt', true);
+      if (exempt) rule.exempt = true;
+      else delete rule.exempt;
+      if (Object.keys(rule).length === 0) delete moderation.roles[id];
+      return exempt ? `exempted <@&${id}> from the limits` : `stopped exempting <@&${id}>`;
     }
     const daily = interaction.options.getInteger('daily');
     const weekly = interaction.options.getInteger('weekly');
@@ -268,7 +271,7 @@ async function wordsCommand(interaction: ChatInputCommandInteraction, ctx: AppCo
   const word = normalizeBannedWord(interaction.options.getString('word', true));
   if (!word) throw new UserError('That word is empty.');
   return change(interaction, ctx, guildId, ({ moderation }) => {
-    const present = moderation.bannedWords.includes(word);
+    const present = moderation.bannedWords.some((w) => sameBannedWord(w, word));
     if (subcommand === 'add') {
       if (present) throw new UserError('That word is already banned.');
       if (moderation.bannedWords.length >= MAX_BANNED_WORDS) throw new UserError(`A server can ban at most ${MAX_BANNED_WORDS} words.`);
@@ -276,7 +279,7 @@ async function wordsCommand(interaction: ChatInputCommandInteraction, ctx: AppCo
       return 'banned a word in prompts';
     }
     if (!present) throw new UserError('That word is not on the list.');
-    moderation.bannedWords = moderation.bannedWords.filter((w) => w !== word);
+    moderation.bannedWords = moderation.bannedWords.filter((w) => !sameBannedWord(w, word));
     return 'allowed a banned word again';
   });
 }

@@ -196,7 +196,7 @@ export const pika: Command = {
     const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
     if (!ctx.usage.isOwner(requester.userId)) {
       const { moderation } = await ctx.settings.get(scope);
-      const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt]);
+      const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt, request.pikaffect]);
       if (refusal) throw new UserError(renderPolicyRefusal(refusal));
     }
     requireAppPermissions(interaction, [

@@ -89,10 +89,12 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     }
   });
 
-  await client.login(config.discordToken);
-  // Tasks of a previous run continue (their replies are edited over REST, so this need not wait
-  // for the gateway), and allowances held by tasks that are gone are refunded.
+  // Before any command can arrive: tasks of a previous run continue (their replies are written
+  // over REST, so the gateway is not needed), and allowances held by tasks that are gone are
+  // refunded. A command racing this could otherwise have its fresh reservation taken for a stray.
+  rest.setToken(config.discordToken);
   await tasks.resumeAll();
+  await client.login(config.discordToken);
 
   return {
     client,

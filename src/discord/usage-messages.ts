@@ -11,8 +11,8 @@ const videos = (n: number) => `${n} video${n === 1 ? '' : 's'}`;
 /** Why a command was refused, and when trying again can work. */
 export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit): string {
   const retry = refusal.retryAt === undefined ? 'later' : relative(refusal.retryAt);
-  const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null }[refusal.limit];
-  if (allowed === 0) {
+  const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null };
+  if (refusal.hits.some((limit) => allowed[limit] === 0)) {
     return 'Making videos is switched off here for now. A moderator can change that with `/pika-admin limits`.';
   }
   switch (refusal.limit) {

@@ -68,7 +68,8 @@ export function checkPolicy(settings: ModerationSettings, requester: Requester, 
  */
 export function containsBannedWord(text: string, bannedWords: readonly string[]): boolean {
   if (bannedWords.length === 0) return false;
-  const normalized = text.normalize('NFKC');
+  // Invisible characters (zero-width space, soft hyphen…) would otherwise split a word unseen.
+  const normalized = text.normalize('NFKC').replace(/\p{Cf}/gu, '');
   return bannedWords.some((word) => wholeWordPattern(word).test(normalized));
 }
 
@@ -77,9 +78,17 @@ function wholeWordPattern(word: string): RegExp {
   return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu');
 }
 
-/** Normalizes a word a moderator typed, for storing and comparing. */
+/**
+ * Normalizes a word a moderator typed, for storing. Case is kept: matching ignores it, and
+ * lower-casing some letters (İ) would change what they match.
+ */
 export function normalizeBannedWord(word: string): string {
-  return word.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return word.normalize('NFKC').replace(/\p{Cf}/gu, '').trim().replace(/\s+/g, ' ');
+}
+
+/** Whether two stored words are the same word for a moderator (case ignored). */
+export function sameBannedWord(a: string, b: string): boolean {
+  return a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
 }
 
 /** How a member's roles change the rules: exemption, and the most generous role allowance. */

@@ -36,7 +36,7 @@ export interface TaskServiceDeps {
   pika: Pick<PikaClient, 'generate' | 'feed'>;
   replies: ReplyWriter;
   store: TaskStore;
-  usage: Pick<UsageService, 'settle' | 'openReservations'>;
+  usage: Pick<UsageService, 'settle' | 'openReservations' | 'repair'>;
   scheduler: PollScheduler;
   logger: Logger;
   audit?: Pick<AuditLog, 'generation'>;
@@ -152,12 +152,13 @@ export class TaskService {
       }
     }
     const live = new Set(records.filter((r) => r.state === 'running').map((r) => r.reservation.id));
+    const repaired = await usage.repair();
     let refunded = 0;
     for (const reservation of await usage.openReservations()) {
       if (live.has(reservation.id)) continue;
       if (await usage.settle(reservation, 'refunded')) refunded++;
     }
-    logger.info('resumed after restart', { resumed, interrupted, refunded, pollIntervalMs: config.pollIntervalMs });
+    logger.info('resumed after restart', { resumed, interrupted, refunded, repaired, pollIntervalMs: config.pollIntervalMs });
     return { resumed, interrupted, refunded };
   }
 

@@ -69,9 +69,12 @@ export interface UsageSnapshot {
 export type LimitName = 'concurrency' | 'cooldown' | 'daily' | 'weekly' | 'server' | 'global';
 
 export interface Refusal {
+  /** The limit that holds the user back longest: the one to tell them about. */
   limit: LimitName;
   /** When trying again can succeed; undefined when it depends on a video finishing. */
   retryAt: number | undefined;
+  /** Every limit hit, in checking order. */
+  hits: LimitName[];
 }
 
 const DAY_MS = 86_400_000;
@@ -140,15 +143,16 @@ export function serverWeekTotal(guild: GuildUsage): number {
   return Object.values(guild.weekByUser).reduce((sum, n) => sum + n, 0);
 }
 
+type Hit = { limit: LimitName; retryAt: number | undefined };
+
 /**
- * Whether the user may start a video now. The limit named is the first hit in the order a user
- * can act on (what is in progress, the cooldown, their own allowances, then the server's and
- * the operator's caps); `retryAt` is when every limit hit will have passed, so trying again
- * then can succeed. `snapshot` must be rolled over to `now`.
+ * Whether the user may start a video now. `retryAt` is when every limit hit will have passed,
+ * so trying again then can succeed, and the limit named is the one that lasts longest (what is
+ * in progress only when nothing else holds them back). `snapshot` must be rolled over to `now`.
  */
 export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number): Refusal | null {
   const { user, guild, global } = snapshot;
-  const hits: Refusal[] = [];
+  const hits: Hit[] = [];
   if (rules.maxConcurrent !== null && user.running.length >= rules.maxConcurrent) {
     hits.push({ limit: 'concurrency', retryAt: undefined });
   }
@@ -167,10 +171,16 @@ export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: 
   if (globalDailyCap !== null && global.dayCount >= globalDailyCap) {
     hits.push({ limit: 'global', retryAt: nextUtcMidnight(now) });
   }
-  const [first] = hits;
-  if (!first) return null;
-  const waitsForAVideo = hits.some((hit) => hit.retryAt === undefined);
-  return { limit: first.limit, retryAt: waitsForAVideo ? undefined : Math.max(...hits.map((hit) => hit.retryAt!)) };
+  if (hits.length === 0) return null;
+  const timed = hits.filter((hit): hit is { limit: LimitName; retryAt: number } => hit.retryAt !== undefined);
+  // Later hits win ties: a server-wide cap says more than the user's own allowance at the same time.
+  const longest = timed.reduce<(typeof timed)[number] | undefined>((best, hit) => (best && best.retryAt > hit.retryAt ? best : hit), undefined);
+  const waitsForAVideo = timed.length < hits.length;
+  return {
+    limit: longest?.limit ?? 'concurrency',
+    retryAt: waitsForAVideo ? undefined : longest!.retryAt,
+    hits: hits.map((hit) => hit.limit),
+  };
 }
 
 const UNLIMITED_FOR_ONE: Pick<LimitRules, 'dailyLimit' | 'weeklyLimit'> = { dailyLimit: null, weeklyLimit: null };

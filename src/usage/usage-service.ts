@@ -110,6 +110,27 @@ export class UsageService {
     });
   }
 
+  /**
+   * Start-up repair: a crash between two writes can leave a user counting a video as running
+   * whose reservation record is gone; such ids would hold a slot for ever. Removes them.
+   */
+  async repair(): Promise<number> {
+    const entries = await this.deps.backend.list('');
+    const reservations = new Set(entries.filter(([key]) => key.startsWith(RESERVATION_PREFIX)).map(([key]) => key.slice(RESERVATION_PREFIX.length)));
+    let repaired = 0;
+    for (const [key, value] of entries) {
+      const user = value as UserUsage;
+      if (!key.startsWith('user:') || !user?.running?.some((id) => !reservations.has(id))) continue;
+      await this.deps.backend.transact([key], (values) => {
+        const current = values.get(key) as UserUsage;
+        const running = current.running.filter((id) => reservations.has(id));
+        repaired += current.running.length - running.length;
+        return { writes: [[key, { ...current, running }]], result: undefined };
+      });
+    }
+    return repaired;
+  }
+
   /** Reservations not yet settled (for start-up reconciliation). */
   async openReservations(): Promise<Reservation[]> {
     const records = await this.deps.backend.list(RESERVATION_PREFIX);

@@ -55,9 +55,10 @@ export class KeyedMutex {
  * its own writes are stored. A burst of commands therefore costs a few batches of writes, not a
  * few writes each, and stays within Discord's 3-second window.
  *
- * Order is kept where it matters for a crash between two writes: a key rewritten while waiting
- * moves to the end of the batch, so within every transaction its writes reach the store in the
- * order it gave them.
+ * A key rewritten while waiting moves to the end of the batch, so the last transaction to write
+ * each key has its writes stored in the order it gave. A crash between two writes of a batch can
+ * still leave a running id without its reservation record; start-up repairs those
+ * (`UsageService.repair`).
  */
 export class KeyvUsageBackend implements UsageBackend {
   private readonly mutex = new KeyedMutex();
@@ -65,6 +66,8 @@ export class KeyvUsageBackend implements UsageBackend {
   private readonly dirty = new Map<string, unknown>();
   private writing: Promise<void> = Promise.resolve();
   private nextCommit: Promise<void> | undefined;
+  /** Bumped when a commit fails: batches computed before that hold state the store never got. */
+  private epoch = 0;
 
   constructor(private readonly keyv: Keyv) {}
 
@@ -74,7 +77,8 @@ export class KeyvUsageBackend implements UsageBackend {
   }
 
   async list(prefix: string): Promise<Array<[string, unknown]>> {
-    await this.nextCommit;
+    await this.nextCommit?.catch(() => {});
+    await this.writing;
     const entries: Array<[string, unknown]> = [];
     if (!this.keyv.iterator) throw new Error('the usage store cannot list its keys');
     for await (const [key, value] of this.keyv.iterator(undefined)) {
@@ -101,18 +105,26 @@ export class KeyvUsageBackend implements UsageBackend {
   /** The commit that will store what is dirty now: the next one not yet started. */
   private commitSoon(): Promise<void> {
     if (!this.nextCommit) {
+      const epoch = this.epoch;
       const commit = this.writing.then(async () => {
         this.nextCommit = undefined;
         const batch = [...this.dirty];
         this.dirty.clear();
+        if (epoch !== this.epoch) {
+          this.cache.clear();
+          throw new Error('an earlier write to the usage store failed; these changes were built on it');
+        }
         try {
           for (const [key, value] of batch) {
             if (value === undefined) await this.keyv.delete(key);
             else await this.keyv.set(key, value);
           }
         } catch (error) {
-          // The memory copy is now ahead of the store: forget it and read the store again.
+          // The memory copy and anything waiting to be written are now ahead of the store:
+          // drop them, fail their transactions, and read the store afresh from now on.
+          this.epoch++;
           this.cache.clear();
+          this.dirty.clear();
           throw error;
         }
       });
