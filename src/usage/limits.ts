@@ -145,10 +145,15 @@ export function serverWeekTotal(guild: GuildUsage): number {
 
 type Hit = { limit: LimitName; retryAt: number | undefined };
 
+/** Allowances and caps: the limits that last until a reset, outranking what a video's end frees. */
+const PERIOD_LIMITS: ReadonlySet<LimitName> = new Set(['daily', 'weekly', 'server', 'global']);
+
 /**
- * Whether the user may start a video now. `retryAt` is when every limit hit will have passed,
- * so trying again then can succeed, and the limit named is the one that lasts longest (what is
- * in progress only when nothing else holds them back). `snapshot` must be rolled over to `now`.
+ * Whether the user may start a video now, and if not, the limit that holds them back longest:
+ * an allowance or cap hit (the one that resets last; ties go to the wider one), else a video in
+ * progress, else the cooldown. `retryAt` is when trying again can succeed: the latest reset of
+ * the allowances and caps hit, the end of the cooldown, or undefined while it depends on a video
+ * finishing. `snapshot` must be rolled over to `now`.
  */
 export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number): Refusal | null {
   const { user, guild, global } = snapshot;
@@ -172,15 +177,13 @@ export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: 
     hits.push({ limit: 'global', retryAt: nextUtcMidnight(now) });
   }
   if (hits.length === 0) return null;
-  const timed = hits.filter((hit): hit is { limit: LimitName; retryAt: number } => hit.retryAt !== undefined);
-  // Later hits win ties: a server-wide cap says more than the user's own allowance at the same time.
-  const longest = timed.reduce<(typeof timed)[number] | undefined>((best, hit) => (best && best.retryAt > hit.retryAt ? best : hit), undefined);
-  const waitsForAVideo = timed.length < hits.length;
-  return {
-    limit: longest?.limit ?? 'concurrency',
-    retryAt: waitsForAVideo ? undefined : longest!.retryAt,
-    hits: hits.map((hit) => hit.limit),
-  };
+  const periods = hits.filter((hit) => PERIOD_LIMITS.has(hit.limit));
+  const binding =
+    periods.reduce<Hit | undefined>((best, hit) => (best && best.retryAt! > hit.retryAt! ? best : hit), undefined) ??
+    hits.find((hit) => hit.limit === 'concurrency') ??
+    hits[0]!;
+  const retryAt = periods.length > 0 ? Math.max(...hits.flatMap((hit) => (hit.retryAt === undefined ? [] : [hit.retryAt]))) : binding.retryAt;
+  return { limit: binding.limit, retryAt, hits: hits.map((hit) => hit.limit) };
 }
 
 const UNLIMITED_FOR_ONE: Pick<LimitRules, 'dailyLimit' | 'weeklyLimit'> = { dailyLimit: null, weeklyLimit: null };

@@ -4,7 +4,7 @@ import { DEFAULT_MEMBER_PERMISSIONS } from '../fakes/discord.js';
 import type { PikaFault, TaskScript } from '../fakes/pika.js';
 import { nextIsoWeekStart, nextUtcMidnight } from '../../src/usage/limits.js';
 import { admin, askForVideo, firstAnswer, newUserId, quota, videoFor } from '../support/users.js';
-import { startWorld, waitSettled, type World } from '../support/world.js';
+import { eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
 
 const OWNER = '300000000000000001';
 const seconds = (ms: number) => Math.ceil(ms / 1000);
@@ -115,6 +115,7 @@ describe('usage limits, end to end', () => {
     await firstAnswer(running);
     assert.match(await firstAnswer(await askForVideo(world, user)), /already have 1 video in progress/);
     await waitSettled(running);
+    await eventuallyAsync(async () => /In progress: 0/.test(await quota(world, user)), 5000, 'the video to be settled');
     const answer = await firstAnswer(await askForVideo(world, user));
     assert.match(answer, /Please wait a moment between videos: you can start your next one <t:\d+:R>/);
     const retryAt = Number(/<t:(\d+):R>/.exec(answer)![1]);
