@@ -1,0 +1,59 @@
+/**
+ * Draws docs/pika-in-use.png: the bot's real progress and delivery messages (rendered by
+ * src/discord/messages.ts), laid out the way Discord shows them. Needs Chromium:
+ *   apt-get install chromium && node --import tsx docs/screenshot.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { APIEmbed } from 'discord.js';
+import { renderDelivery, renderProgress, toDisplayRequest } from '../src/discord/messages.js';
+import { checkGenerationOptions } from '../src/pika/request.js';
+
+const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
+const request = toDisplayRequest(
+  checkGenerationOptions('text', { prompt: 'A red fox leaps over a frozen stream at dawn, cinematic', model: '2.0', pikaffect: 'Levitate', camera: 'zoom_in', images: [] }, defaults, 1),
+);
+const progress = renderProgress(request, { status: 'Generating', progress: 64, posterUrl: undefined }, 52_000);
+const done = renderDelivery(request, '1', { seed: 3183047765, durationSeconds: 5, resultUrl: 'https://cdn.example/v.mp4', sizeBytes: 2_400_000, attachmentName: 'pika-3183047765.mp4' }, 94_000);
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+/** Discord hides the backslash of an escape; so does this preview. */
+const shown = (text: string) => escape(text.replace(/\\(.)/g, '$1')).replace(/`([^`]+)`/g, '<code>$1</code>');
+
+function embedHtml(embed: APIEmbed): string {
+  const fields = (embed.fields ?? [])
+    .map((f) => `<div class="field${f.inline ? ' inline' : ''}"><b>${shown(f.name)}</b><div>${shown(f.value)}</div></div>`)
+    .join('');
+  const color = `#${(embed.color ?? 0).toString(16).padStart(6, '0')}`;
+  return `<div class="embed" style="border-color:${color}"><div class="title">${shown(embed.title ?? '')}</div><div class="desc">${shown(embed.description ?? '')}</div><div class="fields">${fields}</div></div>`;
+}
+
+function message(body: { content: string; embeds: APIEmbed[] }, extra = ''): string {
+  const content = body.content.replace('<@1>', '<span class="mention">@ana</span>');
+  return `<div class="msg"><div class="avatar">P</div><div><div class="who">Pika <span class="tag">APP</span></div>${content ? `<div>${content}</div>` : ''}${body.embeds.map(embedHtml).join('')}${extra}</div></div>`;
+}
+
+const video = '<div class="video">▶ pika-3183047765.mp4 · 2.3 MB</div>';
+const html = `<!doctype html><meta charset="utf-8"><style>
+body{margin:0;background:#313338;color:#dbdee1;font:15px/1.4 "DejaVu Sans",sans-serif;padding:16px;width:640px}
+.cmd{color:#949ba4;font-size:13px;margin:0 0 4px 56px}.msg{display:flex;gap:16px;margin-bottom:18px}
+.avatar{width:40px;height:40px;border-radius:50%;background:#5865f2;color:#fff;display:flex;align-items:center;justify-content:center;font-weight:bold;flex:none}
+.who{color:#f2f3f5;font-weight:600}.tag{background:#5865f2;color:#fff;font-size:10px;padding:1px 4px;border-radius:3px}
+.embed{background:#2b2d31;border-left:4px solid;border-radius:4px;padding:10px 14px;margin-top:6px;max-width:520px}
+.title{color:#f2f3f5;font-weight:600;margin-bottom:6px}.desc{margin-bottom:8px}.fields{display:flex;flex-wrap:wrap;gap:6px 18px}
+.field{flex:1 1 100%}.field.inline{flex:0 0 auto;min-width:110px}.field b{color:#f2f3f5;font-size:13px}
+code{background:#1e1f22;padding:0 3px;border-radius:3px}.mention{background:#3c4270;color:#c9cdfb;border-radius:3px;padding:0 2px}
+.video{margin-top:6px;background:#000;color:#fff;width:360px;height:120px;border-radius:6px;display:flex;align-items:center;justify-content:center}
+</style>
+<div class="cmd">ana used /pika text</div>${message(progress)}
+<div class="cmd">…a minute later, the same reply:</div>${message(done, video)}`;
+
+const dir = mkdtempSync(join(tmpdir(), 'pika-shot-'));
+const page = join(dir, 'page.html');
+writeFileSync(page, html);
+const out = fileURLToPath(new URL('pika-in-use.png', import.meta.url));
+execFileSync('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`, `--screenshot=${out}`, '--window-size=672,690', `file://${page}`], { stdio: 'ignore' });
+console.log(`wrote ${out}`);
