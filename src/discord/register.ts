@@ -17,13 +17,7 @@ export async function registerCommands(
   guildId: string | undefined,
   allowDms = false,
 ): Promise<'unchanged' | 'updated'> {
-  // Exactly what Discord receives: the builders leave keys such as `nsfw: undefined`, which
-  // equals() would read as set, so they are dropped by a JSON round trip.
-  const wanted = commands.map((command) => {
-    const json = JSON.parse(JSON.stringify(command.data.toJSON())) as RESTPostAPIChatInputApplicationCommandsJSONBody;
-    if (allowDms && command.dmCapable) json.contexts = [...(json.contexts ?? []), InteractionContextType.BotDM];
-    return json as ApplicationCommandDataResolvable & EqualsArgument;
-  });
+  const wanted = commandDefinitions(commands, allowDms) as Array<ApplicationCommandDataResolvable & EqualsArgument>;
   const registered = await application.commands.fetch(guildId ? { guildId } : {});
   const unchanged =
     registered.size === wanted.length &&
@@ -35,3 +29,15 @@ export async function registerCommands(
 }
 
 type EqualsArgument = Parameters<ApplicationCommand['equals']>[0];
+
+/**
+ * The commands exactly as Discord receives them: the builders leave keys such as
+ * `nsfw: undefined`, which equals() would read as set, so they are dropped by a JSON round trip.
+ */
+export function commandDefinitions(commands: readonly Command[], allowDms: boolean): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+  return commands.map((command) => {
+    const json = JSON.parse(JSON.stringify(command.data.toJSON())) as RESTPostAPIChatInputApplicationCommandsJSONBody;
+    if (allowDms && command.dmCapable) json.contexts = [...(json.contexts ?? []), InteractionContextType.BotDM];
+    return json;
+  });
+}

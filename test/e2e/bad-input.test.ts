@@ -42,6 +42,7 @@ function badInputs(png: Buffer, notImage: Buffer): Array<[string, Command, RegEx
     ],
     ['unknown subcommand', { name: 'pika', subcommand: 'dance', options: { prompt: 'x' } }, /subcommand/],
     ['bot lacks Attach Files', { ...text({ prompt: 'ok' }), appPermissions: allButAttach }, /Attach Files/],
+    ['direct message (not enabled)', { ...text({ prompt: 'ok' }), guildId: null }, /only work in servers/],
   ];
 }
 

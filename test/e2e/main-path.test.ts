@@ -202,6 +202,34 @@ describe('main path: /pika text, image and ingredients end to end', () => {
     assert.deepEqual(refused, [], 'Discord refused none of the messages');
   });
 
+  test('hostile text is sent upstream exactly as typed and shown inert', async () => {
+    const prompt = '@everyone @here <@123> <@&456> **bold** # heading https://evil.example [click](https://evil.example) a\u200bb\u0007c ';
+    const interaction = await world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt } });
+    await waitSettled(interaction);
+    const [call] = world.pika.generateCalls.slice(-1);
+    assert.equal((call!.body as any).promptText, prompt);
+    const description: string = interaction.original!.embeds[0].description;
+    assert.ok(!/(^|[^\\])@everyone|(^|[^\\])<@/.test(description), `no live mention syntax: ${description}`);
+    assert.ok(!description.includes('\u200b') && !description.includes('\u0007'), 'invisible and control characters dropped');
+    assert.ok(!/(^|[^\\])\[click\]\(/.test(description) && description.includes('https\\://evil.example'), 'links are not live');
+    const edits = world.discord.requests.filter((r) => r.method === 'PATCH' && r.route.includes(interaction.token));
+    assert.ok(edits.every((r) => r.json.allowed_mentions?.parse?.length === 0 && !(r.json.allowed_mentions?.roles?.length)), 'nothing can ping a crowd');
+  });
+
+  test('npm run deploy-commands registers on demand, over REST only', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (env: Record<string, string>) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['--import', 'tsx', 'src/deploy-commands.ts'], { env: { PATH: process.env.PATH!, ...world.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      );
+    const identifies = world.discord.identifies;
+    assert.match(await run({ DEV_GUILD_ID: '' }), /Registered \/pika and \/pika-admin for all servers/);
+    assert.deepEqual(world.discord.registeredCommands().map((c: any) => c.name).sort(), ['pika', 'pika-admin']);
+    assert.equal(world.discord.identifies, identifies, 'no gateway session was opened');
+  });
+
   test('pikaffect autocomplete suggests known effects and keeps free text', async () => {
     const interaction = await world.discord.autocomplete({ name: 'pika', subcommand: 'text', options: { prompt: 'x', pikaffect: 'e' }, focused: 'pikaffect' });
     await interaction.waitFor((i) => i.callbacks.length > 0, 5000);
@@ -221,7 +249,7 @@ describe('main path: /pika text, image and ingredients end to end', () => {
   });
 
   test('a restart does not re-register unchanged commands', async () => {
-    const writes = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes('/commands')).length;
+    const writes = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes(`/guilds/${world.discord.guildId}/commands`)).length;
     const before = writes();
     assert.equal(before, 1);
     await world.restartBot();

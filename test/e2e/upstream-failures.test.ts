@@ -45,6 +45,12 @@ describe('upstream failures end in a clear message on the reply, never a hang', 
     });
   }
 
+  test('a refused key is logged with what the operator must do', () => {
+    const line = world.bot.lines.find((l) => l.includes('generate failed: the Pika API refused the key'));
+    assert.ok(line, 'an actionable log line');
+    assert.match(line!, /check PIKA_API_KEY/);
+  });
+
   test('the task reports an error → its reason, in plain words', async () => {
     world.pika.nextTask({ feed: ['empty', { status: 'pending', progress: 30 }, { status: 'error', error: 'content moderation' }] });
     const { interaction } = await runText('something forbidden');
