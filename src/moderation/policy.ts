@@ -74,8 +74,12 @@ export function containsBannedWord(text: string, bannedWords: readonly string[])
 }
 
 function wholeWordPattern(word: string): RegExp {
-  const escaped = word.normalize('NFKC').trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
-  return new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu');
+  return new RegExp(`(?<![\\p{L}\\p{N}_])${escapeForPattern(word)}(?![\\p{L}\\p{N}_])`, 'iu');
+}
+
+/** The word as a pattern: taken literally, any run of spaces matching any whitespace. */
+function escapeForPattern(word: string): string {
+  return word.normalize('NFKC').trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
 }
 
 /**
@@ -86,9 +90,9 @@ export function normalizeBannedWord(word: string): string {
   return word.normalize('NFKC').replace(/\p{Cf}/gu, '').trim().replace(/\s+/g, ' ');
 }
 
-/** Whether two stored words are the same word for a moderator (case ignored). */
+/** Whether two stored words are the same word, by the very rule that matches them in prompts. */
 export function sameBannedWord(a: string, b: string): boolean {
-  return a.localeCompare(b, undefined, { sensitivity: 'accent' }) === 0;
+  return new RegExp(`^${escapeForPattern(a)}$`, 'iu').test(b);
 }
 
 /** How a member's roles change the rules: exemption, and the most generous role allowance. */

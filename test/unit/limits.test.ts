@@ -5,6 +5,8 @@ import {
   applySettlement,
   checkLimits,
   emptySnapshot,
+  evaluateLimits,
+  isOpen,
   isoWeek,
   nextIsoWeekStart,
   nextUtcMidnight,
@@ -17,6 +19,7 @@ import {
   type GuildUsage,
   type Limit,
   type LimitRules,
+  type Refusal,
   type Reservation,
   type UsageSnapshot,
   type UserUsage,
@@ -219,7 +222,7 @@ describe('emptySnapshot', () => {
     assert.deepEqual(emptySnapshot(NOW), {
       user: { day: '2026-11-24', dayCount: 0, week: '2026-W48', weekCount: 0, lastStartAt: null, running: [] },
       guild: { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} },
-      global: { day: '2026-11-24', dayCount: 0, open: {} },
+      global: { day: '2026-11-24', dayCount: 0 },
     });
   });
 });
@@ -239,7 +242,7 @@ describe('rollOver', () => {
       snapshotAt(NOW, {
         user: { dayCount: 3, weekCount: 7, lastStartAt: NOW - HOUR, running: ['r1'] },
         guild: { dayByUser: { u1: 3, u2: 4 }, weekByUser: { u1: 7, u2: 9 } },
-        global: { dayCount: 11, open: { r1: open } },
+        global: { dayCount: 11 },
       }),
     );
 
@@ -254,7 +257,7 @@ describe('rollOver', () => {
     assert.deepEqual(after, {
       user: { day: '2026-11-25', dayCount: 0, week: '2026-W48', weekCount: 7, lastStartAt: NOW - HOUR, running: ['r1'] },
       guild: { day: '2026-11-25', week: '2026-W48', dayByUser: {}, weekByUser: { u1: 7, u2: 9 } },
-      global: { day: '2026-11-25', dayCount: 0, open: { r1: open } },
+      global: { day: '2026-11-25', dayCount: 0 },
     });
   });
 
@@ -263,17 +266,26 @@ describe('rollOver', () => {
     assert.deepEqual(after, {
       user: { day: '2026-11-30', dayCount: 0, week: '2026-W49', weekCount: 0, lastStartAt: NOW - HOUR, running: ['r1'] },
       guild: { day: '2026-11-30', week: '2026-W49', dayByUser: {}, weekByUser: {} },
-      global: { day: '2026-11-30', dayCount: 0, open: { r1: open } },
+      global: { day: '2026-11-30', dayCount: 0 },
     });
   });
 
   test('a week roll-over long after still keeps open reservations and running videos', () => {
     const after = rollOver(used(), NOW + 400 * DAY);
     assert.deepEqual(after.user.running, ['r1']);
-    assert.deepEqual(after.global.open, { r1: open });
+    assert.equal(isOpen(after, 'r1'), true);
     assert.equal(after.user.dayCount, 0);
     assert.equal(after.user.weekCount, 0);
     assert.equal(after.user.lastStartAt, NOW - HOUR);
+    assert.deepEqual(after.global, { day: '2027-12-29', dayCount: 0 });
+    // ...and the reservation can still be settled then, taking nothing back from the new periods.
+    const settled = applySettlement(after, open, 'refunded');
+    assert.deepEqual(settled.user.running, []);
+    assert.equal(settled.user.lastStartAt, null, 'its cooldown is given back');
+    assert.equal(settled.user.dayCount, 0);
+    assert.equal(settled.user.weekCount, 0);
+    assert.deepEqual(settled.guild, after.guild);
+    assert.deepEqual(settled.global, after.global);
   });
 
   test('each record rolls over on its own', () => {
@@ -282,7 +294,7 @@ describe('rollOver', () => {
     const snapshot: UsageSnapshot = {
       user: lastWeek.user,
       guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 2 }, weekByUser: { u2: 5 } },
-      global: { day: '2026-11-24', dayCount: 2, open: {} },
+      global: { day: '2026-11-24', dayCount: 2 },
     };
     const after = rollOver(snapshot, NOW);
     assert.deepEqual(after.user, { day: '2026-11-24', dayCount: 0, week: '2026-W48', weekCount: 0, lastStartAt: null, running: [] });
@@ -296,12 +308,24 @@ describe('rollOver', () => {
     assert.notEqual(after.user.running, before.user.running);
     assert.notEqual(after.guild.dayByUser, before.guild.dayByUser);
     assert.notEqual(after.guild.weekByUser, before.guild.weekByUser);
-    assert.notEqual(after.global.open, before.global.open);
+    assert.notEqual(after.user, before.user);
+    assert.notEqual(after.guild, before.guild);
+    assert.deepEqual(after.global, before.global); // plain numbers and strings, nothing to share
     // Frozen input: any mutation above would have thrown; writing to the output must not throw.
     after.user.running.push('x');
+    after.user.dayCount = 99;
     after.guild.dayByUser.u3 = 1;
-    after.global.open.x = open;
+    after.guild.weekByUser.u3 = 1;
     assert.deepEqual(before.user.running, ['r1']);
+    assert.equal(before.user.dayCount, 3);
+    assert.deepEqual(before.guild.dayByUser, { u1: 3, u2: 4 });
+  });
+
+  test('a new day gives a fresh global record and leaves the old one alone', () => {
+    const before = used();
+    const after = rollOver(before, WEDNESDAY);
+    assert.notEqual(after.global, before.global);
+    assert.deepEqual(before.global, { day: '2026-11-24', dayCount: 11 });
   });
 });
 
@@ -325,10 +349,12 @@ describe('checkLimits', () => {
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { running: ['a', 'b'] } }), NOW), {
       limit: 'concurrency',
       retryAt: undefined,
+      hits: ['concurrency'],
     });
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { running: ['a', 'b', 'c'] } }), NOW), {
       limit: 'concurrency',
       retryAt: undefined,
+      hits: ['concurrency'],
     });
   });
 
@@ -336,9 +362,10 @@ describe('checkLimits', () => {
     const start = NOW - 10 * SECOND;
     const snapshot = snapshotAt(NOW, { user: { lastStartAt: start } });
     const until = start + 60 * SECOND;
-    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, NOW), { limit: 'cooldown', retryAt: until });
-    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, start), { limit: 'cooldown', retryAt: until });
-    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, until - 1), { limit: 'cooldown', retryAt: until });
+    const cooldown: Refusal = { limit: 'cooldown', retryAt: until, hits: ['cooldown'] };
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, NOW), cooldown);
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, start), cooldown);
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshot, until - 1), cooldown);
     assert.equal(checkLimits(RULES, GLOBAL_CAP, snapshot, until), null);
     assert.equal(checkLimits(RULES, GLOBAL_CAP, snapshot, until + 1), null);
   });
@@ -353,6 +380,7 @@ describe('checkLimits', () => {
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { dayCount: 5, weekCount: 5 } }), NOW), {
       limit: 'daily',
       retryAt: WEDNESDAY,
+      hits: ['daily'],
     });
   });
 
@@ -361,6 +389,7 @@ describe('checkLimits', () => {
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { weekCount: 20 } }), NOW), {
       limit: 'weekly',
       retryAt: NEXT_MONDAY,
+      hits: ['weekly'],
     });
   });
 
@@ -368,7 +397,7 @@ describe('checkLimits', () => {
     const almost = snapshotAt(NOW, { guild: { dayByUser: { a: 20, b: 20, c: 9 } } });
     assert.equal(checkLimits(RULES, GLOBAL_CAP, almost, NOW), null);
     const full = snapshotAt(NOW, { guild: { dayByUser: { a: 20, b: 20, c: 10 } } });
-    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, full, NOW), { limit: 'server', retryAt: WEDNESDAY });
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, full, NOW), { limit: 'server', retryAt: WEDNESDAY, hits: ['server'] });
   });
 
   test('server: the week’s counts do not count against the daily cap', () => {
@@ -381,37 +410,42 @@ describe('checkLimits', () => {
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { global: { dayCount: 1000 } }), NOW), {
       limit: 'global',
       retryAt: WEDNESDAY,
+      hits: ['global'],
     });
     assert.equal(checkLimits(RULES, null, snapshotAt(NOW, { global: { dayCount: 1_000_000 } }), NOW), null);
   });
 
-  test('limits are checked in order: concurrency, cooldown, daily, weekly, server, global', () => {
+  test('every limit hit is listed, in checking order: concurrency, cooldown, daily, weekly, server, global', () => {
     const everything: SnapshotPatch = {
       user: { running: ['a', 'b'], lastStartAt: NOW - SECOND, dayCount: 5, weekCount: 20 },
       guild: { dayByUser: { u1: 5, other: 45 } },
       global: { dayCount: 1000 },
     };
-    const order: Array<[string, Partial<LimitRules>, Limit]> = [
-      ['concurrency', {}, GLOBAL_CAP],
-      ['cooldown', { maxConcurrent: null }, GLOBAL_CAP],
-      ['daily', { maxConcurrent: null, cooldownSeconds: 0 }, GLOBAL_CAP],
-      ['weekly', { maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null }, GLOBAL_CAP],
-      ['server', { maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null, weeklyLimit: null }, GLOBAL_CAP],
-      ['global', { maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null, weeklyLimit: null, serverDailyCap: null }, GLOBAL_CAP],
+    // Lifting the limits one by one, in checking order; the limit named is the one lasting longest.
+    const steps: Array<[Partial<LimitRules>, Refusal]> = [
+      [{}, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['concurrency', 'cooldown', 'daily', 'weekly', 'server', 'global'] }],
+      [{ maxConcurrent: null }, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['cooldown', 'daily', 'weekly', 'server', 'global'] }],
+      [{ maxConcurrent: null, cooldownSeconds: 0 }, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly', 'server', 'global'] }],
+      [{ maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null }, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'server', 'global'] }],
+      [{ maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null, weeklyLimit: null }, { limit: 'global', retryAt: WEDNESDAY, hits: ['server', 'global'] }],
+      [
+        { maxConcurrent: null, cooldownSeconds: 0, dailyLimit: null, weeklyLimit: null, serverDailyCap: null },
+        { limit: 'global', retryAt: WEDNESDAY, hits: ['global'] },
+      ],
     ];
-    for (const [expected, lifted, cap] of order) {
-      assert.equal(checkLimits(rules(lifted), cap, snapshotAt(NOW, everything), NOW)?.limit, expected);
+    for (const [lifted, expected] of steps) {
+      assert.deepEqual(checkLimits(rules(lifted), GLOBAL_CAP, snapshotAt(NOW, everything), NOW), expected, JSON.stringify(lifted));
     }
     assert.equal(checkLimits(UNLIMITED, null, snapshotAt(NOW, everything), NOW), null);
   });
 
   test('0 means none allowed, for every count limit', () => {
     const fresh = emptySnapshot(NOW);
-    assert.deepEqual(checkLimits(rules({ maxConcurrent: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'concurrency', retryAt: undefined });
-    assert.deepEqual(checkLimits(rules({ dailyLimit: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'daily', retryAt: WEDNESDAY });
-    assert.deepEqual(checkLimits(rules({ weeklyLimit: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'weekly', retryAt: NEXT_MONDAY });
-    assert.deepEqual(checkLimits(rules({ serverDailyCap: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'server', retryAt: WEDNESDAY });
-    assert.deepEqual(checkLimits(RULES, 0, fresh, NOW), { limit: 'global', retryAt: WEDNESDAY });
+    assert.deepEqual(checkLimits(rules({ maxConcurrent: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] });
+    assert.deepEqual(checkLimits(rules({ dailyLimit: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'daily', retryAt: WEDNESDAY, hits: ['daily'] });
+    assert.deepEqual(checkLimits(rules({ weeklyLimit: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly'] });
+    assert.deepEqual(checkLimits(rules({ serverDailyCap: 0 }), GLOBAL_CAP, fresh, NOW), { limit: 'server', retryAt: WEDNESDAY, hits: ['server'] });
+    assert.deepEqual(checkLimits(RULES, 0, fresh, NOW), { limit: 'global', retryAt: WEDNESDAY, hits: ['global'] });
   });
 
   test('null means unlimited, however much was used', () => {
@@ -427,13 +461,151 @@ describe('checkLimits', () => {
     assert.equal(checkLimits(rules({ dailyLimit: 2 }), GLOBAL_CAP, snapshotAt(NOW, { user: { dayCount: 4 } }), NOW)?.limit, 'daily');
   });
 
-  test('retryAt says when trying again can succeed, also when several allowances are used up', { todo: 'retryAt of the first limit hit ignores later limits that still block then' }, () => {
-    // Daily and weekly both used up on a Tuesday: at the next midnight the weekly limit still refuses.
+  test('retryAt says when trying again can succeed, also when several allowances are used up', () => {
+    // Daily and weekly both used up on a Tuesday: retrying at the next midnight would still be
+    // refused by the weekly limit, so the weekly limit is the one named, with its own time.
     const snapshot = snapshotAt(NOW, { user: { dayCount: 5, weekCount: 20 } });
     const refusal = checkLimits(RULES, GLOBAL_CAP, snapshot, NOW);
+    assert.deepEqual(refusal, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] });
     assert.ok(refusal?.retryAt !== undefined);
     const atRetry = rollOver(snapshot, refusal.retryAt);
     assert.equal(checkLimits(RULES, GLOBAL_CAP, atRetry, refusal.retryAt), null);
+    // A millisecond earlier (Sunday, still the same week) the weekly limit still refuses.
+    const justBefore = rollOver(snapshot, refusal.retryAt - 1);
+    assert.equal(checkLimits(RULES, GLOBAL_CAP, justBefore, refusal.retryAt - 1)?.limit, 'weekly');
+  });
+
+  test('the limit named lasts longest: an allowance or cap resetting last, else a video in progress, else the cooldown', () => {
+    // retryAt is the latest time of every timed limit hit (a video in progress has none).
+    const cases: Array<[string, SnapshotPatch, LimitRules, Limit, Refusal]> = [
+      // In cooldown and the day used up: told about the day's allowance (midnight), not the cooldown.
+      ['cooldown + daily', { user: { lastStartAt: NOW - SECOND, dayCount: 5 } }, RULES, GLOBAL_CAP, { limit: 'daily', retryAt: WEDNESDAY, hits: ['cooldown', 'daily'] }],
+      // A cooldown ending after midnight: still the allowance, but with the cooldown's end.
+      [
+        'long cooldown + daily',
+        { user: { lastStartAt: NOW, dayCount: 5 } },
+        rules({ cooldownSeconds: 13 * 3600 }),
+        GLOBAL_CAP,
+        { limit: 'daily', retryAt: NOW + 13 * HOUR, hits: ['cooldown', 'daily'] },
+      ],
+      ['daily + weekly', { user: { dayCount: 5, weekCount: 20 } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] }],
+      // Same midnight: a tie, won by the wider limit (later in checking order).
+      ['daily + server', { user: { dayCount: 5 }, guild: { dayByUser: { u1: 5, u2: 45 } } }, RULES, GLOBAL_CAP, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
+      [
+        'daily + server + global',
+        { user: { dayCount: 5 }, guild: { dayByUser: { u1: 50 } }, global: { dayCount: 1000 } },
+        RULES,
+        GLOBAL_CAP,
+        { limit: 'global', retryAt: WEDNESDAY, hits: ['daily', 'server', 'global'] },
+      ],
+      ['server + weekly', { user: { weekCount: 20 }, guild: { dayByUser: { u2: 50 } } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'server'] }],
+      ['global + weekly', { user: { weekCount: 20 }, global: { dayCount: 1000 } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'global'] }],
+      ['server + global', { guild: { dayByUser: { u2: 50 } }, global: { dayCount: 1000 } }, RULES, GLOBAL_CAP, { limit: 'global', retryAt: WEDNESDAY, hits: ['server', 'global'] }],
+      // A video in progress: named only when no allowance or cap is hit, and then with no time.
+      ['concurrency alone', { user: { running: ['a', 'b'] } }, RULES, GLOBAL_CAP, { limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }],
+      [
+        'concurrency + cooldown',
+        { user: { running: ['a', 'b'], lastStartAt: NOW - SECOND } },
+        RULES,
+        GLOBAL_CAP,
+        { limit: 'concurrency', retryAt: undefined, hits: ['concurrency', 'cooldown'] },
+      ],
+      ['concurrency + daily', { user: { running: ['a', 'b'], dayCount: 5 } }, RULES, GLOBAL_CAP, { limit: 'daily', retryAt: WEDNESDAY, hits: ['concurrency', 'daily'] }],
+      [
+        'concurrency + every other limit',
+        { user: { running: ['a', 'b'], lastStartAt: NOW, dayCount: 5, weekCount: 20 }, guild: { dayByUser: { u1: 50 } }, global: { dayCount: 1000 } },
+        RULES,
+        GLOBAL_CAP,
+        { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['concurrency', 'cooldown', 'daily', 'weekly', 'server', 'global'] },
+      ],
+    ];
+    for (const [label, patch, ruleSet, cap, expected] of cases) {
+      const snapshot = snapshotAt(NOW, patch);
+      const refusal = checkLimits(ruleSet, cap, snapshot, NOW);
+      assert.deepEqual(refusal, expected, label);
+      if (refusal?.retryAt === undefined) continue;
+      // At retryAt every timed limit hit has passed (nobody else used the server meanwhile); only
+      // videos still in progress could refuse then...
+      const atRetry = checkLimits(ruleSet, cap, rollOver(snapshot, refusal.retryAt), refusal.retryAt);
+      const expectedAtRetry = refusal.hits.includes('concurrency') ? { limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] } : null;
+      assert.deepEqual(atRetry, expectedAtRetry, `${label}: at retryAt`);
+      // ...and just before it a timed limit still refuses, so it is the earliest such time.
+      const justBefore = checkLimits(ruleSet, cap, rollOver(snapshot, refusal.retryAt - 1), refusal.retryAt - 1);
+      assert.ok(justBefore?.hits.some((hit) => hit !== 'concurrency'), `${label}: before retryAt`);
+    }
+  });
+
+  test('an allowance and a cap resetting at the same time: the wider one is named', () => {
+    // Sunday: the day and the week both end at Monday 00:00.
+    const sunday = Date.UTC(2026, 10, 29, 12);
+    const refusal = checkLimits(RULES, GLOBAL_CAP, snapshotAt(sunday, { user: { dayCount: 5, weekCount: 20 } }), sunday);
+    assert.deepEqual(refusal, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] });
+    const withServer = checkLimits(RULES, GLOBAL_CAP, snapshotAt(sunday, { user: { dayCount: 5, weekCount: 20 }, guild: { dayByUser: { u1: 50 } } }), sunday);
+    assert.deepEqual(withServer, { limit: 'server', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly', 'server'] });
+  });
+
+  test('retryAt of a single limit hit is that limit’s own time', () => {
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { lastStartAt: NOW - SECOND } }), NOW), {
+      limit: 'cooldown',
+      retryAt: NOW + 59 * SECOND,
+      hits: ['cooldown'],
+    });
+    assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, { user: { weekCount: 20 } }), NOW), {
+      limit: 'weekly',
+      retryAt: NEXT_MONDAY,
+      hits: ['weekly'],
+    });
+  });
+});
+
+describe('evaluateLimits', () => {
+  test('granted extra videos cover the daily and weekly allowances, whichever limit is named', () => {
+    // Daily and weekly both used up: the weekly limit is named, and one extra video covers both.
+    const spent = snapshotAt(NOW, { user: { dayCount: 5, weekCount: 20, bonus: 1 } });
+    assert.deepEqual(evaluateLimits(RULES, GLOBAL_CAP, spent, NOW, false), { refusal: null, usesBonus: true });
+    // No extra videos left: the refusal stands.
+    const none = snapshotAt(NOW, { user: { dayCount: 5, weekCount: 20, bonus: 0 } });
+    assert.deepEqual(evaluateLimits(RULES, GLOBAL_CAP, none, NOW, false), {
+      refusal: { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] },
+      usesBonus: false,
+    });
+  });
+
+  test('extra videos do not lift any other limit hit alongside the daily allowance', () => {
+    const cases: Array<[string, SnapshotPatch, Refusal]> = [
+      ['cooldown', { user: { dayCount: 5, bonus: 3, lastStartAt: NOW - SECOND } }, { limit: 'daily', retryAt: WEDNESDAY, hits: ['cooldown', 'daily'] }],
+      ['concurrency', { user: { dayCount: 5, bonus: 3, running: ['a', 'b'] } }, { limit: 'daily', retryAt: WEDNESDAY, hits: ['concurrency', 'daily'] }],
+      ['server', { user: { dayCount: 5, bonus: 3 }, guild: { dayByUser: { u1: 5, u2: 45 } } }, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
+    ];
+    for (const [label, patch, refusal] of cases) {
+      assert.deepEqual(evaluateLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, patch), NOW, false), { refusal, usesBonus: false }, label);
+    }
+  });
+});
+
+describe('isOpen', () => {
+  test('a reservation is open exactly while its id is among the user’s running videos', () => {
+    const fresh = emptySnapshot(NOW);
+    assert.equal(isOpen(fresh, 'r1'), false);
+    const one = reserveIn(fresh, 'r1', NOW);
+    assert.equal(isOpen(one.snapshot, 'r1'), true);
+    assert.equal(isOpen(one.snapshot, 'r2'), false);
+    const two = reserveIn(one.snapshot, 'r2', NOW + SECOND);
+    assert.equal(isOpen(two.snapshot, 'r1'), true);
+    assert.equal(isOpen(two.snapshot, 'r2'), true);
+    for (const outcome of ['delivered', 'refunded'] as const) {
+      const settled = applySettlement(two.snapshot, one.reservation, outcome);
+      assert.equal(isOpen(settled, 'r1'), false, outcome);
+      assert.equal(isOpen(settled, 'r2'), true, outcome);
+    }
+  });
+
+  test('depends on nothing but the running list: not on the counters or the periods', () => {
+    assert.equal(isOpen(snapshotAt(NOW, { user: { running: ['x'] } }), 'x'), true);
+    assert.equal(isOpen(snapshotAt(NOW, { user: { running: ['x'], dayCount: 0, weekCount: 0 }, global: { dayCount: 0 } }), 'x'), true);
+    assert.equal(isOpen(snapshotAt(NOW, { user: { dayCount: 5, weekCount: 5 }, global: { dayCount: 5 } }), 'x'), false);
+    assert.equal(isOpen(rollOver(snapshotAt(NOW, { user: { running: ['x'] } }), NOW + 30 * DAY), 'x'), true);
+    assert.equal(isOpen(snapshotAt(NOW, { user: { running: ['xy'] } }), 'x'), false, 'whole ids only');
   });
 });
 
@@ -459,8 +631,11 @@ describe('applyReservation', () => {
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 2, week: '2026-W48', weekCount: 4, lastStartAt: NOW, running: ['r0', 'r1'] },
       guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 2, u2: 2 }, weekByUser: { u1: 4, u2: 4 } },
-      global: { day: '2026-11-24', dayCount: 8, open: { r1: reservation } },
+      global: { day: '2026-11-24', dayCount: 8 },
     });
+    assert.equal(isOpen(after, 'r1'), true);
+    assert.equal(isOpen(after, 'r0'), true);
+    assert.equal(isOpen(before, 'r1'), false);
   });
 
   test('a user new to the server gets their first entry', () => {
@@ -484,13 +659,14 @@ describe('applySettlement', () => {
 
   test('delivered keeps every count and the cooldown, and frees the running slot', () => {
     const { r1, r2, snapshot } = twoReservations();
-    const after = applySettlement(snapshot, 'r1', 'delivered');
+    const after = applySettlement(snapshot, r1, 'delivered');
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 2, week: '2026-W48', weekCount: 2, lastStartAt: NOW, running: ['r2'] },
       guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 2 }, weekByUser: { u2: 6, u1: 2 } },
-      global: { day: '2026-11-24', dayCount: 5, open: { r2 } },
+      global: { day: '2026-11-24', dayCount: 5 },
     });
-    assert.equal(r1.id, 'r1');
+    assert.equal(isOpen(after, r1.id), false);
+    assert.equal(isOpen(after, r2.id), true);
     // A freed slot lets the user start again once the cooldown has passed.
     // (RULES allow 2 at once: r1 and r2 filled both slots; r2 still runs.)
     assert.equal(checkLimits(RULES, GLOBAL_CAP, snapshot, NOW + 60 * SECOND)?.limit, 'concurrency');
@@ -498,36 +674,38 @@ describe('applySettlement', () => {
   });
 
   test('refunded takes the counts back and restores the previous start', () => {
-    const { r1, snapshot } = twoReservations();
-    const after = applySettlement(snapshot, 'r2', 'refunded');
+    const { r1, r2, snapshot } = twoReservations();
+    const after = applySettlement(snapshot, r2, 'refunded');
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 1, week: '2026-W48', weekCount: 1, lastStartAt: NOW - HOUR, running: ['r1'] },
       guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 1 }, weekByUser: { u2: 6, u1: 1 } },
-      global: { day: '2026-11-24', dayCount: 4, open: { r1 } },
+      global: { day: '2026-11-24', dayCount: 4 },
     });
+    assert.equal(isOpen(after, r1.id), true);
+    assert.equal(isOpen(after, r2.id), false);
   });
 
   test('refunding the only video removes the user from the server’s counts and clears the cooldown', () => {
-    const { snapshot } = reserveIn(snapshotAt(NOW, { guild: { dayByUser: { u2: 1 }, weekByUser: { u2: 1 } } }), 'r1', NOW);
-    const after = applySettlement(snapshot, 'r1', 'refunded');
+    const { snapshot, reservation } = reserveIn(snapshotAt(NOW, { guild: { dayByUser: { u2: 1 }, weekByUser: { u2: 1 } } }), 'r1', NOW);
+    const after = applySettlement(snapshot, reservation, 'refunded');
     assert.deepEqual(after.user, emptySnapshot(NOW).user);
     assert.deepEqual(after.guild.dayByUser, { u2: 1 });
     assert.deepEqual(after.guild.weekByUser, { u2: 1 });
-    assert.deepEqual(after.global, { day: '2026-11-24', dayCount: 0, open: {} });
+    assert.deepEqual(after.global, { day: '2026-11-24', dayCount: 0 });
     assert.equal(checkLimits(RULES, GLOBAL_CAP, after, NOW + SECOND), null);
   });
 
   test('refunding an older video keeps the cooldown of the newer one', () => {
-    const { snapshot } = twoReservations();
-    const after = applySettlement(snapshot, 'r1', 'refunded');
+    const { r1, snapshot } = twoReservations();
+    const after = applySettlement(snapshot, r1, 'refunded');
     assert.equal(after.user.lastStartAt, NOW);
     assert.equal(after.user.dayCount, 1);
     assert.deepEqual(after.user.running, ['r2']);
   });
 
   test('refunding both, newest first, restores the very first previous start', () => {
-    const { snapshot } = twoReservations();
-    const after = applySettlement(applySettlement(snapshot, 'r2', 'refunded'), 'r1', 'refunded');
+    const { r1, r2, snapshot } = twoReservations();
+    const after = applySettlement(applySettlement(snapshot, r2, 'refunded'), r1, 'refunded');
     assert.equal(after.user.lastStartAt, null);
     assert.equal(after.user.dayCount, 0);
     assert.deepEqual(after.guild.dayByUser, { u2: 3 });
@@ -538,7 +716,7 @@ describe('applySettlement', () => {
     const yesterday = reserveIn(emptySnapshot(NOW), 'r1', NOW);
     // Next day, same ISO week: the user starts another video, then the first one fails.
     const today = reserveIn(rollOver(yesterday.snapshot, WEDNESDAY + HOUR), 'r2', WEDNESDAY + HOUR);
-    const after = applySettlement(rollOver(today.snapshot, WEDNESDAY + 2 * HOUR), 'r1', 'refunded');
+    const after = applySettlement(rollOver(today.snapshot, WEDNESDAY + 2 * HOUR), yesterday.reservation, 'refunded');
     assert.deepEqual(after.user, {
       day: '2026-11-25',
       dayCount: 1,
@@ -548,14 +726,15 @@ describe('applySettlement', () => {
       running: ['r2'],
     });
     assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
-    assert.equal(after.global.dayCount, 1);
-    assert.deepEqual(Object.keys(after.global.open), ['r2']);
+    assert.deepEqual(after.global, { day: '2026-11-25', dayCount: 1 });
+    assert.equal(isOpen(after, 'r1'), false);
+    assert.equal(isOpen(after, 'r2'), true);
   });
 
   test('a refund after a week roll-over takes nothing back', () => {
     const lastWeek = reserveIn(emptySnapshot(NOW), 'r1', NOW);
     const thisWeek = reserveIn(rollOver(lastWeek.snapshot, NEXT_MONDAY), 'r2', NEXT_MONDAY);
-    const after = applySettlement(thisWeek.snapshot, 'r1', 'refunded');
+    const after = applySettlement(thisWeek.snapshot, lastWeek.reservation, 'refunded');
     assert.equal(after.user.dayCount, 1);
     assert.equal(after.user.weekCount, 1);
     assert.equal(after.user.lastStartAt, NEXT_MONDAY);
@@ -563,12 +742,12 @@ describe('applySettlement', () => {
     assert.deepEqual(after.guild.weekByUser, { u1: 1 });
     assert.equal(after.global.dayCount, 1);
     assert.deepEqual(after.user.running, ['r2']);
-    assert.deepEqual(Object.keys(after.global.open), ['r2']);
+    assert.equal(isOpen(after, 'r1'), false);
   });
 
   test('a refund after a day roll-over with no new video restores the cooldown but leaves the empty day at zero', () => {
     const yesterday = reserveIn(snapshotAt(NOW, { user: { lastStartAt: NOW - DAY } }), 'r1', NOW);
-    const after = applySettlement(rollOver(yesterday.snapshot, WEDNESDAY), 'r1', 'refunded');
+    const after = applySettlement(rollOver(yesterday.snapshot, WEDNESDAY), yesterday.reservation, 'refunded');
     assert.equal(after.user.dayCount, 0);
     assert.equal(after.user.weekCount, 0);
     assert.equal(after.user.lastStartAt, NOW - DAY);
@@ -578,30 +757,53 @@ describe('applySettlement', () => {
   });
 
   test('settling twice is a no-op, whatever the outcomes', () => {
-    const { snapshot } = twoReservations();
+    const { r2, snapshot } = twoReservations();
     for (const [first, second] of [
       ['delivered', 'delivered'],
       ['delivered', 'refunded'],
       ['refunded', 'refunded'],
       ['refunded', 'delivered'],
     ] as const) {
-      const once = applySettlement(snapshot, 'r2', first);
-      const twice = applySettlement(once, 'r2', second);
+      const once = applySettlement(snapshot, r2, first);
+      const twice = applySettlement(once, r2, second);
       assert.equal(twice, once, `${first} then ${second}`);
     }
   });
 
   test('an unknown id changes nothing', () => {
-    const { snapshot } = twoReservations();
-    assert.equal(applySettlement(snapshot, 'nope', 'refunded'), snapshot);
-    assert.equal(applySettlement(snapshot, 'nope', 'delivered'), snapshot);
+    const { r1, snapshot } = twoReservations();
+    const unknown: Reservation = { ...r1, id: 'nope' };
+    assert.equal(applySettlement(snapshot, unknown, 'refunded'), snapshot);
+    assert.equal(applySettlement(snapshot, unknown, 'delivered'), snapshot);
+  });
+
+  test('a reservation record that is not open (a stray left by a crash) changes nothing, even if it matches the counts', () => {
+    // The record was written but the counters that make it open were not: nothing was counted.
+    const before = deepFreeze(snapshotAt(NOW, { user: { dayCount: 1, weekCount: 1, lastStartAt: NOW - HOUR }, global: { dayCount: 1 } }));
+    const { reservation: stray } = reserveIn(before, 'stray', NOW);
+    assert.equal(isOpen(before, stray.id), false);
+    assert.equal(applySettlement(before, stray, 'refunded'), before);
+    assert.equal(applySettlement(before, stray, 'delivered'), before);
+  });
+
+  test('uses the reservation it is given for what to take back, not anything stored in the snapshot', () => {
+    const { r2, snapshot } = twoReservations();
+    // The same id counted on another day (as a record from the day before would say): only the week's count comes back.
+    const after = applySettlement(snapshot, { ...r2, day: '2026-11-23', previousLastStartAt: NOW - 2 * HOUR }, 'refunded');
+    assert.equal(after.user.dayCount, 2);
+    assert.equal(after.user.weekCount, 1);
+    assert.equal(after.user.lastStartAt, NOW - 2 * HOUR);
+    assert.deepEqual(after.guild.dayByUser, { u2: 3, u1: 2 });
+    assert.deepEqual(after.guild.weekByUser, { u2: 6, u1: 1 });
+    assert.equal(after.global.dayCount, 5);
+    assert.deepEqual(after.user.running, ['r1']);
   });
 
   test('does not mutate its input', () => {
-    const { snapshot } = twoReservations(); // deep-frozen: a mutation would throw
+    const { r1, r2, snapshot } = twoReservations(); // deep-frozen: a mutation would throw
     const copy = structuredClone(snapshot);
-    applySettlement(snapshot, 'r1', 'refunded');
-    applySettlement(snapshot, 'r2', 'delivered');
+    applySettlement(snapshot, r1, 'refunded');
+    applySettlement(snapshot, r2, 'delivered');
     assert.deepEqual(snapshot, copy);
   });
 });
@@ -609,6 +811,7 @@ describe('applySettlement', () => {
 describe('quotaView', () => {
   test('a fresh user has the whole allowance', () => {
     assert.deepEqual(quotaView(RULES, emptySnapshot(NOW), NOW), {
+      bonus: 0,
       dailyLeft: 5,
       weeklyLeft: 20,
       dayResetsAt: WEDNESDAY,
@@ -626,6 +829,7 @@ describe('quotaView', () => {
       guild: { dayByUser: { u1: 2, u2: 30 } },
     });
     assert.deepEqual(quotaView(RULES, snapshot, NOW), {
+      bonus: 0,
       dailyLeft: 3,
       weeklyLeft: 11,
       dayResetsAt: WEDNESDAY,

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Keyv from 'keyv';
 import type { OperatorLimits } from '../../src/config.js';
+import { emptyModeration } from '../../src/moderation/policy.js';
 import { effectiveRules, GuildSettingsStore, LIMIT_FIELDS, type GuildSettings } from '../../src/usage/guild-settings.js';
-import type { LimitRules, Reservation } from '../../src/usage/limits.js';
+import type { GlobalUsage, GuildUsage, LimitRules, Reservation, UserUsage } from '../../src/usage/limits.js';
 import { UsageService, type ReserveOutcome } from '../../src/usage/usage-service.js';
-import { KeyedMutex, KeyvUsageBackend } from '../../src/usage/usage-store.js';
+import { KeyedMutex, KeyvUsageBackend, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
 
 const SECOND = 1000;
 const HOUR = 3_600_000;
@@ -28,30 +29,34 @@ interface SetupOptions {
   start?: number;
 }
 
-/** A UsageService over in-memory keyv with a clock the test moves by hand. */
-function setup(options: SetupOptions = {}) {
-  const operator: OperatorLimits = {
+function operatorLimits(options: SetupOptions): OperatorLimits {
+  return {
     ownerIds: new Set(options.ownerIds ?? [OWNER]),
     defaults: { ...NO_LIMITS, ...options.defaults },
     globalDailyCap: options.globalDailyCap ?? null,
     allowDms: false,
   };
+}
+
+/**
+ * A UsageService over in-memory keyv (or the backend given) with a clock the test moves by hand.
+ * `restart()` makes a new service and backend over the same stored data, as a new process would.
+ */
+function setup(options: SetupOptions & { backend?: UsageBackend } = {}) {
+  const operator = operatorLimits(options);
   const usageKeyv = new Keyv();
   const settings = new GuildSettingsStore(new Keyv());
   let clock = options.start ?? NOW;
   let ids = 0;
-  const service = new UsageService({
-    backend: new KeyvUsageBackend(usageKeyv),
-    settings,
-    operator,
-    now: () => clock,
-    newId: () => `r${++ids}`,
-  });
+  const serviceOver = (backend: UsageBackend) =>
+    new UsageService({ backend, settings, operator, now: () => clock, newId: () => `r${++ids}` });
+  const service = serviceOver(options.backend ?? new KeyvUsageBackend(usageKeyv));
   return {
     service,
     settings,
     usageKeyv,
     operator,
+    restart: (backend: UsageBackend = new KeyvUsageBackend(usageKeyv)) => serviceOver(backend),
     advance(ms: number) {
       clock += ms;
     },
@@ -59,6 +64,18 @@ function setup(options: SetupOptions = {}) {
       clock = at;
     },
   };
+}
+
+/** Replaces a server’s limits through the settings store, leaving its other settings as they are. */
+async function saveLimits(settings: GuildSettingsStore, guildId: string, limits: Partial<LimitRules>): Promise<void> {
+  await settings.update(guildId, (current) => {
+    current.limits = { ...limits };
+  });
+}
+
+/** A server's settings with these limits and no moderation rules. */
+function settingsWith(limits: Partial<LimitRules>): GuildSettings {
+  return { limits, moderation: emptyModeration() };
 }
 
 function okReservation(outcome: ReserveOutcome): Reservation {
@@ -218,11 +235,11 @@ describe('UsageService: reserve and settle', () => {
 
   test('a refusal carries the rules in force', async () => {
     const { service, settings } = setup({ defaults: { dailyLimit: 1 } });
-    await settings.save('g1', { limits: { weeklyLimit: 9 } });
+    await saveLimits(settings, 'g1', { weeklyLimit: 9 });
     okReservation(await service.reserve('g1', 'u1'));
     const outcome = await service.reserve('g1', 'u1');
     assert.equal(outcome.ok, false);
-    if (!outcome.ok) assert.deepEqual(outcome.rules, { ...NO_LIMITS, dailyLimit: 1, weeklyLimit: 9 });
+    if (!outcome.ok) assert.deepEqual(outcome.rules, { ...NO_LIMITS, dailyLimit: 1, weeklyLimit: 9, exempt: false });
   });
 
   test('a refund frees the allowance; a delivery does not', async () => {
@@ -239,7 +256,7 @@ describe('UsageService: reserve and settle', () => {
     const { service, advance } = setup({ defaults: { cooldownSeconds: 60 } });
     const first = okReservation(await service.reserve('g1', 'u1'));
     advance(SECOND);
-    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'cooldown', retryAt: NOW + 60 * SECOND });
+    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'cooldown', retryAt: NOW + 60 * SECOND, hits: ['cooldown'] });
     assert.equal((await service.quota('g1', 'u1')).view.cooldownUntil, NOW + 60 * SECOND);
     assert.equal(await service.settle(first, 'refunded'), true);
     assert.equal((await service.quota('g1', 'u1')).view.cooldownUntil, null);
@@ -267,7 +284,7 @@ describe('UsageService: reserve and settle', () => {
     const second = okReservation(await service.reserve('g1', 'u1'));
     await service.settle(second, 'delivered');
     advance(SECOND);
-    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'cooldown', retryAt: NOW + 30 * SECOND });
+    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'cooldown', retryAt: NOW + 30 * SECOND, hits: ['cooldown'] });
   });
 
   test('settle returns true once, then false, for either outcome', async () => {
@@ -325,15 +342,193 @@ describe('UsageService: reserve and settle', () => {
     okReservation(await service.reserve('g1', 'u1'));
   });
 
-  test('a running id whose reservation is no longer open does not hold a slot', async () => {
-    // As left by a crash between the writes of the global record and the user's record.
-    const { service, usageKeyv } = setup({ defaults: { maxConcurrent: 1 } });
+  test('a stray reservation record (not running) holds no slot and counts nothing; settle deletes it and returns false', async () => {
+    // As left by a crash between writing a reservation's record and the counters that open it.
+    const { service, usageKeyv, restart } = setup({ defaults: { maxConcurrent: 1, dailyLimit: 2 } });
+    const delivered = okReservation(await service.reserve('g1', 'u1'));
+    assert.equal(await service.settle(delivered, 'delivered'), true);
+    const stray: Reservation = { ...delivered, id: 'stray', startedAt: NOW + SECOND, previousLastStartAt: NOW };
+    await usageKeyv.set('reservation:stray', stray);
+    const after = restart();
+
+    assert.deepEqual(await after.openReservations(), [stray], 'listed, so that start-up can settle it');
+    const { view } = await after.quota('g1', 'u1');
+    assert.equal(view.running, 0);
+    assert.equal(view.dailyLeft, 1);
+
+    assert.equal(await after.settle(stray, 'refunded'), false);
+    assert.equal(await usageKeyv.get('reservation:stray'), undefined);
+    assert.deepEqual(await after.openReservations(), []);
+    // The refund of a reservation that was never counted gave nothing back.
+    assert.equal((await after.quota('g1', 'u1')).view.dailyLeft, 1);
+    assert.deepEqual(await after.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
+    assert.equal(await after.settle(stray, 'refunded'), false, 'and again, now that nothing is left');
+    // The slot was free all along.
+    okReservation(await after.reserve('g1', 'u1'));
+  });
+
+  test('a record left after its settlement’s counters were written (a crash before the delete) is not settled twice', async () => {
+    const { service, usageKeyv, restart } = setup({ defaults: { dailyLimit: 5 } });
     const r = okReservation(await service.reserve('g1', 'u1'));
-    const stale = (await usageKeyv.get('user:g1:u1')) as { running: string[] };
-    assert.deepEqual(stale.running, [r.id]);
-    await usageKeyv.set('global', { day: '2026-11-24', dayCount: 1, open: {} });
-    assert.equal((await service.quota('g1', 'u1')).view.running, 0);
-    okReservation(await service.reserve('g1', 'u1'));
+    assert.equal(await service.settle(r, 'refunded'), true);
+    await usageKeyv.set(`reservation:${r.id}`, r); // as if the delete never happened
+    const after = restart();
+    assert.deepEqual(await after.openReservations(), [r]);
+    assert.equal(await after.settle(r, 'refunded'), false);
+    assert.deepEqual(await after.openReservations(), []);
+    assert.equal((await after.quota('g1', 'u1')).view.dailyLeft, 5, 'refunded once, not twice');
+  });
+
+  test('reservations are stored as their own records, under reservation:<id>', async () => {
+    const { service, usageKeyv } = setup();
+    const r = okReservation(await service.reserve('g1', 'u1'));
+    assert.deepEqual(await usageKeyv.get(`reservation:${r.id}`), r);
+    assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, [r.id]);
+    assert.deepEqual(await usageKeyv.get('global'), { day: '2026-11-24', dayCount: 1 } satisfies GlobalUsage);
+    await service.settle(r, 'delivered');
+    assert.equal(await usageKeyv.get(`reservation:${r.id}`), undefined);
+    assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, []);
+  });
+
+  test('open reservations are found again after a restart, and settled there', async () => {
+    const { service, restart } = setup({ defaults: { maxConcurrent: 2 } });
+    const a = okReservation(await service.reserve('g1', 'u1'));
+    const b = okReservation(await service.reserve('g2', 'u2'));
+    await service.settle(a, 'delivered');
+    const after = restart();
+    assert.deepEqual(await after.openReservations(), [b]);
+    assert.equal(await after.settle(b, 'refunded'), true);
+    assert.equal(await after.settle(a, 'refunded'), false);
+    assert.deepEqual(await after.openReservations(), []);
+  });
+});
+
+/**
+ * A UsageBackend over a Map: each transaction runs at once (so it is atomic), and every
+ * transaction's writes are recorded in order. `crashAfterWrites` stores only that many writes
+ * of the next transaction that has writes and then throws, as a process killed between two
+ * writes would leave the store.
+ */
+class MemoryBackend implements UsageBackend {
+  readonly data = new Map<string, unknown>();
+  readonly transactions: Array<{ keys: readonly string[]; writes: Writes }> = [];
+  readonly listed: string[] = [];
+  crashAfterWrites: number | undefined;
+
+  async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
+    const { writes, result } = update(new Map(keys.map((key) => [key, structuredClone(this.data.get(key))])));
+    this.transactions.push({ keys, writes });
+    const crashAt = writes.length > 0 ? this.crashAfterWrites : undefined;
+    this.crashAfterWrites = crashAt === undefined ? this.crashAfterWrites : undefined;
+    for (const [i, [key, value]] of writes.entries()) {
+      if (i === crashAt) throw new Error(`crashed after ${i} writes`);
+      if (value === undefined) this.data.delete(key);
+      else this.data.set(key, structuredClone(value));
+    }
+    return result;
+  }
+
+  async get(key: string): Promise<unknown> {
+    return structuredClone(this.data.get(key));
+  }
+
+  async list(prefix: string): Promise<Array<[string, unknown]>> {
+    this.listed.push(prefix);
+    return [...this.data].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key, structuredClone(value)]);
+  }
+
+  /** The keys of the last transaction's writes, `-key` for a delete. */
+  lastWrites(): string[] {
+    return (this.transactions.at(-1)?.writes ?? []).map(([key, value]) => (value === undefined ? `-${key}` : key));
+  }
+}
+
+describe('UsageService: the order of its writes, and crashes between them', () => {
+  test('reserve writes the reservation record before the counters that make it open', async () => {
+    const backend = new MemoryBackend();
+    const { service } = setup({ backend });
+    const r = okReservation(await service.reserve('g1', 'u1'));
+    assert.deepEqual(backend.lastWrites(), ['reservation:r1', 'user:g1:u1', 'guild:g1', 'global']);
+    const [[, record], [, user]] = backend.transactions.at(-1)!.writes as [[string, unknown], [string, UserUsage]];
+    assert.deepEqual(record, r);
+    assert.deepEqual(user.running, ['r1']);
+  });
+
+  test('settle writes the counters before deleting the reservation record', async () => {
+    for (const outcome of ['delivered', 'refunded'] as const) {
+      const backend = new MemoryBackend();
+      const { service } = setup({ backend });
+      const r = okReservation(await service.reserve('g1', 'u1'));
+      assert.equal(await service.settle(r, outcome), true);
+      assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', '-reservation:r1'], outcome);
+      const [, user] = backend.transactions.at(-1)!.writes[0] as [string, UserUsage];
+      assert.deepEqual(user.running, [], outcome);
+    }
+  });
+
+  test('a settle that finds nothing open writes nothing, or only the stray record’s delete', async () => {
+    const backend = new MemoryBackend();
+    const { service } = setup({ backend });
+    const r = okReservation(await service.reserve('g1', 'u1'));
+    await service.settle(r, 'delivered');
+    assert.equal(await service.settle(r, 'refunded'), false);
+    assert.deepEqual(backend.lastWrites(), []);
+    backend.data.set('reservation:stray', { ...r, id: 'stray' });
+    assert.equal(await service.settle({ ...r, id: 'stray' }, 'refunded'), false);
+    assert.deepEqual(backend.lastWrites(), ['-reservation:stray']);
+    assert.equal(backend.data.has('reservation:stray'), false);
+  });
+
+  test('a refused reserve writes nothing', async () => {
+    const backend = new MemoryBackend();
+    const { service } = setup({ backend, defaults: { dailyLimit: 0 } });
+    refusalOf(await service.reserve('g1', 'u1'));
+    assert.deepEqual(backend.lastWrites(), []);
+    assert.equal(backend.data.size, 0);
+  });
+
+  test('openReservations lists the reservation: records through the backend', async () => {
+    const backend = new MemoryBackend();
+    const { service } = setup({ backend });
+    const a = okReservation(await service.reserve('g1', 'u1'));
+    const b = okReservation(await service.reserve('g2', 'u2'));
+    backend.data.set('reservations-note', 'not a reservation');
+    assert.deepEqual(await service.openReservations(), [a, b]);
+    assert.deepEqual(backend.listed, ['reservation:']);
+  });
+
+  test('a crash between any two writes of reserve or settle: start-up reconciliation leaves no slot taken and no record behind', async () => {
+    // Start-up refunds every listed reservation, as the task service does for tasks that did not survive.
+    const reconcile = async (service: UsageService) => {
+      for (const reservation of await service.openReservations()) await service.settle(reservation, 'refunded');
+    };
+    const check = async (service: UsageService, backend: MemoryBackend, label: string) => {
+      assert.deepEqual(await service.openReservations(), [], label);
+      assert.deepEqual([...backend.data.keys()].filter((key) => key.startsWith('reservation:')), [], label);
+      const { view } = await service.quota('g1', 'u1');
+      assert.equal(view.running, 0, label);
+      assert.equal(view.dailyLeft, 1, `${label}: the reservation that crashed is not charged`);
+      okReservation(await service.reserve('g1', 'u1'));
+    };
+    for (let crashAfter = 0; crashAfter < 4; crashAfter++) {
+      const backend = new MemoryBackend();
+      const { service, restart } = setup({ backend, defaults: { maxConcurrent: 1, dailyLimit: 1 } });
+      backend.crashAfterWrites = crashAfter;
+      await assert.rejects(service.reserve('g1', 'u1'), /crashed/);
+      const after = restart(backend);
+      await reconcile(after);
+      await check(after, backend, `reserve, crash after ${crashAfter} writes`);
+    }
+    for (let crashAfter = 0; crashAfter < 4; crashAfter++) {
+      const backend = new MemoryBackend();
+      const { service, restart } = setup({ backend, defaults: { maxConcurrent: 1, dailyLimit: 1 } });
+      const r = okReservation(await service.reserve('g1', 'u1'));
+      backend.crashAfterWrites = crashAfter;
+      await assert.rejects(service.settle(r, 'refunded'), /crashed/);
+      const after = restart(backend);
+      await reconcile(after);
+      await check(after, backend, `refund, crash after ${crashAfter} writes`);
+    }
   });
 });
 
@@ -342,17 +537,17 @@ describe('UsageService: rules per server', () => {
 
   test('effectiveRules: no settings means the operator’s defaults', () => {
     const { operator } = setup({ defaults: operatorDefaults });
-    assert.deepEqual(effectiveRules({ limits: {} }, operator), operatorDefaults);
-    assert.notEqual(effectiveRules({ limits: {} }, operator), operator.defaults);
+    assert.deepEqual(effectiveRules(settingsWith({}), operator), operatorDefaults);
+    assert.notEqual(effectiveRules(settingsWith({}), operator), operator.defaults);
   });
 
   test('effectiveRules: each field the server set overrides its default, the others stay', () => {
     const { operator } = setup({ defaults: operatorDefaults });
     for (const field of LIMIT_FIELDS) {
       const value = field === 'cooldownSeconds' ? 7 : 3;
-      assert.deepEqual(effectiveRules({ limits: { [field]: value } }, operator), { ...operatorDefaults, [field]: value }, field);
+      assert.deepEqual(effectiveRules(settingsWith({ [field]: value }), operator), { ...operatorDefaults, [field]: value }, field);
     }
-    assert.deepEqual(effectiveRules({ limits: { dailyLimit: 1, cooldownSeconds: 0, serverDailyCap: 7 } }, operator), {
+    assert.deepEqual(effectiveRules(settingsWith({ dailyLimit: 1, cooldownSeconds: 0, serverDailyCap: 7 }), operator), {
       dailyLimit: 1,
       weeklyLimit: 20,
       cooldownSeconds: 0,
@@ -363,7 +558,7 @@ describe('UsageService: rules per server', () => {
 
   test('effectiveRules: null means unlimited and 0 means none, both override the default', () => {
     const { operator } = setup({ defaults: operatorDefaults });
-    const settings: GuildSettings = { limits: { dailyLimit: null, weeklyLimit: 0, maxConcurrent: null, serverDailyCap: null } };
+    const settings = settingsWith({ dailyLimit: null, weeklyLimit: 0, maxConcurrent: null, serverDailyCap: null });
     assert.deepEqual(effectiveRules(settings, operator), {
       dailyLimit: null,
       weeklyLimit: 0,
@@ -375,24 +570,27 @@ describe('UsageService: rules per server', () => {
   });
 
   test('GuildSettingsStore: nothing stored reads as no settings; null survives a round trip', async () => {
-    const store = new GuildSettingsStore(new Keyv());
-    assert.deepEqual(await store.get('g1'), { limits: {} });
-    await store.save('g1', { limits: { dailyLimit: null, cooldownSeconds: 0 } });
-    assert.deepEqual(await store.get('g1'), { limits: { dailyLimit: null, cooldownSeconds: 0 } });
-    assert.deepEqual(await store.get('g2'), { limits: {} });
+    const keyv = new Keyv();
+    const store = new GuildSettingsStore(keyv);
+    assert.deepEqual(await store.get('g1'), settingsWith({}));
+    await saveLimits(store, 'g1', { dailyLimit: null, cooldownSeconds: 0 });
+    assert.deepEqual(await store.get('g1'), settingsWith({ dailyLimit: null, cooldownSeconds: 0 }));
+    assert.deepEqual(await store.get('g2'), settingsWith({}));
+    // Through the store itself, not a copy in memory: as a new process reads it.
+    assert.deepEqual(await new GuildSettingsStore(keyv).get('g1'), settingsWith({ dailyLimit: null, cooldownSeconds: 0 }));
   });
 
   test('rulesFor applies the server’s saved settings', async () => {
     const { service, settings } = setup({ defaults: operatorDefaults });
-    await settings.save('g1', { limits: { dailyLimit: null, cooldownSeconds: 5 } });
-    assert.deepEqual(await service.rulesFor('g1'), { ...operatorDefaults, dailyLimit: null, cooldownSeconds: 5 });
-    assert.deepEqual(await service.rulesFor('g2'), operatorDefaults);
+    await saveLimits(settings, 'g1', { dailyLimit: null, cooldownSeconds: 5 });
+    assert.deepEqual(await service.rulesFor('g1'), { ...operatorDefaults, dailyLimit: null, cooldownSeconds: 5, exempt: false });
+    assert.deepEqual(await service.rulesFor('g2'), { ...operatorDefaults, exempt: false });
   });
 
   test('reserve uses the server’s rules: unlimited in one server, the default in another', async () => {
     const { service, settings } = setup({ defaults: { dailyLimit: 1 } });
-    await settings.save('gFree', { limits: { dailyLimit: null } });
-    await settings.save('gClosed', { limits: { dailyLimit: 0 } });
+    await saveLimits(settings, 'gFree', { dailyLimit: null });
+    await saveLimits(settings, 'gClosed', { dailyLimit: 0 });
     const free = await Promise.all(Array.from({ length: 30 }, () => service.reserve('gFree', 'u1')));
     assert.deepEqual(tally(free), { ok: 30, refused: {} });
     const normal = await Promise.all(Array.from({ length: 30 }, () => service.reserve('gNormal', 'u1')));
@@ -402,7 +600,7 @@ describe('UsageService: rules per server', () => {
 
   test('the global cap is the operator’s and no server setting lifts it', async () => {
     const { service, settings } = setup({ globalDailyCap: 2 });
-    await settings.save('g1', { limits: { dailyLimit: null, serverDailyCap: null } });
+    await saveLimits(settings, 'g1', { dailyLimit: null, serverDailyCap: null });
     assert.equal(service.globalDailyCap, 2);
     okReservation(await service.reserve('g1', 'u1'));
     okReservation(await service.reserve('g1', 'u1'));
@@ -415,8 +613,10 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
     const { service } = setup({ defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 60, maxConcurrent: 2, serverDailyCap: 40 } });
     const quota = await service.quota('g1', 'u1');
     assert.equal(quota.owner, false);
-    assert.deepEqual(quota.rules, { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 60, maxConcurrent: 2, serverDailyCap: 40 });
+    assert.equal(quota.exempt, false);
+    assert.deepEqual(quota.rules, { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 60, maxConcurrent: 2, serverDailyCap: 40, exempt: false });
     assert.deepEqual(quota.view, {
+      bonus: 0,
       dailyLeft: 5,
       weeklyLeft: 20,
       dayResetsAt: WEDNESDAY,
@@ -467,11 +667,11 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
     const { service, setClock } = setup({ defaults: { dailyLimit: 1, weeklyLimit: 2 }, start: Date.UTC(2026, 10, 24, 23, 59, 59) });
     await service.settle(okReservation(await service.reserve('g1', 'u1')), 'delivered');
     const refusal = refusalOf(await service.reserve('g1', 'u1'));
-    assert.deepEqual(refusal, { limit: 'daily', retryAt: WEDNESDAY });
+    assert.deepEqual(refusal, { limit: 'daily', retryAt: WEDNESDAY, hits: ['daily'] });
     setClock(refusal.retryAt!);
     await service.settle(okReservation(await service.reserve('g1', 'u1')), 'delivered');
     setClock(Date.UTC(2026, 10, 26, 9));
-    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'weekly', retryAt: NEXT_MONDAY });
+    assert.deepEqual(refusalOf(await service.reserve('g1', 'u1')), { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly'] });
     setClock(NEXT_MONDAY);
     okReservation(await service.reserve('g1', 'u1'));
   });
@@ -666,11 +866,12 @@ describe('KeyvUsageBackend', () => {
     const result = await backend.transact(['a', 'b'], (values) => {
       assert.deepEqual(values.get('a'), { n: 1 });
       assert.equal(values.get('b'), undefined);
-      return { writes: new Map<string, unknown>([['b', { n: 2 }]]), result: 'done' };
+      return { writes: [['b', { n: 2 }]], result: 'done' };
     });
     assert.equal(result, 'done');
     assert.deepEqual(await backend.get('a'), { n: 1 });
     assert.deepEqual(await backend.get('b'), { n: 2 });
+    assert.deepEqual(await keyv.get('b'), { n: 2 }, 'stored by the time the transaction resolved');
   });
 
   test('concurrent read-modify-write transactions lose no update', async () => {
@@ -679,7 +880,7 @@ describe('KeyvUsageBackend', () => {
       Array.from({ length: 100 }, (_, i) =>
         backend.transact(i % 2 ? ['count', 'other'] : ['other', 'count'], (values) => {
           const n = (values.get('count') as number | undefined) ?? 0;
-          return { writes: new Map<string, unknown>([['count', n + 1]]), result: n };
+          return { writes: [['count', n + 1]], result: n };
         }),
       ),
     );
@@ -695,7 +896,357 @@ describe('KeyvUsageBackend', () => {
       /bad update/,
     );
     assert.equal(await backend.get('a'), undefined);
-    await backend.transact(['a'], () => ({ writes: new Map<string, unknown>([['a', 1]]), result: undefined }));
+    await backend.transact(['a'], () => ({ writes: [['a', 1]], result: undefined }));
     assert.equal(await backend.get('a'), 1);
   });
+});
+
+/**
+ * Keyv that records the order of the writes it completed, can hold its next write until the
+ * test releases it (so that a batch forms behind it), and can fail the next write of a key.
+ */
+class ObservedKeyv extends Keyv {
+  /** Completed writes in order: `set key` or `delete key`. */
+  readonly ops: string[] = [];
+  /** What each key held when its last write completed. */
+  readonly stored = new Map<string, unknown>();
+  /** What the store held right after each completed write: what a crash just then would leave. */
+  readonly history: Array<{ op: string; stored: Map<string, unknown> }> = [];
+  private hold: Promise<void> | undefined;
+  private readonly failures = new Set<string>();
+
+  /** Makes the next write wait; returns what lets it go on. */
+  holdNextWrite(): () => void {
+    let release!: () => void;
+    this.hold = new Promise<void>((resolve) => (release = resolve));
+    return release;
+  }
+
+  /** Makes the next write of `key` throw (once). */
+  failNextWriteOf(key: string): void {
+    this.failures.add(key);
+  }
+
+  override async set<Value>(key: string, value: Value, ttl?: number): Promise<boolean> {
+    await this.before(key);
+    const done = await super.set(key, value, ttl);
+    this.stored.set(key, value);
+    this.completed(`set ${key}`);
+    return done;
+  }
+
+  override async delete(key: string | string[]): Promise<boolean> {
+    await this.before(String(key));
+    const done = await super.delete(key);
+    this.stored.delete(String(key));
+    this.completed(`delete ${key}`);
+    return done;
+  }
+
+  private completed(op: string): void {
+    this.ops.push(op);
+    this.history.push({ op, stored: new Map(this.stored) });
+  }
+
+  private async before(key: string): Promise<void> {
+    const hold = this.hold;
+    this.hold = undefined;
+    await hold;
+    if (this.failures.delete(key)) {
+      this.ops.push(`failed ${key}`);
+      throw new Error(`could not write ${key}`);
+    }
+  }
+}
+
+/** Records when each promise settles, to check what has resolved at a given moment. */
+function track<T>(promise: Promise<T>) {
+  const state: { settled: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { settled: 'pending' };
+  promise.then(
+    (value) => Object.assign(state, { settled: 'resolved', value }),
+    (error: unknown) => Object.assign(state, { settled: 'rejected', error }),
+  );
+  return state;
+}
+
+describe('KeyvUsageBackend: group commit', () => {
+  /**
+   * Writes, as one transaction. Every one also takes '#serial', which sorts before the other keys,
+   * so they run in call order (otherwise one on [b, d] may take b before an earlier one on [a, b]).
+   */
+  const put = (backend: KeyvUsageBackend, writes: Writes) =>
+    backend.transact(['#serial', ...writes.map(([key]) => key)], () => ({ writes, result: writes.map(([key]) => key).join() }));
+
+  test('many concurrent transactions all resolve; the store ends with exactly the final values, written once each', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    const release = keyv.holdNextWrite(); // the first transaction's commit waits: the others batch up behind it
+    const resolvedEarly: number[] = [];
+    const transactions = Array.from({ length: 200 }, (_, i) =>
+      backend
+        .transact(['count', `item:${i % 10}`, 'tmp'], (values) => {
+          const n = (values.get('count') as number | undefined) ?? 0;
+          const list = (values.get(`item:${i % 10}`) as number[] | undefined) ?? [];
+          const writes: Writes = [
+            ['count', n + 1],
+            [`item:${i % 10}`, [...list, i]],
+            ['tmp', i % 4 === 3 ? undefined : i],
+          ];
+          return { writes, result: n };
+        })
+        .then((n) => {
+          // Resolved only once its writes (or later ones of the same keys) are in the store.
+          if (!((keyv.stored.get('count') as number) >= n + 1) || !(keyv.stored.get(`item:${i % 10}`) as number[]).includes(i)) resolvedEarly.push(i);
+          return n;
+        }),
+    );
+    const progress = transactions.map(track);
+    await ticks(3);
+    assert.deepEqual(progress.filter((p) => p.settled !== 'pending'), [], 'nothing resolves before its writes are stored');
+    release();
+
+    assert.deepEqual(await Promise.all(transactions), Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(resolvedEarly, []);
+    // Two commits: the first transaction's writes, then every key once, in the order last written.
+    // (item:j was last written by transaction 190 + j; count, item:9 and tmp by transaction 199, which deletes tmp.)
+    assert.deepEqual(keyv.ops, [
+      'set count',
+      'set item:0',
+      'set tmp',
+      ...Array.from({ length: 9 }, (_, j) => `set item:${j}`),
+      'set count',
+      'set item:9',
+      'delete tmp',
+    ]);
+
+    // A fresh backend over the same keyv reads the store itself, not the first one's memory.
+    const fresh = new KeyvUsageBackend(keyv);
+    assert.equal(await fresh.get('count'), 200);
+    for (let j = 0; j < 10; j++) {
+      assert.deepEqual(await fresh.get(`item:${j}`), Array.from({ length: 20 }, (_, k) => k * 10 + j), `item:${j}`);
+    }
+    assert.equal(await fresh.get('tmp'), undefined);
+    assert.equal(await keyv.has('tmp'), false);
+  });
+
+  test('without holding anything, a burst is still stored exactly and in fewer writes than transactions', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        backend.transact(['count', `user:${i % 5}`], (values) => ({
+          writes: [
+            ['count', ((values.get('count') as number | undefined) ?? 0) + 1],
+            [`user:${i % 5}`, ((values.get(`user:${i % 5}`) as number | undefined) ?? 0) + 1],
+          ],
+          result: undefined,
+        })),
+      ),
+    );
+    const fresh = new KeyvUsageBackend(keyv);
+    assert.equal(await fresh.get('count'), 100);
+    for (let u = 0; u < 5; u++) assert.equal(await fresh.get(`user:${u}`), 20);
+    assert.ok(keyv.ops.length < 200, `${keyv.ops.length} writes for 200`);
+  });
+
+  test('a transaction resolves once its own writes are stored, not when an earlier batch is', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    const releaseFirst = keyv.holdNextWrite();
+    const first = track(put(backend, [['a', 1]]));
+    await ticks(2);
+    const releaseSecond = keyv.holdNextWrite(); // taken by the next batch's first write
+    const second = track(put(backend, [['b', 2]]));
+    await ticks(2);
+    assert.deepEqual([first.settled, second.settled], ['pending', 'pending']);
+    releaseFirst();
+    await ticks(3);
+    assert.deepEqual([first.settled, second.settled], ['resolved', 'pending']);
+    assert.deepEqual(keyv.ops, ['set a']);
+    releaseSecond();
+    await ticks(3);
+    assert.deepEqual([first.settled, second.settled], ['resolved', 'resolved']);
+    assert.deepEqual(keyv.ops, ['set a', 'set b']);
+  });
+
+  test('a transaction that writes nothing resolves without writing to the store', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    assert.equal(await backend.transact(['a'], () => ({ writes: [], result: 'nothing' })), 'nothing');
+    assert.deepEqual(keyv.ops, []);
+  });
+
+  test('a key rewritten by a later transaction of the batch moves to the end: each transaction’s writes stay in its order', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    const release = keyv.holdNextWrite(); // a slow first write, so that the rest forms one batch
+    const waiting = [
+      put(backend, [['x', 0]]),
+      put(backend, [['a', 1], ['b', 1]]),
+      put(backend, [['c', 2], ['a', 2]]),
+      put(backend, [['d', 3], ['b', undefined]]),
+    ];
+    await ticks(3);
+    assert.deepEqual(keyv.ops, []);
+    release();
+    assert.deepEqual(await Promise.all(waiting), ['x', 'a,b', 'c,a', 'd,b']);
+    // Batch 2 in the order last written: c, a (rewritten after c), d, then b (deleted after d).
+    assert.deepEqual(keyv.ops, ['set x', 'set c', 'set a', 'set d', 'delete b']);
+    const fresh = new KeyvUsageBackend(keyv);
+    assert.deepEqual(
+      await Promise.all(['x', 'a', 'b', 'c', 'd'].map((key) => fresh.get(key))),
+      [0, 2, undefined, 2, 3],
+    );
+  });
+
+  test('a key rewritten within one batch is written after the earlier transaction’s other keys', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    const release = keyv.holdNextWrite();
+    const waiting = [put(backend, [['x', 0]]), put(backend, [['a', 1], ['b', 1]]), put(backend, [['a', 2]])];
+    await ticks(3);
+    release();
+    await Promise.all(waiting);
+    assert.deepEqual(keyv.ops, ['set x', 'set b', 'set a']);
+    assert.equal(keyv.stored.get('a'), 2);
+  });
+
+  test('a failing write rejects every transaction of its batch; a following transaction sees what the store holds', async () => {
+    const keyv = new ObservedKeyv();
+    await keyv.set('a', 1);
+    await keyv.set('b', 1);
+    keyv.ops.length = 0;
+    const backend = new KeyvUsageBackend(keyv);
+    const release = keyv.holdNextWrite();
+    const first = put(backend, [['z', 1]]); // its own batch, which succeeds
+    await ticks(2);
+    keyv.failNextWriteOf('a');
+    const failing = [
+      backend.transact(['a'], (values) => ({ writes: [['a', (values.get('a') as number) + 1]], result: 'a' })),
+      backend.transact(['b'], (values) => ({ writes: [['b', (values.get('b') as number) + 1]], result: 'b' })),
+    ];
+    const settled = Promise.allSettled(failing);
+    await ticks(2);
+    release();
+    assert.equal(await first, 'z');
+    const outcomes = await settled;
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.status)),
+      ['could not write a', 'could not write a'],
+    );
+    assert.deepEqual(keyv.ops, ['set z', 'failed a']);
+
+    // The memory copy had a = 2 and b = 2; the store still has 1 and 1, and that is what is read now.
+    const seen = await backend.transact(['a', 'b', 'z'], (values) => ({ writes: [['a', (values.get('a') as number) + 10]], result: [...values.values()] }));
+    assert.deepEqual(seen, [1, 1, 1]);
+    assert.deepEqual(await backend.get('b'), 1);
+    const fresh = new KeyvUsageBackend(keyv);
+    assert.deepEqual(await Promise.all(['a', 'b', 'z'].map((key) => fresh.get(key))), [11, 1, 1]);
+  });
+
+  test('a write failing part-way through a batch: what was stored stays, what was not is read back as it was', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    keyv.failNextWriteOf('d');
+    await assert.rejects(put(backend, [['c', 5], ['d', 5]]), /could not write d/);
+    assert.deepEqual(keyv.ops, ['set c', 'failed d']);
+    const seen = await backend.transact(['c', 'd'], (values) => ({ writes: [], result: [values.get('c'), values.get('d')] }));
+    assert.deepEqual(seen, [5, undefined]);
+    assert.equal(await backend.get('d'), undefined);
+    // And the backend goes on working.
+    assert.equal(await put(backend, [['d', 6]]), 'd');
+    assert.equal(await new KeyvUsageBackend(keyv).get('d'), 6);
+  });
+
+  test('through UsageService, a crash after any single write leaves every running reservation with its record', async () => {
+    const keyv = new ObservedKeyv();
+    const { service, advance } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { maxConcurrent: 3 } });
+    const a = okReservation(await service.reserve('g1', 'u1'));
+    const b = okReservation(await service.reserve('g1', 'u1'));
+    await service.settle(a, 'delivered');
+    advance(SECOND);
+    const c = okReservation(await service.reserve('g1', 'u1'));
+    await Promise.all([service.settle(b, 'refunded'), service.settle(c, 'delivered'), service.reserve('g2', 'u2')]);
+    assert.ok(keyv.history.length >= 20);
+    for (const { op, stored } of keyv.history) {
+      const running = (stored.get('user:g1:u1') as UserUsage | undefined)?.running ?? [];
+      for (const id of running) assert.ok(stored.has(`reservation:${id}`), `after "${op}" ${id} runs without a record`);
+    }
+    const final = keyv.history.at(-1)!.stored;
+    assert.deepEqual((final.get('user:g1:u1') as UserUsage).running, []);
+    assert.deepEqual([...final.keys()].filter((key) => key.startsWith('reservation:')), ['reservation:r4']);
+    assert.deepEqual((final.get('guild:g1') as GuildUsage).dayByUser, { u1: 2 });
+  });
+
+  test(
+    'a failed batch’s writes never reach the store through a later batch',
+    {},
+    async () => {
+      const keyv = new ObservedKeyv();
+      await keyv.set('count', 0);
+      const backend = new KeyvUsageBackend(keyv);
+      const increment = () => backend.transact(['count'], (values) => ({ writes: [['count', (values.get('count') as number) + 1]], result: values.get('count') }));
+      const release = keyv.holdNextWrite();
+      keyv.failNextWriteOf('count');
+      const failed = Promise.allSettled([increment()]);
+      await ticks(2);
+      const later = Promise.allSettled([increment()]); // computed from the first one's count = 1, in the next batch
+      await ticks(2);
+      release();
+      const [[first], [second]] = await Promise.all([failed, later]);
+      assert.equal(first?.status, 'rejected');
+      // Either the later transaction fails too, or the store counts only what succeeded.
+      const stored = await new KeyvUsageBackend(keyv).get('count');
+      assert.equal(stored, second?.status === 'fulfilled' ? 1 : 0);
+    },
+  );
+
+  test(
+    'a settle and a reserve of the same user in one batch, a crash after any write: the start-up repair frees every slot',
+    {},
+    async () => {
+      const keyv = new ObservedKeyv();
+      const { service } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { maxConcurrent: 1 } });
+      const a = okReservation(await service.reserve('g1', 'u1'));
+      keyv.ops.length = 0;
+      const release = keyv.holdNextWrite();
+      const elsewhere = service.reserve('g2', 'u9'); // keeps the writer busy so the next two share a batch
+      await ticks(2);
+      const settled = service.settle(a, 'delivered');
+      await ticks(2);
+      const next = service.reserve('g1', 'u1');
+      await ticks(2);
+      release();
+      await Promise.all([elsewhere, settled, next]);
+      // A crash right after any write, then a restart: once repaired, every video the user still
+      // counts as running has its record, so no slot is held for ever.
+      for (const { op, stored } of keyv.history) {
+        const crashed = new Keyv();
+        for (const [key, value] of stored) await crashed.set(key, value);
+        const restarted = setup({ backend: new KeyvUsageBackend(crashed) }).service;
+        await restarted.repair();
+        const running = ((await crashed.get('user:g1:u1')) as UserUsage | undefined)?.running ?? [];
+        for (const id of running) assert.ok(await crashed.has(`reservation:${id}`), `after "${op}" and a repair, ${id} runs without a record (${keyv.ops.join(', ')})`);
+      }
+    },
+  );
+});
+
+describe('KeyvUsageBackend: list', () => {
+  test('lists every stored key with the prefix, with its value, and no other', async () => {
+    const keyv = new Keyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await put(backend, [['reservation:a', { id: 'a' }], ['reservation:b', { id: 'b' }], ['user:g1:u1', { n: 1 }], ['reservations', 1]]);
+    await put(backend, [['reservation:b', undefined], ['reservation:c', { id: 'c' }]]);
+    const listed = await backend.list('reservation:');
+    assert.deepEqual(listed.sort(([x], [y]) => x.localeCompare(y)), [
+      ['reservation:a', { id: 'a' }],
+      ['reservation:c', { id: 'c' }],
+    ]);
+    assert.deepEqual(await backend.list('nothing:'), []);
+  });
+
+  function put(backend: KeyvUsageBackend, writes: Writes) {
+    return backend.transact(writes.map(([key]) => key), () => ({ writes, result: undefined }));
+  }
 });
