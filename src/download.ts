@@ -33,7 +33,7 @@ const MAX_REDIRECTS = 3;
  * transfers slower than `timeoutMs` overall.
  */
 export async function downloadBounded(url: string, limits: DownloadLimits): Promise<Downloaded> {
-  const signal = AbortSignal.timeout(limits.timeoutMs);
+  const signal = AbortSignal.timeout(Math.ceil(limits.timeoutMs));
   let current = url;
   try {
     for (let redirects = 0; redirects <= MAX_REDIRECTS; redirects++) {

@@ -290,7 +290,7 @@ class RunningTask {
     try {
       const { data, contentType } = await downloadBounded(resultUrl, {
         maxBytes: config.maxVideoBytes,
-        timeoutMs: VIDEO_DOWNLOAD_BASE_TIMEOUT_MS + (config.maxVideoBytes / VIDEO_DOWNLOAD_BYTES_PER_SECOND) * 1000,
+        timeoutMs: VIDEO_DOWNLOAD_BASE_TIMEOUT_MS + Math.ceil((config.maxVideoBytes / VIDEO_DOWNLOAD_BYTES_PER_SECOND) * 1000),
       });
       if (!isMp4(data, contentType)) {
         this.log.warn('result is not an mp4', { contentType });

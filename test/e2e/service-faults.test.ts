@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BotProcess } from '../support/bot-process.js';
 import { askForVideo, firstAnswer, newUserId, quota } from '../support/users.js';
-import { makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
+import { failureText, makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
 
 const COOL_DOWN_MS = 1500;
 
@@ -105,5 +105,33 @@ describe('the store fails', () => {
     } finally {
       await world.close();
     }
+  });
+});
+
+describe('results the bot will not take', () => {
+  let world: World;
+
+  before(async () => {
+    world = await startWorld({ MAX_VIDEO_BYTES: '100000', DEFAULT_DAILY_LIMIT: '1' });
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('a video over MAX_VIDEO_BYTES is refused with a clear message, and refunded', async () => {
+    const header = Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypmp42')]);
+    world.pika.nextTask({ video: Buffer.concat([header, Buffer.alloc(200_000)]) });
+    const user = newUserId();
+    const interaction = await askForVideo(world, user, 'too big to fetch');
+    await waitSettled(interaction);
+    assert.match(failureText(interaction), /could not be posted here: The file is larger than the bot is allowed to download/);
+    assert.match(await quota(world, user), /Today: 1 video left/);
+  });
+
+  test('a result URL that is not http(s) is refused with a clear message', async () => {
+    world.pika.nextTask({ resultUrl: 'file:///etc/passwd' });
+    const interaction = await askForVideo(world, newUserId(), 'sneaky');
+    await waitSettled(interaction);
+    assert.match(failureText(interaction), /not a web address the bot will fetch/);
   });
 });
