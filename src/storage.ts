@@ -51,8 +51,16 @@ export class Storage {
   }
 }
 
-/** An error from the database under keyv (SQLite reports codes such as SQLITE_READONLY). */
+/** The store did not answer in time. */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+  constructor() {
+    super('the store did not answer in time');
+  }
+}
+
+/** An error of the store: a timeout, or from the database under keyv (SQLITE_READONLY…). */
 export function isStoreError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_');
+  return error instanceof StoreTimeoutError || (typeof code === 'string' && code.startsWith('SQLITE_'));
 }

@@ -20,12 +20,15 @@ import {
   type UsageSnapshot,
   type UserUsage,
 } from './limits.js';
+import { StoreTimeoutError } from '../storage.js';
 import type { UsageBackend, Writes } from './usage-store.js';
 
 export type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; refusal: Refusal; rules: LimitRules };
 
 export interface UsageServiceDeps {
   backend: UsageBackend;
+  /** Longest a reservation may take before the command is answered with an error (default 2 s). */
+  reserveTimeoutMs?: number;
   settings: GuildSettingsStore;
   operator: OperatorLimits;
   now?: () => number;
@@ -66,8 +69,30 @@ export class UsageService {
     return { ...effectiveRules(settings, this.deps.operator, roleIds), exempt: roleEffect(settings.moderation.roles, roleIds).exempt };
   }
 
-  /** Checks every limit and, if none is hit, counts the video as started, atomically. */
+  /**
+   * Checks every limit and, if none is hit, counts the video as started, atomically. A store that
+   * stalls must not make the command miss Discord's 3-second window: past `reserveTimeoutMs`
+   * this fails with a store error, and a reservation that still completes later is refunded.
+   */
   async reserve(guildId: string, userId: string, roleIds: readonly string[] = []): Promise<ReserveOutcome> {
+    const attempt = this.reserveNow(guildId, userId, roleIds);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreTimeoutError()), this.deps.reserveTimeoutMs ?? 2000);
+    });
+    try {
+      return await Promise.race([attempt, timeout]);
+    } catch (error) {
+      if (error instanceof StoreTimeoutError) {
+        void attempt.then((late) => (late.ok ? this.settle(late.reservation, 'refunded') : undefined)).catch(() => {});
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[]): Promise<ReserveOutcome> {
     const rules = await this.rulesFor(guildId, roleIds);
     const keys = counterKeys(guildId, userId);
     return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
@@ -196,3 +221,4 @@ function counterWrites(keys: readonly string[], snapshot: UsageSnapshot): Writes
     [global, snapshot.global],
   ];
 }
+
