@@ -100,7 +100,10 @@ async function benchMemoryPerTask(): Promise<void> {
       guildId: '3',
       requesterId: '4',
       attachmentSizeLimit: 10 * 1024 * 1024,
-    }, { id: `r${i}`, guildId: '3', userId: '4', day: '', week: '', startedAt: 0, previousLastStartAt: null });
+    }, {
+      reservation: { id: `r${i}`, guildId: '3', userId: '4', day: '', week: '', startedAt: 0, previousLastStartAt: null },
+      ticket: { probe: false, succeeded() {}, failed() {}, release() {} },
+    });
   }
   globalThis.gc?.();
   const perTask = (process.memoryUsage().heapUsed - before) / tasks;

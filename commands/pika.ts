@@ -11,16 +11,8 @@ import {
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/messages.js';
-import {
-  channelFallbackPermissions,
-  missingAppPermissions,
-  requesterOf,
-  requireAppPermissions,
-  replyTargetOf,
-  usageScopeOf,
-} from '../src/discord/interaction.js';
-import { renderPolicyRefusal, renderQuota, renderRefusal, renderServiceUnavailable } from '../src/discord/usage-messages.js';
-import { checkPolicy } from '../src/moderation/policy.js';
+import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf, warnIfChannelFallbackWouldFail } from '../src/discord/interaction.js';
+import { renderQuota } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import {
   CAMERA_MOVES,
@@ -194,40 +186,19 @@ export const pika: Command = {
       throw new UserError('I don’t know that subcommand. Try `/pika text`, `/pika image`, `/pika ingredients` or `/pika quota`.');
     }
     const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
-    if (!ctx.usage.isOwner(requester.userId)) {
-      const { moderation } = await ctx.settings.get(scope);
-      const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt, request.pikaffect]);
-      if (refusal) throw new UserError(renderPolicyRefusal(refusal));
-    }
     requireAppPermissions(interaction, [
       [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
       [PermissionFlagsBits.AttachFiles, 'Attach Files'],
     ]);
-    const fallbackMissing = missingAppPermissions(interaction, channelFallbackPermissions(interaction));
-    if (fallbackMissing.length > 0) {
-      ctx.logger.warn('if this reply expires, posting the video in the channel instead would fail', {
-        channel: interaction.channelId,
-        missing: fallbackMissing,
-      });
-    }
-    const ticket = ctx.breaker.admit();
-    if (!ticket) throw new UserError(renderServiceUnavailable(ctx.breaker.retryAt));
-    const outcome = await ctx.usage.reserve(scope, interaction.user.id, requester.roleIds).catch((error: unknown) => {
-      ticket.release();
-      throw error;
-    });
-    if (!outcome.ok) {
-      ticket.release();
-      throw new UserError(renderRefusal(outcome.refusal, outcome.rules, ctx.usage.globalDailyCap));
-    }
+    warnIfChannelFallbackWouldFail(interaction, ctx.logger);
+    const admitted = await ctx.admission.admit(scope, requester, request);
     try {
       await interaction.deferReply();
     } catch (error) {
-      ticket.release();
-      await ctx.usage.settle(outcome.reservation, 'refunded');
+      await admitted.cancel();
       throw error;
     }
-    await ctx.tasks.start(request, replyTargetOf(interaction), outcome.reservation, ticket);
+    await ctx.tasks.start(request, replyTargetOf(interaction), admitted);
   },
 
   async autocomplete(interaction: AutocompleteInteraction) {

@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import { CircuitBreaker } from './pika/circuit-breaker.js';
 import { PikaClient } from './pika/client.js';
 import { Storage } from './storage.js';
+import { Admission } from './tasks/admission.js';
 import { PollScheduler } from './tasks/scheduler.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
@@ -73,7 +74,8 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     audit,
   });
   const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs });
-  const ctx: AppContext = { config, logger, tasks, usage, settings, audit, breaker };
+  const admission = new Admission({ usage, settings, breaker });
+  const ctx: AppContext = { config, logger, tasks, admission, usage, settings, audit };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));

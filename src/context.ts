@@ -1,8 +1,8 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import type { Admission } from './tasks/admission.js';
 import type { TaskService } from './tasks/task-service.js';
 import type { AuditLog } from './moderation/audit-log.js';
-import type { CircuitBreaker } from './pika/circuit-breaker.js';
 import type { GuildSettingsStore } from './usage/guild-settings.js';
 import type { UsageService } from './usage/usage-service.js';
 
@@ -11,8 +11,8 @@ export interface AppContext {
   config: Config;
   logger: Logger;
   tasks: TaskService;
+  admission: Admission;
   usage: UsageService;
   settings: GuildSettingsStore;
   audit: AuditLog;
-  breaker: CircuitBreaker;
 }

@@ -1,4 +1,5 @@
 import { PermissionFlagsBits, type ChatInputCommandInteraction } from 'discord.js';
+import type { Logger } from '../logger.js';
 import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
@@ -24,8 +25,19 @@ export function missingAppPermissions(interaction: ChatInputCommandInteraction, 
   return needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => name);
 }
 
+/**
+ * The task runs even where posting in the channel (needed once the interaction token expires or
+ * the reply is deleted) would fail; the operator learns of it from the log.
+ */
+export function warnIfChannelFallbackWouldFail(interaction: ChatInputCommandInteraction, logger: Logger): void {
+  const missing = missingAppPermissions(interaction, channelFallbackPermissions(interaction));
+  if (missing.length > 0) {
+    logger.warn('if this reply expires, posting the video in the channel instead would fail', { channel: interaction.channelId, missing });
+  }
+}
+
 /** What posting the video in the channel needs, for when the interaction token has expired. */
-export function channelFallbackPermissions(interaction: ChatInputCommandInteraction): Array<readonly [bigint, string]> {
+function channelFallbackPermissions(interaction: ChatInputCommandInteraction): Array<readonly [bigint, string]> {
   return [
     [PermissionFlagsBits.ViewChannel, 'View Channel'],
     interaction.channel?.isThread()

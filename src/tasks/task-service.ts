@@ -16,12 +16,12 @@ import { messageUrl, type PostedMessage, type ReplyTarget, type ReplyWriter } fr
 import type { AuditLog } from '../moderation/audit-log.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
-import type { BreakerTicket } from '../pika/circuit-breaker.js';
 import { PikaError } from '../pika/errors.js';
 import { resolveImageRefs } from '../pika/images.js';
 import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
 import type { PikaVideo } from '../pika/types.js';
-import type { Reservation, Settlement } from '../usage/limits.js';
+import type { Settlement } from '../usage/limits.js';
+import type { Admitted } from './admission.js';
 import type { UsageService } from '../usage/usage-service.js';
 import { reasonFor, taskErrorReason, timeoutReason } from './failure-reasons.js';
 import { ProgressEditor } from './progress-editor.js';
@@ -45,7 +45,6 @@ export interface TaskServiceDeps {
 }
 
 const MAX_FEED_BACKOFF_MS = 60_000;
-const NO_BREAKER: BreakerTicket = { probe: false, succeeded() {}, failed() {}, release() {} };
 
 /** What the operator should do about a failure, for the log line. */
 function actionFor(error: unknown): string {
@@ -80,7 +79,7 @@ export class TaskService {
    * Runs a checked request whose interaction was already deferred. Never throws: every failure
    * ends as a message on the reply.
    */
-  async start(request: GenerationRequest, reply: ReplyTarget, reservation: Reservation, ticket: BreakerTicket = NO_BREAKER): Promise<void> {
+  async start(request: GenerationRequest, reply: ReplyTarget, { reservation, ticket }: Pick<Admitted, 'reservation' | 'ticket'>): Promise<void> {
     const { config, pika, store, logger } = this.deps;
     const createdAt = this.now();
     const record: TaskRecord = {
