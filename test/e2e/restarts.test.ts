@@ -56,6 +56,13 @@ describe('restarts lose nothing and charge nothing twice', () => {
     assert.ok([...settlements(world).values()].every((o) => o.length === 1), 'no task settled twice');
   });
 
+  test('SIGINT (Ctrl-C) stops the bot cleanly too', async () => {
+    const code = await world.bot.stop('SIGINT');
+    assert.equal(code, 0);
+    assert.ok(world.bot.lines.some((l) => l.includes('"signal":"SIGINT"')));
+    await world.restartBot();
+  });
+
   test('SIGTERM: exits 0 within 10 s, and the tasks resume on the next start', async () => {
     const tasks = await startTasks(5, 40);
     const started = Date.now();
