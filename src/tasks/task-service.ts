@@ -66,7 +66,8 @@ const VIDEO_DOWNLOAD_BYTES_PER_SECOND = 512 * 1024;
  * settle (the allowance kept or refunded, exactly once, and the record removed).
  */
 export class TaskService {
-  private readonly deliveries = new Set<Promise<void>>();
+  /** Starts and deliveries under way: what shutdown waits for, so a paid start gets its task id recorded. */
+  private readonly underWay = new Set<Promise<void>>();
   private readonly now: () => number;
   private readonly newId: () => string;
 
@@ -79,7 +80,13 @@ export class TaskService {
    * Runs a checked request whose interaction was already deferred. Never throws: every failure
    * ends as a message on the reply.
    */
-  async start(request: GenerationRequest, reply: ReplyTarget, { reservation, ticket }: Pick<Admitted, 'reservation' | 'ticket'>): Promise<void> {
+  start(request: GenerationRequest, reply: ReplyTarget, admitted: Pick<Admitted, 'reservation' | 'ticket'>): Promise<void> {
+    const started = this.startTask(request, reply, admitted);
+    this.track(started);
+    return started;
+  }
+
+  private async startTask(request: GenerationRequest, reply: ReplyTarget, { reservation, ticket }: Pick<Admitted, 'reservation' | 'ticket'>): Promise<void> {
     const { config, pika, store, logger } = this.deps;
     const createdAt = this.now();
     const record: TaskRecord = {
@@ -161,14 +168,14 @@ export class TaskService {
     return { resumed, interrupted, refunded };
   }
 
-  /** Waits for deliveries already under way (used at shutdown). */
+  /** Waits for the starts and deliveries already under way (used at shutdown). */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.deliveries]);
+    await Promise.allSettled([...this.underWay]);
   }
 
-  private track(delivery: Promise<void>): void {
-    this.deliveries.add(delivery);
-    void delivery.finally(() => this.deliveries.delete(delivery));
+  private track(work: Promise<void>): void {
+    this.underWay.add(work);
+    void work.finally(() => this.underWay.delete(work));
   }
 }
 

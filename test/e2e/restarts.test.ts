@@ -56,6 +56,20 @@ describe('restarts lose nothing and charge nothing twice', () => {
     assert.ok([...settlements(world).values()].every((o) => o.length === 1), 'no task settled twice');
   });
 
+  test('SIGTERM during a generate call: shutdown waits for it, so the paid task is resumed, not lost', async () => {
+    const user = newUserId();
+    world.pika.nextTask({ generateDelayMs: 1500, feed: slowFeed(5) });
+    const before = world.pika.generateCalls.length;
+    const interaction = await askForVideo(world, user, 'slow start');
+    await eventually(() => world.pika.generateCalls.length > before, 10_000, 'the generate call');
+    assert.equal(await world.bot.stop('SIGTERM'), 0);
+    await world.restartBot();
+    await waitSettled(interaction, 20_000);
+    assert.match(interaction.original!.embeds[0].title, /done/);
+    assert.equal(world.pika.generateCalls.length, before + 1);
+    assert.equal(world.bot.entries.find((e) => e.msg === 'resumed after restart')?.interrupted, 0);
+  });
+
   test('SIGINT (Ctrl-C) stops the bot cleanly too', async () => {
     const code = await world.bot.stop('SIGINT');
     assert.equal(code, 0);

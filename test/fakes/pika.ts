@@ -59,6 +59,8 @@ export interface TaskScript {
   duration?: number;
   /** Replaces resultUrl in finished steps (e.g. a non-http scheme); sharingUrl stays on the CDN. */
   resultUrl?: string;
+  /** Generate answers (successfully) only after this long: a slow start. */
+  generateDelayMs?: number;
 }
 
 export type PikaFault =
@@ -231,7 +233,8 @@ export class FakePika {
     const script = this.#scripts.shift() ?? {};
     const id = randomUUID();
     this.#tasks.set(id, { id, script, step: -1, seed: script.seed ?? randomInt(2 ** 32), body });
-    sendJson(res, 200, { id });
+    if (script.generateDelayMs) setTimeout(() => sendJson(res, 200, { id }), script.generateDelayMs);
+    else sendJson(res, 200, { id });
   }
 
   #feed(id: string, res: ServerResponse): void {
