@@ -2,13 +2,20 @@
  * `npm run bench`: prints the figures behind the bot's speed and memory targets. Figures, not
  * pass/fail: timing assertions flake on a busy machine, so tests don't make them.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { renderDelivery, renderProgress, toDisplayRequest } from '../src/discord/messages.js';
 import type { ReplyWriter } from '../src/discord/replies.js';
 import { createLogger } from '../src/logger.js';
 import { checkGenerationOptions } from '../src/pika/request.js';
 import { PollScheduler } from '../src/tasks/scheduler.js';
+import { Storage } from '../src/storage.js';
 import { TaskService } from '../src/tasks/task-service.js';
+import { GuildSettingsStore } from '../src/usage/guild-settings.js';
+import { UsageService } from '../src/usage/usage-service.js';
+import { KeyvUsageBackend } from '../src/usage/usage-store.js';
 import type { TaskRecord, TaskStore } from '../src/tasks/task-store.js';
 
 const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
@@ -111,8 +118,27 @@ async function benchMemoryPerTask(): Promise<void> {
   scheduler.stop();
 }
 
+/** The burst path: check-and-reserve over SQLite, 500 commands at once from 500 users. */
+async function benchReservations(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
+  const storage = await Storage.open(`sqlite://${join(dir, 'bench.sqlite')}`);
+  const usage = new UsageService({
+    backend: new KeyvUsageBackend(storage.namespace('usage')),
+    settings: new GuildSettingsStore(storage.namespace('settings')),
+    operator: { ownerIds: new Set(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false },
+  });
+  await usage.reserve('guild', 'warm-up');
+  const start = performance.now();
+  await Promise.all(Array.from({ length: 500 }, (_, i) => usage.reserve('guild', `user-${i}`)));
+  const ms = performance.now() - start;
+  console.log(`${'reserve over SQLite: 500 commands at once'.padEnd(52)} ${ms.toFixed(0).padStart(10)} ms in all  (${((ms * 1000) / 500).toFixed(0)} µs each)`);
+  await storage.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
 console.log(`pika-discord benchmarks on Node ${process.version}`);
 benchRendering();
 benchLogger();
 await benchScheduler();
 await benchMemoryPerTask();
+await benchReservations();
