@@ -72,7 +72,7 @@ const OMITTED_ERROR_FIELDS = new Set(['requestBody', 'rawError']);
 /** JSON that never throws: errors with their own fields, bigints as strings, cycles and buffers elided. */
 function safeStringify(entry: unknown): string {
   const seen = new WeakSet<object>();
-  return JSON.stringify(entry, function replacer(key, value: unknown) {
+  return JSON.stringify(entry, function replacer(_key, value: unknown) {
     if (typeof value === 'bigint') return value.toString();
     if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[${value.length} bytes]`;
     if (typeof value !== 'object' || value === null) return value;

@@ -1,5 +1,5 @@
 import { time, TimestampStyles } from 'discord.js';
-import type { Limit, LimitRules, QuotaView, Refusal, GuildUsage, UserUsage } from '../usage/limits.js';
+import { serverDayTotal, serverWeekTotal, type Limit, type LimitRules, type QuotaView, type Refusal, type GuildUsage, type UserUsage } from '../usage/limits.js';
 import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
 import type { PolicyRefusal } from '../moderation/policy.js';
 import { displayText } from './messages.js';
@@ -132,10 +132,9 @@ export function renderUsage(usage: GuildUsage, top = 10): string {
     const entries = Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).slice(0, top);
     return entries.length === 0 ? 'nobody yet' : entries.map(([user, n], i) => `${i + 1}. <@${user}>: ${n}`).join('\n');
   };
-  const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
   return [
     '**Pika usage in this server**',
-    `Today (UTC): ${videos(total(usage.dayByUser))} · This week: ${videos(total(usage.weekByUser))}`,
+    `Today (UTC): ${videos(serverDayTotal(usage))} · This week: ${videos(serverWeekTotal(usage))}`,
     '__Top users today__',
     ranking(usage.dayByUser),
     '__Top users this week__',
