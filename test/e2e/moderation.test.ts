@@ -1,67 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_MEMBER_PERMISSIONS, snowflake, type ChatInputOptions, type FakeDiscord, type FakeInteraction, type FakeMessage } from '../fakes/discord.js';
+import { DEFAULT_MEMBER_PERMISSIONS, snowflake, type ChatInputOptions, type FakeInteraction, type FakeMessage } from '../fakes/discord.js';
 import { firstAnswer, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
 import { eventually, eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
-
-// ---------------------------------------------------------------------------------------------
-// What the fake Discord does not model yet, added here: members with roles, and role / channel
-// options with their `resolved` objects (as Discord sends them). Patched on this world's fake only.
-// ---------------------------------------------------------------------------------------------
-
-const OPTION_CHANNEL = 7;
-const OPTION_ROLE = 8;
-
-interface FakeInternals {
-  invocationContext(options: ChatInputOptions & { roles?: readonly string[] }): Record<string, any>;
-  buildCommandOptions(command: unknown, options: unknown, focused?: string): { commandOptions: any[]; resolved?: Record<string, Record<string, unknown>> };
-  guildChannel(channelId: string, guildId: string): Record<string, any>;
-}
-
-function roleJson(id: string): Record<string, unknown> {
-  return {
-    id,
-    name: `role-${id.slice(-4)}`,
-    color: 0,
-    colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
-    hoist: false,
-    icon: null,
-    unicode_emoji: null,
-    position: 1,
-    permissions: '0',
-    managed: false,
-    mentionable: false,
-    flags: 0,
-  };
-}
-
-function teachFake(discord: FakeDiscord): void {
-  const internals = discord as unknown as FakeInternals;
-  const invocationContext = internals.invocationContext.bind(discord);
-  internals.invocationContext = (options) => {
-    const context = invocationContext(options);
-    if (options.roles && context.member) context.member = { ...context.member, roles: [...options.roles] };
-    return context;
-  };
-  const buildCommandOptions = internals.buildCommandOptions.bind(discord);
-  internals.buildCommandOptions = (command, options, focused) => {
-    const built = buildCommandOptions(command, options, focused);
-    const resolved: Record<string, Record<string, unknown>> = { ...built.resolved };
-    const visit = (list: any[] | undefined): void => {
-      for (const option of list ?? []) {
-        visit(option.options);
-        if (option.focused) continue;
-        if (option.type === OPTION_ROLE) (resolved.roles ??= {})[option.value] = roleJson(String(option.value));
-        if (option.type === OPTION_CHANNEL) {
-          const channel = internals.guildChannel(String(option.value), discord.guildId);
-          (resolved.channels ??= {})[option.value] = { ...channel, permissions: String(MODERATOR_PERMISSIONS) };
-        }
-      }
-    };
-    visit(built.commandOptions);
-    return { commandOptions: built.commandOptions, ...(Object.keys(resolved).length > 0 ? { resolved } : {}) };
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Users, roles and answers
@@ -80,24 +21,9 @@ interface Member {
 
 const member = (roles: readonly string[] = [], channelId?: string): Member => ({ userId: newUserId(), roles, ...(channelId ? { channelId } : {}) });
 
-/** Every role the tests made, to tell a restarted bot about them (as GUILD_CREATE would). */
-const knownRoles: string[] = [];
-
-function announceRole(world: World, id: string): void {
-  world.discord.dispatchEvent('GUILD_ROLE_CREATE', { guild_id: world.discord.guildId, role: roleJson(id) });
-}
-
-/** A role that exists in the server (the bot learns of it through the gateway). */
-function newRole(world: World): string {
-  const id = snowflake();
-  knownRoles.push(id);
-  announceRole(world, id);
-  return id;
-}
-
 /** `/pika <subcommand>` as `who`: with their roles, in their channel. */
 function pika(world: World, who: Member, options: Record<string, string | number | boolean> = { prompt: PROMPT }, subcommand = 'text'): Promise<FakeInteraction> {
-  const invocation: ChatInputOptions & { roles?: readonly string[] } = {
+  const invocation: ChatInputOptions = {
     name: 'pika',
     subcommand,
     options,
@@ -165,14 +91,13 @@ describe('moderation, end to end', () => {
       DEFAULT_WEEKLY_LIMIT: 'unlimited',
       DEFAULT_COOLDOWN_SECONDS: '0',
     });
-    teachFake(world.discord);
   });
   after(async () => {
     await world?.close();
   });
 
   test('a non-moderator is refused every /pika-admin subcommand, privately, and nothing changes', async () => {
-    const role = newRole(world);
+    const role = world.discord.createRole();
     const target = newUserId();
     const channel = snowflake();
     const settingsBefore = await moderate(world, 'show');
@@ -253,10 +178,10 @@ describe('moderation, end to end', () => {
   });
 
   test('role allowance: a role’s daily allowance, the most generous of two roles, unlimited beats numbers', async () => {
-    const three = newRole(world);
-    const two = newRole(world);
-    const four = newRole(world);
-    const unlimited = newRole(world);
+    const three = world.discord.createRole();
+    const two = world.discord.createRole();
+    const four = world.discord.createRole();
+    const unlimited = world.discord.createRole();
     assert.equal(await moderate(world, 'role allowance', { role: three, daily: 3 }), `Done: gave <@&${three}> an allowance of 3 per day.`);
     await moderate(world, 'role allowance', { role: two, daily: 2 });
     await moderate(world, 'role allowance', { role: four, daily: 4, weekly: 10 });
@@ -281,7 +206,7 @@ describe('moderation, end to end', () => {
     await video(world, withUnlimited);
     await video(world, withUnlimited);
     assert.match(await quotaOf(world, withUnlimited), /^Today: unlimited\nThis week: 8 videos left · /m);
-    assert.match(await quotaOf(world, member([newRole(world)])), /^Today: 1 video left · /m);
+    assert.match(await quotaOf(world, member([world.discord.createRole()])), /^Today: 1 video left · /m);
 
     // Clearing a role's rules puts its members back on the default.
     assert.equal(await moderate(world, 'role clear', { role: three }), `Done: removed the rules of <@&${three}>.`);
@@ -289,7 +214,7 @@ describe('moderation, end to end', () => {
   });
 
   test('role exemption: exempt members are held to neither their daily allowance nor the server’s cap', async () => {
-    const exemptRole = newRole(world);
+    const exemptRole = world.discord.createRole();
     assert.equal(await moderate(world, 'role exempt', { role: exemptRole, exempt: true }), `Done: exempted <@&${exemptRole}> from the limits.`);
     // The server has used up its day: cap it at what is already used.
     const usedToday = Number(/Today \(UTC\): (\d+)/.exec(await moderate(world, 'usage'))![1]);
@@ -311,7 +236,7 @@ describe('moderation, end to end', () => {
     '/pika-admin show lists no empty rule for a role that was exempted and then not',
     {},
     async () => {
-      const role = newRole(world);
+      const role = world.discord.createRole();
       await moderate(world, 'role exempt', { role, exempt: true });
       await moderate(world, 'role exempt', { role, exempt: false });
       const line = (await moderate(world, 'show')).split('\n').find((l) => l.startsWith(`<@&${role}>`));
@@ -320,10 +245,10 @@ describe('moderation, end to end', () => {
   );
 
   test('required role: members without it are refused with the role named; `role require` without a role lifts it', async () => {
-    const required = newRole(world);
+    const required = world.discord.createRole();
     assert.equal(await moderate(world, 'role require', { role: required }), `Done: made <@&${required}> required to use the bot.`);
     try {
-      const without = member([newRole(world)]);
+      const without = member([world.discord.createRole()]);
       assert.equal(await refused(world, pika(world, without)), `You need the <@&${required}> role to make videos in this server.`);
       await video(world, member([required]));
       assert.match(await moderate(world, 'show'), new RegExp(`^Required role: <@&${required}>$`, 'm'));
@@ -478,9 +403,9 @@ describe('moderation, end to end', () => {
   );
 
   test('/pika-admin show covers roles, required role, blocked users, banned words, channels and audit log; all of it survives a restart', async () => {
-    const allowance = newRole(world);
-    const exempt = newRole(world);
-    const required = newRole(world);
+    const allowance = world.discord.createRole();
+    const exempt = world.discord.createRole();
+    const required = world.discord.createRole();
     const blocked = member();
     const granted = member();
     const allowedChannel = snowflake();
@@ -509,9 +434,8 @@ describe('moderation, end to end', () => {
     assert.ok(shown.indexOf('__Roles__') < shown.indexOf(`<@&${allowance}>`) && shown.indexOf(`<@&${allowance}>`) < shown.indexOf('Required role'));
     assert.ok(shown.indexOf('__Blocked users__') < shown.indexOf(`<@${blocked.userId}>`));
 
+    // The restarted bot learns the server's roles from GUILD_CREATE, as on Discord.
     await world.restartBot();
-    // A fresh gateway session knows the server's roles (GUILD_CREATE on Discord; told here).
-    for (const role of knownRoles) announceRole(world, role);
 
     assert.equal(await moderate(world, 'show'), shown, 'the whole configuration survived');
     assert.equal(await moderate(world, 'words list'), '**Banned words (2)**\n• Dragon\n• dark castle');

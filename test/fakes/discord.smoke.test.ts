@@ -11,10 +11,11 @@ import {
   Events,
   GatewayIntentBits,
   MessageFlags,
+  Role,
   Routes,
   type ChatInputCommandInteraction,
 } from 'discord.js';
-import { FakeDiscord, type ChatInputOptions, type FakeInteraction } from './discord.js';
+import { FakeDiscord, snowflake, type ChatInputOptions, type FakeInteraction } from './discord.js';
 
 const BOT_TOKEN = 'fake.bot-token.for-tests';
 /** Short so the "late callback" case is quick; the bot runs in-process and answers in milliseconds. */
@@ -53,6 +54,16 @@ before(async () => {
           { type: 3, name: 'prompt', description: 'What to make' },
           { type: 4, name: 'frame_rate', description: 'Frames per second' },
           { type: 11, name: 'image', description: 'Starting image' },
+        ],
+      },
+      {
+        name: 'pick',
+        description: 'Pick a role, a channel and something mentionable',
+        options: [
+          { type: 8, name: 'r', description: 'A role' },
+          { type: 7, name: 'c', description: 'A channel' },
+          { type: 9, name: 'm', description: 'A role or a user' },
+          { type: 9, name: 'mu', description: 'A role or a user' },
         ],
       },
     ],
@@ -265,4 +276,68 @@ test('channel messages: enforce_nonce deduplicates, replies to unknown messages 
   assert.ok(failure instanceof DiscordAPIError);
   assert.equal(failure.code, 50035);
   assert.equal(fake.channelMessages.length, 2);
+});
+
+// Last in the file: it makes the client identify again, which the resume test above counts.
+test('member roles and created roles reach the client; role, channel and mentionable options resolve', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const role = fake.createRole({ name: 'Video makers' });
+  const otherRole = fake.createRole();
+  const channelId = snowflake();
+  const userId = snowflake();
+  const guild = client.guilds.cache.get(fake.guildId)!;
+
+  const { interaction, result } = await invoke(
+    async (i) => {
+      assert.ok(i.inCachedGuild(), 'the guild is cached');
+      const picked = i.options.getRole('r', true);
+      const channel = i.options.getChannel('c', true);
+      const mentionedRole = i.options.getMentionable('m', true);
+      const mentionedUser = i.options.getMentionable('mu', true);
+      await i.reply('picked');
+      return {
+        memberRoles: [...i.member.roles.cache.keys()].sort(),
+        role: { id: picked.id, name: picked.name, cached: guild.roles.cache.get(picked.id)?.name },
+        channel: { id: channel.id, type: channel.type, name: channel.name },
+        mentionedRole: mentionedRole instanceof Role ? mentionedRole.id : 'not a role',
+        mentionedUser: 'username' in mentionedUser ? mentionedUser.id : 'not a user',
+      };
+    },
+    { name: 'pick', roles: [role, otherRole], options: { r: role, c: channelId, m: otherRole, mu: userId } },
+  );
+  assert.deepEqual(valueOf(result), {
+    memberRoles: [role, otherRole, fake.guildId].sort(),
+    role: { id: role, name: 'Video makers', cached: 'Video makers' },
+    channel: { id: channelId, type: 0, name: `channel-${channelId.slice(-4)}` },
+    mentionedRole: otherRole,
+    mentionedUser: userId,
+  });
+  const data = interaction.payload.data;
+  assert.deepEqual(interaction.payload.member.roles, [role, otherRole], 'member.roles as given');
+  assert.deepEqual(Object.keys(data.resolved.roles).sort(), [role, otherRole].sort());
+  assert.equal(data.resolved.channels[channelId].permissions, String(interaction.payload.member.permissions));
+  assert.deepEqual(Object.keys(data.resolved.users), [userId]);
+
+  // The picked channel now exists for REST routes.
+  const fetched = await client.channels.fetch(channelId, { force: true });
+  assert.ok(fetched?.isSendable());
+  await fetched.send('in the picked channel');
+  assert.equal(fake.channelMessages.at(-1)?.channel_id, channelId);
+
+  // Without `roles`, a member has none; autocomplete carries them like a command does.
+  const plain = await fake.chatInput({ name: 'pika', options: { prompt: 'x' } });
+  assert.deepEqual(plain.payload.member.roles, []);
+  const typing = await fake.autocomplete({ name: 'pika', options: {}, focused: 'prompt', roles: [role] });
+  assert.deepEqual(typing.payload.member.roles, [role]);
+  await Promise.all([plain, typing].map((i) => i.waitFor((x) => x.delivered)));
+
+  // A fresh gateway session learns the created roles from GUILD_CREATE (not from a replay).
+  guild.roles.cache.delete(role);
+  guild.roles.cache.delete(otherRole);
+  const identifies = fake.identifies;
+  fake.disconnectGateway(4007); // invalid seq: discord.js identifies again
+  await fake.waitFor((f) => f.identifies === identifies + 1 && f.gatewayConnected, 10_000, 'the client to identify again');
+  const deadline = Date.now() + 5000;
+  while (!(guild.roles.cache.has(role) && guild.roles.cache.has(otherRole)) && Date.now() < deadline) await sleep(20);
+  assert.equal(guild.roles.cache.get(role)?.name, 'Video makers');
+  assert.ok(guild.roles.cache.has(otherRole));
 });

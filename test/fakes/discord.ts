@@ -22,6 +22,10 @@
  * - Dispatches sent while no client is connected are not lost: they are replayed on RESUME, and
  *   otherwise delivered after the next IDENTIFY's READY + GUILD_CREATE. An interaction's 3 s
  *   deadline starts when it is actually written to a socket.
+ * - Role (8), channel (7) and mentionable (9) options come with `data.resolved` like user and
+ *   attachment options. A channel id the fake does not know becomes a text channel of the guild; a
+ *   role id it does not know becomes a role of the guild (announced with GUILD_ROLE_CREATE), since
+ *   Discord only lets users pick things that exist. `createRole()` adds a role deliberately.
  * - Gateway close codes are Discord's: 4001 unknown opcode, 4002 undecodable payload, 4003 payload
  *   before IDENTIFY, 4004 wrong token, 4005 second IDENTIFY. Compression is never used (the client
  *   accepts plain text frames even when it asked for zlib-stream).
@@ -125,6 +129,18 @@ export interface InvocationOptions {
   memberPermissions?: bigint;
   attachmentSizeLimit?: number;
   locale?: string;
+  /**
+   * The member's role ids, sent in `member.roles` (guild interactions only; default none). Create
+   * them with `FakeDiscord.createRole()` so the bot knows them, as it would on Discord.
+   */
+  roles?: readonly string[];
+}
+
+export interface RoleInput {
+  /** Default `role-<last 4 digits of the id>`. */
+  name?: string;
+  /** Default none (0). */
+  permissions?: bigint;
 }
 
 export interface ChatInputOptions extends InvocationOptions {
@@ -212,6 +228,9 @@ const OptionType = {
   Integer: 4,
   Boolean: 5,
   User: 6,
+  Channel: 7,
+  Role: 8,
+  Mentionable: 9,
   Number: 10,
   Attachment: 11,
 } as const;
@@ -1247,8 +1266,10 @@ export class FakeDiscord {
   private readonly interactionsById = new Map<string, FakeInteraction>();
   private readonly interactionsByToken = new Map<string, FakeInteraction>();
   private readonly storedFiles = new Map<string, StoredFile>();
-  /** Channels that exist: the guild's text channel, plus any channel or DM an interaction came from. */
+  /** Channels that exist: the guild's text channel, plus any channel or DM an interaction came from or named. */
   private readonly channels = new Map<string, Record<string, any>>();
+  /** Roles made by `createRole()` (or picked in a role option), besides @everyone and the bot's role. */
+  private readonly guildRoles = new Map<string, { id: string; name: string; position: number; permissions: bigint }>();
   private readonly gateway: FakeGateway;
   private readonly signal = new ChangeSignal();
   private closed = false;
@@ -1413,6 +1434,31 @@ export class FakeDiscord {
     this.gateway.dispatch(t, d, () => this.signal.notify());
   }
 
+  /**
+   * Creates a role in the fake's guild, as a server admin would: the bot is told with
+   * GUILD_ROLE_CREATE, and every later GUILD_CREATE (after a reconnect or restart) includes it.
+   * Returns the role id, for `roles` and role options.
+   */
+  createRole(input: RoleInput = {}): string {
+    return this.addGuildRole(snowflake(), input);
+  }
+
+  /** The roles of the fake's guild (@everyone, the bot's managed role, then created roles), as Discord sends them. */
+  guildRolesJson(): Record<string, unknown>[] {
+    return [
+      this.roleJson({ id: this.guildId, name: '@everyone', position: 0, permissions: DEFAULT_MEMBER_PERMISSIONS, managed: false }),
+      this.roleJson({
+        id: this.botRoleId,
+        name: 'Pika',
+        position: 1,
+        permissions: DEFAULT_APP_PERMISSIONS,
+        managed: true,
+        tags: { bot_id: this.botUserId },
+      }),
+      ...[...this.guildRoles.values()].map((role) => this.roleJson({ ...role, managed: false })),
+    ];
+  }
+
   /** Makes the interaction token invalid (50027) for webhook routes, as after 15 minutes. */
   expireToken(interaction: FakeInteraction): void {
     interaction.tokenRevoked = true;
@@ -1558,6 +1604,10 @@ export class FakeDiscord {
     this.addRoute('GET', '/oauth2/applications/@me', AUTH, () => ok(this.applicationJson()));
     this.addRoute('GET', '/users/@me', AUTH, () => ok(this.botUserJson()));
     this.addRoute('GET', '/guilds/:guildId', AUTH, ({ params }) => ok(this.guildJsonFor(params.guildId!)));
+    this.addRoute('GET', '/guilds/:guildId/roles', AUTH, ({ params }) => {
+      this.guildJsonFor(params.guildId!);
+      return ok(this.guildRolesJson());
+    });
     this.addRoute('GET', '/channels/:channelId', AUTH, ({ params }) => ok(this.channelJson(params.channelId!)));
     this.addRoute('POST', '/channels/:channelId/typing', AUTH, ({ params }) => {
       this.channelJson(params.channelId!);
@@ -2000,7 +2050,7 @@ export class FakeDiscord {
       channel_id: channelId,
       member: {
         user,
-        roles: [],
+        roles: [...(options.roles ?? [])],
         permissions: String(options.memberPermissions ?? DEFAULT_MEMBER_PERMISSIONS),
         joined_at: this.joinedAt,
         premium_since: null,
@@ -2024,7 +2074,7 @@ export class FakeDiscord {
    */
   private buildCommandOptions(
     command: any,
-    options: Pick<ChatInputOptions, 'subcommand' | 'options' | 'attachments'>,
+    options: Pick<ChatInputOptions, 'subcommand' | 'options' | 'attachments' | 'guildId' | 'memberPermissions'>,
     focused?: string,
   ): { commandOptions: any[]; resolved?: Record<string, Record<string, unknown>> } {
     const path = options.subcommand?.trim().split(/\s+/) ?? [];
@@ -2041,7 +2091,7 @@ export class FakeDiscord {
           ? { name, type, value: String(value), focused: true }
           : { name, type, value: coerceOptionValue(type, value) },
       );
-      if (type === OptionType.User && !isFocused) (resolved.users ??= {})[String(value)] = userStub(String(value));
+      if (!isFocused) this.resolveOption(resolved, type, String(value), options);
     }
     for (const [name, input] of Object.entries(options.attachments ?? {})) {
       const attachment = { ...this.addAttachment(input), ephemeral: true };
@@ -2051,6 +2101,26 @@ export class FakeDiscord {
 
     const commandOptions = wrapInSubcommands(path, leaf);
     return { commandOptions, ...(Object.keys(resolved).length > 0 ? { resolved } : {}) };
+  }
+
+  /** Adds what Discord puts in `data.resolved` for a user, channel, role or mentionable option. */
+  private resolveOption(
+    resolved: Record<string, Record<string, unknown>>,
+    type: number,
+    id: string,
+    invocation: Pick<InvocationOptions, 'guildId' | 'memberPermissions'>,
+  ): void {
+    const guildId = invocation.guildId ?? this.guildId;
+    const isRole = type === OptionType.Role || (type === OptionType.Mentionable && this.isGuildRole(id));
+    if (isRole) {
+      (resolved.roles ??= {})[id] = this.guildRoleJson(id);
+    } else if (type === OptionType.User || type === OptionType.Mentionable) {
+      (resolved.users ??= {})[id] = userStub(id);
+    } else if (type === OptionType.Channel) {
+      // `permissions` are the invoking member's permissions in that channel.
+      const permissions = String(invocation.memberPermissions ?? DEFAULT_MEMBER_PERMISSIONS);
+      (resolved.channels ??= {})[id] = { ...this.guildChannel(id, guildId), permissions };
+    }
   }
 
   private interactionMetadata(interaction: FakeInteraction): Record<string, unknown> {
@@ -2290,6 +2360,30 @@ export class FakeDiscord {
     };
   }
 
+  private isGuildRole(id: string): boolean {
+    return id === this.guildId || id === this.botRoleId || this.guildRoles.has(id);
+  }
+
+  /** Stores a role in the guild and tells the connected (or next) client with GUILD_ROLE_CREATE. */
+  private addGuildRole(id: string, input: RoleInput = {}): string {
+    const role = {
+      id,
+      name: input.name ?? `role-${id.slice(-4)}`,
+      // New roles go above the existing ones (@everyone is 0, the bot's role 1).
+      position: this.guildRoles.size + 2,
+      permissions: input.permissions ?? 0n,
+    };
+    this.guildRoles.set(id, role);
+    this.dispatchEvent('GUILD_ROLE_CREATE', { guild_id: this.guildId, role: this.guildRoleJson(id) });
+    return id;
+  }
+
+  /** A role of the guild as Discord sends it; a role id the fake does not know yet is created. */
+  private guildRoleJson(id: string): Record<string, unknown> {
+    if (!this.isGuildRole(id)) this.addGuildRole(id);
+    return this.guildRolesJson().find((role) => role.id === id)!;
+  }
+
   private roleJson(fields: {
     id: string;
     name: string;
@@ -2334,23 +2428,7 @@ export class FakeDiscord {
       verification_level: 0,
       default_message_notifications: 0,
       explicit_content_filter: 0,
-      roles: [
-        this.roleJson({
-          id: this.guildId,
-          name: '@everyone',
-          position: 0,
-          permissions: DEFAULT_MEMBER_PERMISSIONS,
-          managed: false,
-        }),
-        this.roleJson({
-          id: this.botRoleId,
-          name: 'Pika',
-          position: 1,
-          permissions: DEFAULT_APP_PERMISSIONS,
-          managed: true,
-          tags: { bot_id: this.botUserId },
-        }),
-      ],
+      roles: this.guildRolesJson(),
       emojis: [],
       stickers: [],
       features: [],
@@ -2433,7 +2511,10 @@ export class FakeDiscord {
     };
   }
 
-  /** The text channel an interaction was invoked in; invoking somewhere makes that channel exist. */
+  /**
+   * A text channel of the guild an interaction was invoked in or names in a channel option;
+   * invoking somewhere (or picking a channel) makes that channel exist for later routes.
+   */
   private guildChannel(channelId: string, guildId: string): Record<string, any> {
     const existing = this.channels.get(channelId);
     if (existing) return existing;
