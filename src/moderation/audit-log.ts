@@ -38,12 +38,12 @@ export class AuditLog {
   }
 
   private async post(guildId: string, content: string): Promise<void> {
-    const { auditChannelId } = (await this.settings.get(guildId)).moderation;
-    if (!auditChannelId) return;
     try {
+      const { auditChannelId } = (await this.settings.get(guildId)).moderation;
+      if (!auditChannelId) return;
       await this.rest.post(Routes.channelMessages(auditChannelId), { body: { content, allowed_mentions: NO_PINGS } });
     } catch (error) {
-      this.logger.warn('could not write to the audit-log channel', { guild: guildId, channel: auditChannelId, error });
+      this.logger.warn('could not write to the audit log', { guild: guildId, error });
     }
   }
 }

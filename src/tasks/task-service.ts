@@ -175,7 +175,9 @@ export class TaskService {
 
   private track(work: Promise<void>): void {
     this.underWay.add(work);
-    void work.finally(() => this.underWay.delete(work));
+    work
+      .catch((error: unknown) => this.deps.logger.error('a task failed unexpectedly', { error }))
+      .finally(() => this.underWay.delete(work));
   }
 }
 
@@ -309,7 +311,7 @@ class RunningTask {
         try {
           const message = await replies.deliver(this.reply, renderDelivery(this.request, this.reply.requesterId, { ...sized, attachmentName: name }, elapsed), { name, data });
           this.log.info('video delivered', { bytes: data.length, seed: video.seed });
-          return this.delivered(message, video.seed);
+          return await this.delivered(message, video.seed);
         } catch (error) {
           if (!isTooLarge(error)) throw error;
           this.log.warn('upload refused as too large; linking instead', { bytes: data.length });

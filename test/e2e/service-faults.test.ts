@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BotProcess } from '../support/bot-process.js';
 import { askForVideo, firstAnswer, newUserId, quota } from '../support/users.js';
-import { failureText, makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, failureText, makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
 
 const COOL_DOWN_MS = 1500;
 
@@ -89,6 +89,7 @@ describe('the store fails', () => {
     try {
       const user = newUserId();
       await waitSettled(await askForVideo(world, user, 'before the disk broke'));
+      await eventually(() => world.bot.lines.some((l) => l.includes('"msg":"task settled"')), 5000, 'the video to be settled');
       const before = world.pika.generateCalls.length;
       const path = world.env.STORE_URL!.replace('sqlite://', '');
       for (const file of [path, `${path}-wal`, `${path}-shm`]) await writeFile(file, Buffer.alloc(8192, 7));

@@ -79,11 +79,14 @@ export async function startWorld(overrides: Record<string, string> = {}): Promis
       await world.bot.stop(signal);
       world.bot = await launch();
     },
+    /** Tears everything down, and fails if any bot process ever had an unhandled error. */
     async close() {
       await Promise.all(bots.map((bot) => bot.stop('SIGKILL')));
       await discord.close();
       await pika.close();
       await rm(storeDir, { recursive: true, force: true });
+      const unhandled = bots.flatMap((bot) => bot.lines).filter((line) => /"msg":"(unhandled promise rejection|uncaught exception)"/.test(line));
+      if (unhandled.length > 0) throw new Error(`the bot had unhandled errors:\n${unhandled.join('\n')}`);
     },
   };
   return world;
