@@ -10,10 +10,25 @@ import {
 import type { AppContext } from '../src/context.js';
 import type { Command } from '../src/discord/command.js';
 import { displayText, NO_PINGS } from '../src/discord/messages.js';
-import { fitMessage, LIMIT_LABELS, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
+import { fitMessage, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
-import { normalizeBannedWord, sameBannedWord } from '../src/moderation/policy.js';
-import type { GuildSettings, LimitField } from '../src/usage/guild-settings.js';
+import {
+  allowChannel,
+  allowEveryChannel,
+  allowWord,
+  banWord,
+  blockUser,
+  clearRole,
+  disallowChannel,
+  exemptRole,
+  requireRole,
+  roleAllowance,
+  setAuditChannel,
+  setLimits,
+  unblockUser,
+  type SettingsEdit,
+} from '../src/moderation/settings-edits.js';
+import type { LimitField } from '../src/usage/guild-settings.js';
 import type { Limit } from '../src/usage/limits.js';
 
 /** Option names of `/pika-admin limits`, and the setting each one changes. */
@@ -26,7 +41,6 @@ const LIMIT_OPTIONS = {
 } as const satisfies Record<string, LimitField>;
 
 const UNLIMITED = -1;
-const MAX_BANNED_WORDS = 500;
 const MAX_WORD_LENGTH = 100;
 const TEXT_CHANNELS = [ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildForum] as const;
 
@@ -169,152 +183,78 @@ function requireModerator(interaction: ChatInputCommandInteraction, ctx: AppCont
   return interaction.guildId;
 }
 
-/** One change to the settings: applied atomically, recorded in the audit log, answered. */
-async function change(
-  interaction: ChatInputCommandInteraction,
-  ctx: AppContext,
-  guildId: string,
-  apply: (settings: GuildSettings) => string,
-): Promise<string> {
-  const { result: description } = await ctx.settings.update(guildId, apply);
-  ctx.logger.info('settings changed', { guild: guildId, moderator: interaction.user.id, change: description });
-  await ctx.audit.change(guildId, interaction.user.id, description);
-  return `Done: ${description}.`;
+/** `-1` in an option means unlimited (`null`); an option left out changes nothing. */
+function limitOption(interaction: ChatInputCommandInteraction, name: string): Limit | undefined {
+  const value = interaction.options.getInteger(name);
+  if (value === null) return undefined;
+  return value === UNLIMITED ? null : value;
 }
 
-const limitText = (value: number) => (value === UNLIMITED ? 'unlimited' : String(value));
-
-function updateLimits(interaction: ChatInputCommandInteraction, settings: GuildSettings): string {
-  const changes: string[] = [];
-  if (interaction.options.getBoolean('reset')) {
-    settings.limits = {};
-    changes.push('every limit reset to the bot’s defaults');
-  }
-  for (const [option, field] of Object.entries(LIMIT_OPTIONS)) {
-    const value = interaction.options.getInteger(option);
-    if (value === null) continue;
-    if (value < UNLIMITED || (field === 'cooldownSeconds' && value < 0) || (field === 'maxConcurrent' && value === 0)) {
-      throw new UserError(field === 'maxConcurrent' ? '`concurrent` must be at least 1, or -1 for unlimited.' : `\`${option}\` cannot be ${value}.`);
-    }
-    (settings.limits as Record<LimitField, Limit>)[field] = value === UNLIMITED ? null : value;
-    changes.push(`${LIMIT_LABELS[field].toLowerCase()} set to ${limitText(value)}`);
-  }
-  if (changes.length === 0) {
-    throw new UserError(`Nothing to change: give at least one of ${Object.keys(LIMIT_OPTIONS).map((o) => `\`${o}\``).join(', ')} or \`reset\`.`);
-  }
-  return changes.join('; ');
-}
-
-async function roleCommand(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string, subcommand: string): Promise<string> {
-  const role = interaction.options.getRole('role', subcommand !== 'require');
-  return change(interaction, ctx, guildId, ({ moderation }) => {
-    if (subcommand === 'require') {
-      moderation.requiredRoleId = role?.id ?? null;
-      return role ? `made <@&${role.id}> required to use the bot` : 'let everyone use the bot (no role required)';
-    }
-    const id = role!.id;
-    if (subcommand === 'clear') {
-      delete moderation.roles[id];
-      return `removed the rules of <@&${id}>`;
-    }
-    const rule = (moderation.roles[id] ??= {});
-    if (subcommand === 'exempt') {
-      const exempt = interaction.options.getBoolean('exempt', true);
-      if (exempt) rule.exempt = true;
-      else delete rule.exempt;
-      if (Object.keys(rule).length === 0) delete moderation.roles[id];
-      return exempt ? `exempted <@&${id}> from the limits` : `stopped exempting <@&${id}>`;
-    }
-    const daily = interaction.options.getInteger('daily');
-    const weekly = interaction.options.getInteger('weekly');
-    if (daily === null && weekly === null) throw new UserError('Give `daily`, `weekly` or both.');
-    if (daily !== null) rule.dailyLimit = daily === UNLIMITED ? null : daily;
-    if (weekly !== null) rule.weeklyLimit = weekly === UNLIMITED ? null : weekly;
-    return `gave <@&${id}> an allowance of ${[daily !== null ? `${limitText(daily)} per day` : '', weekly !== null ? `${limitText(weekly)} per week` : ''].filter(Boolean).join(' and ')}`;
-  });
+function roleEdit(interaction: ChatInputCommandInteraction, subcommand: string): SettingsEdit {
+  if (subcommand === 'require') return requireRole(interaction.options.getRole('role')?.id ?? null);
+  const roleId = interaction.options.getRole('role', true).id;
+  if (subcommand === 'clear') return clearRole(roleId);
+  if (subcommand === 'exempt') return exemptRole(roleId, interaction.options.getBoolean('exempt', true));
+  return roleAllowance(roleId, limitOption(interaction, 'daily'), limitOption(interaction, 'weekly'));
 }
 
 async function userCommand(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string, subcommand: string): Promise<string> {
   const user = interaction.options.getUser('user', true);
+  const moderatorId = interaction.user.id;
   switch (subcommand) {
     case 'grant': {
       const videos = interaction.options.getInteger('videos', true);
       const total = await ctx.usage.grant(guildId, user.id, videos);
-      await ctx.audit.change(guildId, interaction.user.id, `granted <@${user.id}> ${videos} extra video${videos === 1 ? '' : 's'}`);
+      await ctx.audit.change(guildId, moderatorId, `granted <@${user.id}> ${videos} extra video${videos === 1 ? '' : 's'}`);
       return `Done: <@${user.id}> now has ${total} extra video${total === 1 ? '' : 's'}.`;
     }
     case 'reset':
       await ctx.usage.resetUsage(guildId, user.id);
-      await ctx.audit.change(guildId, interaction.user.id, `reset the usage of <@${user.id}>`);
+      await ctx.audit.change(guildId, moderatorId, `reset the usage of <@${user.id}>`);
       return `Done: <@${user.id}> starts today and this week afresh.`;
-    case 'block': {
-      const reason = interaction.options.getString('reason')?.trim() || null;
-      return change(interaction, ctx, guildId, ({ moderation }) => {
-        moderation.blocked[user.id] = { reason, by: interaction.user.id, at: Date.now() };
-        return `blocked <@${user.id}>${reason ? ` (reason: ${displayText(reason, 300)})` : ''}`;
-      });
-    }
+    case 'block':
+      return ctx.editor.apply(guildId, moderatorId, blockUser(user.id, interaction.options.getString('reason')?.trim() || null, moderatorId, Date.now()));
     default:
-      return change(interaction, ctx, guildId, ({ moderation }) => {
-        if (!moderation.blocked[user.id]) throw new UserError(`<@${user.id}> is not blocked.`);
-        delete moderation.blocked[user.id];
-        return `unblocked <@${user.id}>`;
-      });
+      return ctx.editor.apply(guildId, moderatorId, unblockUser(user.id));
   }
 }
 
-async function wordsCommand(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string, subcommand: string): Promise<string> {
-  if (subcommand === 'list') {
-    const { bannedWords } = (await ctx.settings.get(guildId)).moderation;
-    return fitMessage(bannedWords.length ? `**Banned words (${bannedWords.length})**\n${bannedWords.map((w) => `• ${displayText(w, MAX_WORD_LENGTH)}`).join('\n')}` : 'No words are banned.');
-  }
-  const word = normalizeBannedWord(interaction.options.getString('word', true));
-  if (!word) throw new UserError('That word is empty.');
-  return change(interaction, ctx, guildId, ({ moderation }) => {
-    const present = moderation.bannedWords.some((w) => sameBannedWord(w, word));
-    if (subcommand === 'add') {
-      if (present) throw new UserError('That word is already banned.');
-      if (moderation.bannedWords.length >= MAX_BANNED_WORDS) throw new UserError(`A server can ban at most ${MAX_BANNED_WORDS} words.`);
-      moderation.bannedWords.push(word);
-      return 'banned a word in prompts';
-    }
-    if (!present) throw new UserError('That word is not on the list.');
-    moderation.bannedWords = moderation.bannedWords.filter((w) => !sameBannedWord(w, word));
-    return 'allowed a banned word again';
-  });
+async function listWords(ctx: AppContext, guildId: string): Promise<string> {
+  const { bannedWords } = (await ctx.settings.get(guildId)).moderation;
+  if (bannedWords.length === 0) return 'No words are banned.';
+  return fitMessage(`**Banned words (${bannedWords.length})**\n${bannedWords.map((w) => `• ${displayText(w, MAX_WORD_LENGTH)}`).join('\n')}`);
 }
 
-async function channelsCommand(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string, subcommand: string): Promise<string> {
-  const channel = subcommand === 'clear' ? null : interaction.options.getChannel('channel', true);
-  return change(interaction, ctx, guildId, ({ moderation }) => {
-    if (!channel) {
-      moderation.allowedChannelIds = [];
-      return 'allowed the bot in every channel';
-    }
-    if (subcommand === 'add') {
-      if (!moderation.allowedChannelIds.includes(channel.id)) moderation.allowedChannelIds.push(channel.id);
-      return `allowed the bot in <#${channel.id}>`;
-    }
-    moderation.allowedChannelIds = moderation.allowedChannelIds.filter((id) => id !== channel.id);
-    return `stopped allowing the bot in <#${channel.id}>${moderation.allowedChannelIds.length ? '' : ' (it may now be used in every channel)'}`;
-  });
+function channelEdit(interaction: ChatInputCommandInteraction, subcommand: string): SettingsEdit {
+  if (subcommand === 'clear') return allowEveryChannel();
+  const channelId = interaction.options.getChannel('channel', true).id;
+  return subcommand === 'add' ? allowChannel(channelId) : disallowChannel(channelId);
+}
+
+async function showSettings(ctx: AppContext, guildId: string): Promise<string> {
+  return renderSettings(await ctx.settings.get(guildId), await ctx.usage.rulesFor(guildId), ctx.usage.globalDailyCap);
 }
 
 async function run(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string): Promise<string> {
   const group = interaction.options.getSubcommandGroup(false);
   const subcommand = interaction.options.getSubcommand(false) ?? '';
-  if (group === 'role') return roleCommand(interaction, ctx, guildId, subcommand);
+  const apply = (edit: SettingsEdit) => ctx.editor.apply(guildId, interaction.user.id, edit);
+  if (group === 'role') return apply(roleEdit(interaction, subcommand));
   if (group === 'user') return userCommand(interaction, ctx, guildId, subcommand);
-  if (group === 'words') return wordsCommand(interaction, ctx, guildId, subcommand);
-  if (group === 'channels') return channelsCommand(interaction, ctx, guildId, subcommand);
+  if (group === 'words') {
+    if (subcommand === 'list') return listWords(ctx, guildId);
+    const word = interaction.options.getString('word', true);
+    return apply(subcommand === 'add' ? banWord(word) : allowWord(word));
+  }
+  if (group === 'channels') return apply(channelEdit(interaction, subcommand));
   switch (subcommand) {
     case 'limits': {
-      const answer = await change(interaction, ctx, guildId, (settings) => updateLimits(interaction, settings));
-      const settings = await ctx.settings.get(guildId);
-      return fitMessage(`${answer}\n\n${renderSettings(settings, await ctx.usage.rulesFor(guildId), ctx.usage.globalDailyCap)}`);
+      const values = Object.fromEntries(Object.entries(LIMIT_OPTIONS).map(([option, field]) => [field, limitOption(interaction, option)]));
+      const answer = await apply(setLimits(interaction.options.getBoolean('reset') ?? false, values));
+      return fitMessage(`${answer}\n\n${await showSettings(ctx, guildId)}`);
     }
     case 'show':
-      return renderSettings(await ctx.settings.get(guildId), await ctx.usage.rulesFor(guildId), ctx.usage.globalDailyCap);
+      return showSettings(ctx, guildId);
     case 'usage': {
       const user = interaction.options.getUser('user');
       if (!user) return renderUsage(await ctx.usage.guildUsage(guildId));
@@ -322,13 +262,10 @@ async function run(interaction: ChatInputCommandInteraction, ctx: AppContext, gu
       return renderUserUsage(user.id, await ctx.usage.userUsage(guildId, user.id), Boolean(moderation.blocked[user.id]));
     }
     case 'audit-log': {
-      const channel = interaction.options.getChannel('channel');
+      const channelId = interaction.options.getChannel('channel')?.id ?? null;
       // Recorded before switching off, so the last entry says who switched it off.
-      if (!channel) await ctx.audit.change(guildId, interaction.user.id, 'turned the audit log off');
-      return change(interaction, ctx, guildId, ({ moderation }) => {
-        moderation.auditChannelId = channel?.id ?? null;
-        return channel ? `set the audit log to <#${channel.id}>` : 'turned the audit log off';
-      });
+      if (!channelId) await ctx.audit.change(guildId, interaction.user.id, 'turned the audit log off');
+      return apply(setAuditChannel(channelId));
     }
     default:
       throw new UserError('I don’t know that subcommand. Try `/pika-admin show`.');

@@ -15,6 +15,7 @@ import { PollScheduler } from './tasks/scheduler.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { AuditLog } from './moderation/audit-log.js';
+import { SettingsEditor } from './moderation/settings-edits.js';
 import { GuildSettingsStore } from './usage/guild-settings.js';
 import { UsageService } from './usage/usage-service.js';
 import { KeyvUsageBackend } from './usage/usage-store.js';
@@ -75,7 +76,8 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   });
   const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs });
   const admission = new Admission({ usage, settings, breaker });
-  const ctx: AppContext = { config, logger, tasks, admission, usage, settings, audit };
+  const editor = new SettingsEditor(settings, audit, logger);
+  const ctx: AppContext = { config, logger, tasks, admission, usage, settings, audit, editor };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));

@@ -3,6 +3,7 @@ import type { Logger } from './logger.js';
 import type { Admission } from './tasks/admission.js';
 import type { TaskService } from './tasks/task-service.js';
 import type { AuditLog } from './moderation/audit-log.js';
+import type { SettingsEditor } from './moderation/settings-edits.js';
 import type { GuildSettingsStore } from './usage/guild-settings.js';
 import type { UsageService } from './usage/usage-service.js';
 
@@ -15,4 +16,5 @@ export interface AppContext {
   usage: UsageService;
   settings: GuildSettingsStore;
   audit: AuditLog;
+  editor: SettingsEditor;
 }
