@@ -27,6 +27,11 @@ export interface Downloaded {
 
 const MAX_REDIRECTS = 3;
 
+/** A timeout that fits a transfer of `bytes` at the slowest throughput we are willing to wait for. */
+export function transferTimeoutMs(bytes: number, { baseMs, bytesPerSecond }: { baseMs: number; bytesPerSecond: number }): number {
+  return baseMs + Math.ceil((bytes / bytesPerSecond) * 1000);
+}
+
 /**
  * Fetches `url` into memory, refusing anything but http(s) (redirects included), bodies over
  * `maxBytes` (checked on Content-Length and again while streaming, since it can lie) and

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiscordAPIError, HTTPError, REST, Routes, SnowflakeUtil, type RawFile, type RESTOptions } from 'discord.js';
+import { transferTimeoutMs } from '../download.js';
 import type { Logger } from '../logger.js';
 import { pingOnly, type MessageBody } from './messages.js';
 
@@ -33,9 +34,8 @@ export const DEFAULT_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024;
 
 /** Interaction tokens live 15 minutes; past this age the webhook is not even tried. */
 const TOKEN_LIFETIME_MS = 15 * 60_000 - 30_000;
-/** Assumed worst-case upload throughput to Discord, to size the upload timeout to the file. */
-const UPLOAD_BYTES_PER_SECOND = 256 * 1024;
-const UPLOAD_BASE_TIMEOUT_MS = 15_000;
+/** Assumed worst-case upload to Discord, to size the upload timeout to the file. */
+const UPLOAD_SPEED = { baseMs: 15_000, bytesPerSecond: 256 * 1024 };
 /** Final messages are retried this many times on Discord 5xx, 429 or network errors. */
 const FINAL_ATTEMPTS = 6;
 const RETRY_BASE_MS = 500;
@@ -46,7 +46,7 @@ const UNKNOWN_WEBHOOK = 10015;
 const UNKNOWN_MESSAGE = 10008;
 
 export function uploadTimeoutMs(bytes: number): number {
-  return UPLOAD_BASE_TIMEOUT_MS + Math.ceil((bytes / UPLOAD_BYTES_PER_SECOND) * 1000);
+  return transferTimeoutMs(bytes, UPLOAD_SPEED);
 }
 
 export interface VideoFile {

@@ -2,7 +2,7 @@ import { time, TimestampStyles } from 'discord.js';
 import { serverDayTotal, serverWeekTotal, type Limit, type LimitRules, type QuotaView, type Refusal, type GuildUsage, type UserUsage } from '../usage/limits.js';
 import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
 import type { PolicyRefusal } from '../moderation/policy.js';
-import { displayText } from './messages.js';
+import { displayText, LIMITS } from './messages.js';
 import { truncate } from '../text.js';
 
 const relative = (ms: number) => time(Math.ceil(ms / 1000), TimestampStyles.RelativeTime);
@@ -123,7 +123,8 @@ export function renderUserUsage(userId: string, user: UserUsage, blocked: boolea
 
 /** Keeps a listing within Discord's 2,000 characters. */
 export function fitMessage(text: string): string {
-  return text.length <= 2000 ? text : `${truncate(text, 1980)}\n(list cut short)`;
+  const note = '\n(list cut short)';
+  return text.length <= LIMITS.content ? text : `${truncate(text, LIMITS.content - note.length)}${note}`;
 }
 
 /** `/pika-admin usage`: totals and the heaviest users of the day and the week. */

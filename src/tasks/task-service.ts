@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DiscordAPIError } from 'discord.js';
 import type { Config } from '../config.js';
-import { downloadBounded } from '../download.js';
+import { downloadBounded, transferTimeoutMs } from '../download.js';
 import {
   renderDelivery,
   renderFailure,
@@ -56,9 +56,8 @@ function actionFor(error: unknown): string {
 const INTERRUPTED_START =
   'The bot restarted while this video was being started, so it is unknown whether it began. To avoid charging twice it was not sent again, and it did not count against your allowance. Please try again.';
 const IMAGE_DOWNLOAD_TIMEOUT_MS = 20_000;
-const VIDEO_DOWNLOAD_BASE_TIMEOUT_MS = 30_000;
-/** Slowest CDN throughput we wait for, to size the video download timeout. */
-const VIDEO_DOWNLOAD_BYTES_PER_SECOND = 512 * 1024;
+/** Slowest CDN download we wait for, to size the video download timeout. */
+const VIDEO_DOWNLOAD_SPEED = { baseMs: 30_000, bytesPerSecond: 512 * 1024 };
 
 /**
  * The life of one request: start (write-ahead record, one generate call) → poll (through the
@@ -298,7 +297,7 @@ class RunningTask {
     try {
       const { data, contentType } = await downloadBounded(resultUrl, {
         maxBytes: config.maxVideoBytes,
-        timeoutMs: VIDEO_DOWNLOAD_BASE_TIMEOUT_MS + Math.ceil((config.maxVideoBytes / VIDEO_DOWNLOAD_BYTES_PER_SECOND) * 1000),
+        timeoutMs: transferTimeoutMs(config.maxVideoBytes, VIDEO_DOWNLOAD_SPEED),
       });
       if (!isMp4(data, contentType)) {
         this.log.warn('result is not an mp4', { contentType });
