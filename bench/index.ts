@@ -6,17 +6,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { benchSimultaneousDeliveries } from './deliveries.js';
+import { startWorld } from '../test/support/world.js';
 import { renderDelivery, renderProgress, toDisplayRequest } from '../src/discord/messages.js';
 import type { ReplyWriter } from '../src/discord/replies.js';
 import { createLogger } from '../src/logger.js';
 import { checkGenerationOptions } from '../src/pika/request.js';
-import { PollScheduler } from '../src/tasks/scheduler.js';
+import { PollScheduler } from '../src/jobs/scheduler.js';
 import { Storage } from '../src/storage.js';
-import { TaskService } from '../src/tasks/task-service.js';
+import { JobService } from '../src/jobs/job-service.js';
+import type { JobStore } from '../src/jobs/job-store.js';
+import type { Job } from '../src/jobs/job.js';
+import { ByteBudget } from '../src/util/byte-budget.js';
 import { GuildSettingsStore } from '../src/usage/guild-settings.js';
+import { isoWeek, utcDay } from '../src/usage/limits.js';
 import { UsageService } from '../src/usage/usage-service.js';
 import { KeyvUsageBackend } from '../src/usage/usage-store.js';
-import type { TaskRecord, TaskStore } from '../src/tasks/task-store.js';
 
 const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
 
@@ -76,24 +81,33 @@ async function benchScheduler(): Promise<void> {
 
 async function benchMemoryPerTask(): Promise<void> {
   const tasks = 5000;
-  const records = new Map<string, TaskRecord>();
-  const store = {
-    save: async (r: TaskRecord) => records.set(r.id, structuredClone(r)),
-    delete: async (id: string) => records.delete(id),
-    get: async (id: string) => records.get(id),
-    list: async () => [...records.values()],
-  } as unknown as TaskStore;
-  const replies = { edit: async () => ({ id: '1', channel_id: '2' }), deliver: async () => ({ id: '1', channel_id: '2' }), tokenUsable: () => true } as unknown as ReplyWriter;
-  const scheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
+  const records = new Map<string, Job>();
+  const store = { save: async (job: Job) => void records.set(job.id, structuredClone(job)), get: async (id: string) => records.get(id) } as unknown as JobStore;
+  const replies = { edit: async () => ({ id: '1', channel_id: '2' }), post: async () => ({ message: { id: '1', channel_id: '2' }, where: 'reply' }), tokenUsable: () => true } as unknown as ReplyWriter;
+  const pollScheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
+  const deliveryScheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
   let ids = 0;
-  const service = new TaskService({
-    config: { pollIntervalMs: 3_600_000, taskTimeoutMs: 7_200_000, progressEditIntervalMs: 3000, maxVideoBytes: 1, imageTransport: 'url', maxImageBytes: 1 },
-    pika: { generate: async () => `task-${ids++}`, feed: async () => ({ id: '', videos: [] }) },
+  const config = { pollIntervalMs: 3_600_000, taskTimeoutMs: 7_200_000, progressEditIntervalMs: 3000 };
+  const service = new JobService({
+    config,
+    pika: { generate: async () => `task-${ids++}` },
+    resolveImages: async () => [],
     replies,
     store,
-    usage: { settle: async () => true, openReservations: async () => [], repair: async () => 0 },
-    scheduler,
+    usage: { settle: async () => true },
+    pollScheduler,
+    deliveryScheduler,
+    poller: { config, pika: { feed: async () => ({ id: '', videos: [] }) }, replies, sanitize: (text) => text },
+    delivery: {
+      config: { maxVideoBytes: 1, deliveryRetryMs: 1, downloadRetryMs: 1, retryBaseMs: 1 },
+      replies,
+      fetchVideo: async () => {
+        throw new Error('not in this bench');
+      },
+      budget: new ByteBudget(1),
+    },
     logger: createLogger({ level: 'error', secrets: [], write: () => {} }),
+    now: Date.now,
   });
   const request = checkGenerationOptions('text', { prompt: 'a fox in the snow, cinematic, 4k', images: [] }, defaults, 1);
   globalThis.gc?.();
@@ -110,12 +124,12 @@ async function benchMemoryPerTask(): Promise<void> {
     }, {
       reservation: { id: `r${i}`, guildId: '3', userId: '4', day: '', week: '', startedAt: 0, previousLastStartAt: null },
       ticket: { probe: false, succeeded() {}, failed() {}, release() {} },
-    });
+    }, { locale: 'en-US', guildLocale: 'en-US' });
   }
   globalThis.gc?.();
   const perTask = (process.memoryUsage().heapUsed - before) / tasks;
-  console.log(`${`memory per in-flight task (${tasks} tasks${globalThis.gc ? '' : ', no --expose-gc'})`.padEnd(52)} ${(perTask / 1024).toFixed(1).padStart(10)} KiB`);
-  scheduler.stop();
+  console.log(`${`memory per in-flight job (${tasks} jobs${globalThis.gc ? '' : ', no --expose-gc'})`.padEnd(52)} ${(perTask / 1024).toFixed(1).padStart(10)} KiB`);
+  pollScheduler.stop();
 }
 
 /** The burst path: check-and-reserve over SQLite, 500 commands at once from 500 users. */
@@ -136,9 +150,67 @@ async function benchReservations(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * Start-up with a big history: 100,000 usage records (99 users in each of 1,000 servers, with
+ * their day and week counts, and the servers' own) and 300 open reservations. Start-up's store
+ * work is opening the store and reading what must be reconciled; a store from before the index is
+ * scanned once, the first time.
+ */
+async function benchStartupReconciliation(): Promise<void> {
+  const guilds = 1000;
+  const usersPerGuild = 99;
+  const openReservations = 300;
+  const dir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
+  const url = `sqlite://${join(dir, 'bench.sqlite')}`;
+  const operator = { ownerIds: new Set<string>(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false };
+  const openUsage = async () => {
+    const storage = await Storage.open(url);
+    const backend = new KeyvUsageBackend(storage.namespace('usage'));
+    return { storage, backend, usage: new UsageService({ backend, settings: new GuildSettingsStore(storage.namespace('settings')), operator }) };
+  };
+
+  const seeded = await openUsage();
+  const day = utcDay(Date.now());
+  const week = isoWeek(Date.now());
+  const history: Array<[key: string, value: unknown]> = [];
+  for (let g = 0; g < guilds; g++) {
+    const counts = Object.fromEntries(Array.from({ length: usersPerGuild }, (_, u) => [`user-${u}`, 1 + (u % 5)]));
+    history.push([`guild:guild-${g}`, { day, week, dayByUser: counts, weekByUser: counts }]);
+    for (let u = 0; u < usersPerGuild; u++) {
+      history.push([`user:guild-${g}:user-${u}`, { day, dayCount: 1 + (u % 5), week, weekCount: 1 + (u % 5), lastStartAt: Date.now(), running: [] }]);
+    }
+  }
+  await seeded.backend.transact([], () => ({ writes: history, result: undefined }));
+  let start = performance.now();
+  await seeded.usage.openReservations();
+  const migrationMs = performance.now() - start;
+  await Promise.all(Array.from({ length: openReservations }, (_, i) => seeded.usage.reserve(`guild-${i % guilds}`, `starter-${i}`)));
+  await seeded.storage.close();
+
+  start = performance.now();
+  const restarted = await openUsage();
+  const found = await restarted.usage.openReservations();
+  const startupMs = performance.now() - start;
+  if (found.length !== openReservations) throw new Error(`found ${found.length} open reservations, not ${openReservations}`);
+  const records = `${history.length / 1000}k records`;
+  console.log(`${`start-up store work (${records}, ${openReservations} open)`.padEnd(52)} ${startupMs.toFixed(0).padStart(10)} ms  (open the store, read the open reservations)`);
+  console.log(`${`one-time migration to the index (${records})`.padEnd(52)} ${migrationMs.toFixed(0).padStart(10)} ms`);
+  await restarted.storage.close();
+
+  // The real bot on the same store: its whole start-up reconciliation (every open reservation
+  // here has no job, so each is refunded) before it goes online.
+  const world = await startWorld({ STORE_URL: url, LOG_LEVEL: 'info' });
+  const resumed = world.bot.entries.find((entry) => entry.msg === 'resumed after restart');
+  console.log(`${`bot start-up reconciliation (${records}, ${openReservations} open)`.padEnd(52)} ${String(resumed?.reconcileMs).padStart(10)} ms  (${resumed?.refunded} refunded)`);
+  await world.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
 console.log(`pika-discord benchmarks on Node ${process.version}`);
 benchRendering();
 benchLogger();
 await benchScheduler();
 await benchMemoryPerTask();
 await benchReservations();
+await benchStartupReconciliation();
+await benchSimultaneousDeliveries();

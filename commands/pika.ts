@@ -192,13 +192,15 @@ export const pika: Command = {
     ]);
     warnIfChannelFallbackWouldFail(interaction, ctx.logger);
     const admitted = await ctx.admission.admit(scope, requester, request);
+    let reply;
     try {
-      await interaction.deferReply();
+      const deferred = await interaction.deferReply({ withResponse: true });
+      reply = { ...replyTargetOf(interaction), ...(deferred.resource?.message ? { messageId: deferred.resource.message.id } : {}) };
     } catch (error) {
       await admitted.cancel();
       throw error;
     }
-    await ctx.tasks.start(request, replyTargetOf(interaction), admitted);
+    await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale });
   },
 
   async autocomplete(interaction: AutocompleteInteraction) {

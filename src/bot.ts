@@ -1,6 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Client, Events, GatewayIntentBits, RESTEvents, type RESTOptions } from 'discord.js';
 import { commands } from '../commands/index.js';
 import type { Config } from './config.js';
+import { processClock } from './clock.js';
 import type { AppContext } from './context.js';
 import { registerCommands } from './discord/register.js';
 import { ReplyWriter } from './discord/replies.js';
@@ -10,10 +15,18 @@ import type { Logger } from './logger.js';
 import { CircuitBreaker } from './pika/circuit-breaker.js';
 import { PikaClient } from './pika/client.js';
 import { Storage } from './storage.js';
-import { Admission } from './tasks/admission.js';
-import { PollScheduler } from './tasks/scheduler.js';
-import { TaskService } from './tasks/task-service.js';
-import { TaskStore } from './tasks/task-store.js';
+import { Admission } from './jobs/admission.js';
+import { PollScheduler } from './jobs/scheduler.js';
+import { JobService } from './jobs/job-service.js';
+import { JobStore } from './jobs/job-store.js';
+import { HistoryRetention } from './jobs/retention.js';
+import { migrateLegacyTasks } from './jobs/legacy-tasks.js';
+import { Reconciler } from './jobs/reconciler.js';
+import { downloadToFile, transferTimeoutMs } from './download.js';
+import { createMediaDispatcher } from './net/media-guard.js';
+import { resolveImageRefs } from './pika/images.js';
+import { sanitizeUpstreamMessage } from './pika/errors.js';
+import { ByteBudget } from './util/byte-budget.js';
 import { AuditLog } from './moderation/audit-log.js';
 import { SettingsEditor } from './moderation/settings-edits.js';
 import { GuildSettingsStore } from './usage/guild-settings.js';
@@ -28,10 +41,25 @@ export interface RunningBot {
 
 /** How long shutdown waits for deliveries already under way. */
 const DRAIN_TIMEOUT_MS = 7000;
+/** Deliveries (download, then upload) in progress at once. */
+const DELIVERY_CONCURRENCY = 8;
+/** Bytes of videos being transferred at once (on disk, not in memory). */
+const DELIVERY_BUDGET_BYTES = 1024 * 1024 * 1024;
+/** Slowest CDN download we wait for, to size the video download timeout. */
+const VIDEO_DOWNLOAD_SPEED = { baseMs: 30_000, bytesPerSecond: 512 * 1024 };
+/** A download that sends nothing for this long is stalled: retried rather than waited for. */
+const VIDEO_STALL_TIMEOUT_MS = 20_000;
+const IMAGE_DOWNLOAD_TIMEOUT_MS = 20_000;
+/**
+ * A reservation this young may belong to a command whose job is still being created (its
+ * deferral can take a while when Discord is slow), so reconciliation leaves it alone.
+ */
+const RECONCILE_GRACE_MS = 10 * 60_000;
 
 /** The composition root: builds every service around the config and logs in. */
 export async function startBot(config: Config, logger: Logger, redact: (text: string) => string): Promise<RunningBot> {
   const storage = await Storage.open(config.storeUrl);
+  const now = processClock;
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
@@ -55,6 +83,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   });
   const scheduler = new PollScheduler({
     concurrency: config.pollConcurrency,
+    now,
     onError: (error) => logger.error('poll failed unexpectedly', { error }),
   });
   const settings = new GuildSettingsStore(storage.namespace('guild-settings'));
@@ -62,22 +91,72 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     backend: new KeyvUsageBackend(storage.namespace('usage')),
     settings,
     operator: config.limits,
+    now,
   });
   const audit = new AuditLog(rest, settings, logger);
-  const tasks = new TaskService({
+  const replies = new ReplyWriter({ rest, apiUrl: client.options.rest?.api ?? 'https://discord.com/api', botToken: config.discordToken, now });
+  const mediaDispatcher = createMediaDispatcher(config.allowedPrivateMediaHosts);
+  const downloads = await mkdtemp(join(tmpdir(), 'pika-discord-videos-'));
+  const jobStore = new JobStore(storage.namespace('jobs'), storage.namespace('job-index'));
+  const deliveryScheduler = new PollScheduler({
+    concurrency: DELIVERY_CONCURRENCY,
+    now,
+    onError: (error) => logger.error('delivery failed unexpectedly', { error }),
+  });
+  const jobs = new JobService({
     config,
     pika,
-    replies: new ReplyWriter({ rest, restOptions, botToken: config.discordToken, logger }),
-    store: new TaskStore(storage.namespace('tasks')),
+    resolveImages: (request) =>
+      resolveImageRefs(request.images, {
+        transport: config.imageTransport,
+        maxImageBytes: config.maxImageBytes,
+        downloadTimeoutMs: IMAGE_DOWNLOAD_TIMEOUT_MS,
+        dispatcher: mediaDispatcher,
+      }),
+    replies,
+    store: jobStore,
     usage,
-    scheduler,
+    pollScheduler: scheduler,
+    deliveryScheduler,
+    poller: { config, pika, replies, sanitize: (text) => sanitizeUpstreamMessage(text, redact) ?? '' },
+    delivery: {
+      config: {
+        maxVideoBytes: config.maxVideoBytes,
+        deliveryRetryMs: config.deliveryRetryMs,
+        downloadRetryMs: config.resultDownloadRetryMs,
+        retryBaseMs: config.deliveryRetryBaseMs,
+      },
+      replies,
+      fetchVideo: (url, maxBytes) =>
+        downloadToFile(url, {
+          maxBytes,
+          timeoutMs: transferTimeoutMs(maxBytes, VIDEO_DOWNLOAD_SPEED),
+          // A stalled transfer is worth abandoning well within the window for retries.
+          stallTimeoutMs: Math.min(VIDEO_STALL_TIMEOUT_MS, Math.max(1000, config.resultDownloadRetryMs / 2)),
+          dispatcher: mediaDispatcher,
+          dir: downloads,
+        }),
+      budget: new ByteBudget(Math.max(DELIVERY_BUDGET_BYTES, config.maxVideoBytes)),
+    },
     logger,
-    audit,
+    now,
   });
-  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs });
+  const reconciler = new Reconciler({ usage, store: jobStore, jobs, logger, now });
+  jobs.events.on('ended', (job) => {
+    if (job.state !== 'delivered' || !job.reply.guildId) return;
+    void audit.generation({
+      guildId: job.reply.guildId,
+      userId: job.reply.requesterId,
+      command: `/pika ${job.request.kind}`,
+      prompt: job.request.prompt,
+      seed: job.outcome?.seed,
+      messageUrl: job.outcome?.messageUrl,
+    });
+  });
+  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs, now });
   const admission = new Admission({ usage, settings, breaker });
   const editor = new SettingsEditor(settings, audit, logger);
-  const ctx: AppContext = { config, logger, tasks, admission, usage, settings, audit, editor };
+  const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor };
   const router = new InteractionRouter(commands, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
@@ -97,7 +176,13 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   // over REST, so the gateway is not needed), and allowances held by tasks that are gone are
   // refunded. A command racing this could otherwise have its fresh reservation taken for a stray.
   rest.setToken(config.discordToken);
-  await tasks.resumeAll();
+  const reconcileStart = performance.now();
+  await migrateLegacyTasks(storage.namespace('tasks'), jobStore, config.defaults, logger);
+  const recovered = await reconciler.run(0);
+  logger.info('resumed after restart', { ...recovered, reconcileMs: Math.round(performance.now() - reconcileStart) });
+  reconciler.startPeriodic(config.reconcileIntervalMs, RECONCILE_GRACE_MS);
+  const history = new HistoryRetention(jobStore, config.jobRetentionDays, logger, now);
+  history.start();
   await client.login(config.discordToken);
 
   return {
@@ -105,7 +190,12 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     async shutdown() {
       router.stopAccepting();
       scheduler.stop();
-      await Promise.race([tasks.drain(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
+      deliveryScheduler.stop();
+      history.stop();
+      await reconciler.stop();
+      await Promise.race([jobs.stop(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
+      await rm(downloads, { recursive: true, force: true });
+      await mediaDispatcher.close();
       await client.destroy();
       await pika.close();
       await storage.close();

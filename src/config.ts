@@ -1,4 +1,5 @@
 import dotenv from 'dotenv';
+import { isAddressOrRange } from './net/media-guard.js';
 
 /** Aspect ratios the API accepts, as Discord choice names. */
 export const ASPECT_RATIOS = ['16:9', '9:16', '1:1', '4:5', '4:3', '3:4', '5:2'] as const;
@@ -48,6 +49,18 @@ export interface Config {
   imageTransport: ImageTransport;
   maxImageBytes: number;
   maxVideoBytes: number;
+  /** IP addresses and CIDR ranges on the operator's network that media may be downloaded from. */
+  allowedPrivateMediaHosts: string[];
+  /** How long ended jobs are kept as history. */
+  jobRetentionDays: number;
+  /** How long a finished video's delivery is retried through a Discord outage. */
+  deliveryRetryMs: number;
+  /** First pause between delivery retries (doubles up to a minute). */
+  deliveryRetryBaseMs: number;
+  /** How long a failing result download is retried before the sharing URL, then a link. */
+  resultDownloadRetryMs: number;
+  /** How often usage reservations are reconciled with jobs while the bot runs. */
+  reconcileIntervalMs: number;
   defaults: GenerationDefaults;
   limits: OperatorLimits;
 }
@@ -104,6 +117,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     imageTransport: reader.choice('PIKA_IMAGE_TRANSPORT', IMAGE_TRANSPORTS, 'url'),
     maxImageBytes: reader.integer('MAX_IMAGE_BYTES', 10 * MIB, 1, 100 * MIB),
     maxVideoBytes: reader.integer('MAX_VIDEO_BYTES', 200 * MIB, 1, 2048 * MIB),
+    allowedPrivateMediaHosts: reader.addressRangeList('ALLOWED_PRIVATE_MEDIA_HOSTS'),
+    jobRetentionDays: reader.integer('JOB_RETENTION_DAYS', 30, 1, 3650),
+    deliveryRetryMs: reader.number('DELIVERY_RETRY_HOURS', 24, 0.0001, 24 * 14) * 3600_000,
+    deliveryRetryBaseMs: reader.integer('DELIVERY_RETRY_BASE_MS', 1000, 10, 60_000),
+    resultDownloadRetryMs: reader.number('RESULT_DOWNLOAD_RETRY_SECONDS', 300, 0, 3600) * 1000,
+    reconcileIntervalMs: reader.integer('RECONCILE_INTERVAL_MS', 60_000, 100, 3600_000),
     defaults: {
       model: reader.choice('DEFAULT_MODEL', MODELS, '1.5'),
       aspectRatio: reader.choice('DEFAULT_ASPECT_RATIO', ASPECT_RATIOS, '16:9'),
@@ -204,6 +223,15 @@ class EnvReader {
     const bad = ids.filter((id) => !/^\d{17,20}$/.test(id));
     if (bad.length > 0) this.problems.push(`${name} must be Discord user ids separated by commas; not ids: ${bad.join(', ')}`);
     return ids.filter((id) => !bad.includes(id));
+  }
+
+  addressRangeList(name: string): string[] {
+    const entries = (this.raw(name) ?? '').split(/[\s,]+/).filter(Boolean);
+    const bad = entries.filter((entry) => !isAddressOrRange(entry));
+    if (bad.length > 0) {
+      this.problems.push(`${name} must be IP addresses or CIDR ranges (e.g. 192.168.1.20, 10.0.0.0/8, fd00::/8) separated by commas; not valid: ${bad.join(', ')}`);
+    }
+    return entries.filter((entry) => !bad.includes(entry));
   }
 
   /** A count limit: a whole number from 0, or `unlimited` (null). */

@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { Admission } from './tasks/admission.js';
-import type { TaskService } from './tasks/task-service.js';
+import type { JobService } from './jobs/job-service.js';
+import type { Admission } from './jobs/admission.js';
 import type { AuditLog } from './moderation/audit-log.js';
 import type { SettingsEditor } from './moderation/settings-edits.js';
 import type { GuildSettingsStore } from './usage/guild-settings.js';
@@ -11,7 +11,7 @@ import type { UsageService } from './usage/usage-service.js';
 export interface AppContext {
   config: Config;
   logger: Logger;
-  tasks: TaskService;
+  jobs: JobService;
   admission: Admission;
   usage: UsageService;
   settings: GuildSettingsStore;

@@ -25,15 +25,57 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\bsk-[\w-]{6,}/g, 'sk-[redacted]'],
 ];
 
-/** Removes every known secret value and secret-shaped substring from `text`. */
+const REDACTED = '[redacted]';
+const LETTER_OR_DIGIT = /^[\p{L}\p{N}]$/u;
+
+/**
+ * The shortest tail of a known secret that is redacted on its own, as upstreams echo masked keys
+ * (`sk-****d41f9c2a`, `…d41f9c2a`, `sk-xxxxd41f9c2a`). Six characters of a random key that end a
+ * word are as good as never there by chance; four would turn up in ordinary hex ids.
+ */
+const MIN_SECRET_TAIL = 6;
+
+/**
+ * Removes every known secret value, every tail of one (at least `MIN_SECRET_TAIL` characters,
+ * ending a word) and every secret-shaped substring from `text`.
+ */
 export function createRedactor(secrets: readonly string[]): (text: string) => string {
   const values = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
   return (text: string) => {
     let out = text;
-    for (const value of values) out = out.split(value).join('[redacted]');
+    for (const value of values) out = redactValueAndTails(out, value);
     for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
     return out;
   };
+}
+
+/**
+ * Finds each occurrence of the secret's last characters and widens it leftwards as far as the text
+ * goes on agreeing with the secret. The whole value always goes. A mere tail goes only where it
+ * ends a word, as a leaked tail ends where the secret does: a hex id that merely contains six of
+ * the same characters stays readable.
+ */
+function redactValueAndTails(text: string, secret: string): string {
+  const tailLength = Math.min(MIN_SECRET_TAIL, secret.length);
+  const tail = secret.slice(-tailLength);
+  let out = '';
+  let copiedUpTo = 0;
+  let found = text.indexOf(tail);
+  while (found !== -1) {
+    let start = found;
+    let inSecret = secret.length - tailLength;
+    while (inSecret > 0 && start > copiedUpTo && text[start - 1] === secret[inSecret - 1]) {
+      start--;
+      inSecret--;
+    }
+    const end = found + tailLength;
+    if (inSecret === 0 || !LETTER_OR_DIGIT.test(text[end] ?? '')) {
+      out += text.slice(copiedUpTo, start) + REDACTED;
+      copiedUpTo = end;
+    }
+    found = text.indexOf(tail, Math.max(found + 1, copiedUpTo));
+  }
+  return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
 }
 
 export interface LoggerOptions {

@@ -138,6 +138,8 @@ export interface FinishedVideo {
   sizeBytes: number | undefined;
   /** Set when the file is attached; unset when it is only linked. */
   attachmentName: string | undefined;
+  /** Why a video is only linked: too large to upload here (the default), or not fetchable by the bot. */
+  linkReason?: 'too_large' | 'unreachable';
 }
 
 export function videoFileName(seed: number | undefined, taskId: string): string {
@@ -156,7 +158,8 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
   if (linkOnly) {
     // Upstream URLs have no length limit; Discord's field (1024) and button (512) do.
     const link = video.resultUrl.length <= MAX_FIELD_LINK ? `[open the video](${video.resultUrl})` : 'the address Pika gave is too long to show here';
-    fields.push({ name: 'Video', value: `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}: ${link}` });
+    const why = video.linkReason === 'unreachable' ? 'I could not fetch the file to upload it' : `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}`;
+    fields.push({ name: 'Video', value: video.resultUrl ? `${why}: ${link}` : `${why}, and Pika gave no address to link.` });
   }
   return {
     content: `<@${requesterId}> your video is ready.`,
@@ -168,7 +171,7 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
         fields,
       },
     ],
-    components: linkOnly && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow('Open video', video.resultUrl)] : [],
+    components: linkOnly && video.resultUrl && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow('Open video', video.resultUrl)] : [],
     allowed_mentions: pingOnly(requesterId),
   };
 }

@@ -1,22 +1,24 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { DiscordAPIError, HTTPError, REST, Routes, SnowflakeUtil, type RawFile, type RESTOptions } from 'discord.js';
+import { REST, Routes, SnowflakeUtil } from 'discord.js';
 import { transferTimeoutMs } from '../download.js';
-import type { Logger } from '../logger.js';
+import { processClock } from '../clock.js';
 import { pingOnly, type MessageBody } from './messages.js';
+import { uploadMessage } from './upload.js';
 
-/** Where a task's answer goes: the interaction's original reply. Serializable, for resuming. */
+/** Where a job's answers go: the interaction's original reply, or its channel. Serializable, for resuming. */
 export interface ReplyTarget {
   applicationId: string;
-  /** Secret for 15 minutes: never logged (the logger redacts webhook paths). */
-  interactionToken: string;
+  /** Secret for 15 minutes: never logged (the logger redacts webhook paths), dropped when the job ends. */
+  interactionToken?: string;
   interactionId: string;
   channelId: string;
   guildId: string | null;
   requesterId: string;
   /** Largest upload this channel takes for this interaction, in bytes. */
   attachmentSizeLimit: number;
-  /** The reply's message id, once an edit has returned it: what a channel fallback replies to. */
+  /** The reply's message id: what a channel fallback replies to. */
   messageId?: string;
+  /** Discord said the token expired or the reply was deleted: never written through the interaction again. */
+  gone?: boolean;
 }
 
 /** What the bot needs of a message Discord returns. */
@@ -36,96 +38,74 @@ export const DEFAULT_ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024;
 const TOKEN_LIFETIME_MS = 15 * 60_000 - 30_000;
 /** Assumed worst-case upload to Discord, to size the upload timeout to the file. */
 const UPLOAD_SPEED = { baseMs: 15_000, bytesPerSecond: 256 * 1024 };
-/** Final messages are retried this many times on Discord 5xx, 429 or network errors. */
-const FINAL_ATTEMPTS = 6;
-const RETRY_BASE_MS = 500;
 
 /** Discord error codes meaning the interaction webhook or its message is gone. */
 const INVALID_WEBHOOK_TOKEN = 50027;
 const UNKNOWN_WEBHOOK = 10015;
 const UNKNOWN_MESSAGE = 10008;
+const FILE_TOO_LARGE = 40005;
 
 export function uploadTimeoutMs(bytes: number): number {
   return transferTimeoutMs(bytes, UPLOAD_SPEED);
 }
 
+/** A video waiting on disk to be uploaded. */
 export interface VideoFile {
   name: string;
-  data: Buffer;
+  path: string;
+  sizeBytes: number;
 }
 
 export interface ReplyWriterOptions {
   rest: REST;
-  restOptions: Partial<RESTOptions>;
+  /** Discord's REST base including `/api` (the fake's in tests). */
+  apiUrl: string;
   botToken: string;
-  logger: Logger;
   now?: () => number;
-  /** Base of the backoff between retries of a final message (tests shorten it). */
-  retryBaseMs?: number;
+}
+
+export interface Posted {
+  message: PostedMessage;
+  where: 'reply' | 'channel';
 }
 
 /**
- * Writes to a task's reply. Progress goes to the interaction's original message and is
- * best-effort. The final message (video or failure) must arrive: it is retried on transient
- * errors, and when the interaction token has expired or the reply was deleted it is posted in
- * the channel instead, replying to the original message and mentioning only the requester.
+ * Writes to a job's reply, one attempt per call: the job decides what to retry and when.
+ * Progress edits go to the interaction's original message. A final message goes there too while
+ * the token is usable, and otherwise to the channel, replying to the original message and
+ * mentioning only the requester.
  *
- * Every write to the reply is an edit of `@original`, which is idempotent, so @discordjs/rest
- * retrying a timed-out request can't post twice; channel messages carry an enforced nonce for
- * the same reason.
+ * Every write to the reply is an edit of `@original`, which is idempotent, so a retry after a
+ * lost answer can't post twice; channel messages carry an enforced nonce for the same reason.
  */
 export class ReplyWriter {
   private readonly now: () => number;
 
   constructor(private readonly options: ReplyWriterOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? processClock;
   }
 
-  /** True while the interaction token can still be used. */
+  /** True while the reply can still be written through the interaction. */
   tokenUsable(target: ReplyTarget): boolean {
+    if (!target.interactionToken || target.gone) return false;
     return this.now() - SnowflakeUtil.timestampFrom(target.interactionId) < TOKEN_LIFETIME_MS;
   }
 
-  /** One edit of the reply (progress): not retried beyond what the REST client does. */
+  /** One edit of the reply (progress). */
   async edit(target: ReplyTarget, body: MessageBody): Promise<PostedMessage> {
-    return (await this.options.rest.patch(Routes.webhookMessage(target.applicationId, target.interactionToken, '@original'), {
+    return (await this.options.rest.patch(originalRoute(target), {
       body: { ...body, attachments: [] },
       auth: false,
     })) as PostedMessage;
   }
 
-  /**
-   * Shows the final message, with `video` attached when given. Resolves with where it was
-   * posted; rejects only when every way failed (or with 413, which callers answer with a link).
-   */
-  async deliver(target: ReplyTarget, body: MessageBody, video?: VideoFile): Promise<PostedMessage> {
-    let useChannel = !this.tokenUsable(target);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return useChannel ? await this.postInChannel(target, body, video) : await this.editOriginal(target, body, video);
-      } catch (error) {
-        if (!useChannel && isGoneReply(error)) {
-          this.options.logger.warn('the reply can no longer be edited; posting in the channel instead', { code: (error as DiscordAPIError).code });
-          useChannel = true;
-          attempt = 0;
-          continue;
-        }
-        if (!isTransient(error) || attempt >= FINAL_ATTEMPTS) throw error;
-        const delay = (this.options.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (attempt - 1);
-        this.options.logger.warn('final message failed; retrying', { attempt, delayMs: delay, error });
-        await sleep(delay);
-      }
+  /** Posts the final message (with `video` attached when given) once, where it can still go. */
+  async post(target: ReplyTarget, body: MessageBody, video?: VideoFile): Promise<Posted> {
+    if (this.tokenUsable(target)) {
+      const message = video ? await this.upload('PATCH', originalRoute(target), { ...body, attachments: [{ id: 0, filename: video.name }] }, video, false) : await this.edit(target, body);
+      return { message, where: 'reply' };
     }
-  }
-
-  private async editOriginal(target: ReplyTarget, body: MessageBody, video: VideoFile | undefined): Promise<PostedMessage> {
-    const route = Routes.webhookMessage(target.applicationId, target.interactionToken, '@original');
-    if (!video) return this.edit(target, body);
-    return (await this.uploadRest(video).patch(route, {
-      body: { ...body, attachments: [{ id: 0, filename: video.name }] },
-      files: [videoFile(video)],
-      auth: false,
-    })) as PostedMessage;
+    return { message: await this.postInChannel(target, body, video), where: 'channel' };
   }
 
   /** A normal message replying to the original one (if it still exists), pinging only the requester. */
@@ -135,42 +115,45 @@ export class ReplyWriter {
       ...body,
       content: body.content.includes(mention) ? body.content : `${mention} ${body.content || 'here is the outcome of your video request.'}`,
       allowed_mentions: { ...pingOnly(target.requesterId), replied_user: false },
-      // One nonce per task and kind of message: Discord then never creates it twice.
+      // One nonce per job and kind of message: Discord then never creates it twice.
       nonce: `${target.interactionId}${video ? 'v' : 'm'}`.slice(-25),
       enforce_nonce: true,
       ...(target.messageId ? { message_reference: { message_id: target.messageId, fail_if_not_exists: false } } : {}),
-      ...(video ? { attachments: [{ id: 0, filename: video.name }] } : {}),
     };
-    const rest = video ? this.uploadRest(video) : this.options.rest;
-    return (await rest.post(Routes.channelMessages(target.channelId), {
-      body: payload,
-      ...(video ? { files: [videoFile(video)] } : {}),
-    })) as PostedMessage;
+    const route = Routes.channelMessages(target.channelId);
+    if (video) return this.upload('POST', route, { ...payload, attachments: [{ id: 0, filename: video.name }] }, video, true);
+    return (await this.options.rest.post(route, { body: payload })) as PostedMessage;
   }
 
-  /** Uploads get their own REST manager so the timeout can fit the file (the shared one allows 15 s). */
-  private uploadRest(video: VideoFile): REST {
-    return new REST({
-      ...this.options.restOptions,
-      timeout: uploadTimeoutMs(video.data.length),
-      hashSweepInterval: 0,
-      handlerSweepInterval: 0,
-    }).setToken(this.options.botToken);
+  private upload(method: 'PATCH' | 'POST', route: string, payload: object, video: VideoFile, auth: boolean): Promise<PostedMessage> {
+    return uploadMessage({
+      url: `${this.options.apiUrl}/v10${route}`,
+      method,
+      ...(auth ? { botToken: this.options.botToken } : {}),
+      payload,
+      file: { name: video.name, path: video.path, contentType: 'video/mp4' },
+      timeoutMs: uploadTimeoutMs(video.sizeBytes),
+    });
   }
 }
 
-function videoFile(video: VideoFile): RawFile {
-  return { name: video.name, data: video.data, contentType: 'video/mp4' };
+function originalRoute(target: ReplyTarget): `/${string}` {
+  if (!target.interactionToken) throw new Error('the interaction token is gone');
+  return Routes.webhookMessage(target.applicationId, target.interactionToken, '@original');
 }
 
-/** The interaction webhook has expired or is gone, or the reply was deleted. */
-export function isGoneReply(error: unknown): boolean {
-  return error instanceof DiscordAPIError && [INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE].includes(Number(error.code));
-}
+/** What to do after a failed write to Discord. */
+export type WriteFailure = 'gone' | 'too_large' | 'transient' | 'permanent';
 
-/** Worth trying again: Discord 5xx or rate limit, a timeout, a dropped connection. */
-export function isTransient(error: unknown): boolean {
-  if (error instanceof DiscordAPIError || error instanceof HTTPError) return error.status >= 500 || error.status === 429;
-  if (error instanceof Error) return error.name === 'AbortError' || /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket|fetch failed/i.test(error.message);
-  return false;
+/** Classifies errors of @discordjs/rest and of file uploads alike, by HTTP status and Discord code. */
+export function classifyWriteFailure(error: unknown): WriteFailure {
+  const { status, code } = (error ?? {}) as { status?: unknown; code?: unknown };
+  if (typeof status === 'number') {
+    if ([INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE].includes(Number(code))) return 'gone';
+    if (status === 413 || Number(code) === FILE_TOO_LARGE) return 'too_large';
+    if (status >= 500 || status === 429 || status === 408) return 'transient';
+    return 'permanent';
+  }
+  // No answer at all: a timeout or a dropped connection.
+  return error instanceof Error ? 'transient' : 'permanent';
 }

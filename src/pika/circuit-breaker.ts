@@ -1,9 +1,11 @@
+import { processClock, type Clock } from '../clock.js';
+
 export interface CircuitBreakerOptions {
   /** Consecutive upstream failures of generate that open the breaker. */
   threshold: number;
   /** How long an open breaker refuses commands before letting one through as a probe. */
   coolDownMs: number;
-  now?: () => number;
+  now?: Clock;
 }
 
 /** A command's place in the breaker: report how its generate call went, or release it unused. */
@@ -27,10 +29,10 @@ export class CircuitBreaker {
   private consecutiveFailures = 0;
   private openedAt: number | null = null;
   private probeInFlight = false;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   constructor(private readonly options: CircuitBreakerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? processClock;
   }
 
   get state(): BreakerState {

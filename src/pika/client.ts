@@ -14,11 +14,13 @@ export interface PikaClientOptions {
 
 /** Largest JSON answer we are willing to buffer. */
 const MAX_JSON_BYTES = 1024 * 1024;
+/** Bad gateway, service unavailable, gateway timeout. */
+const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /**
- * The Pika proxy API. `generate` is billed per call, so it is sent exactly once: a timeout or a
- * dropped connection leaves its outcome unknown and is reported as such, never retried here.
- * `feed` is a plain read; its callers retry it.
+ * The Pika proxy API. `generate` is billed per call, so it is sent exactly once: a timeout, a
+ * dropped connection or a gateway's 502/503/504 leaves its outcome unknown and is reported as
+ * such, never retried here. `feed` is a plain read; its callers retry it.
  */
 export class PikaClient {
   private readonly dispatcher: Dispatcher;
@@ -76,7 +78,9 @@ export class PikaClient {
     }
     const json = parseJson(text);
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      throw errorFromResponse(response.statusCode, json ?? text.slice(0, 500), this.options.redact);
+      // A gateway answers these also after it forwarded the request: a generate may have started.
+      const outcomeUnknown = method === 'POST' && GATEWAY_STATUSES.has(response.statusCode);
+      throw errorFromResponse(response.statusCode, json ?? text.slice(0, 500), this.options.redact, { outcomeUnknown });
     }
     if (json === undefined) {
       throw new PikaError('bad_response', `Pika API answered ${response.statusCode} with a body that is not JSON`, {

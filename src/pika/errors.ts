@@ -1,3 +1,4 @@
+import { displayText } from '../discord/messages.js';
 import { truncate } from '../text.js';
 
 /** Why a call to the Pika API failed, in the terms the bot reacts to. */
@@ -37,25 +38,39 @@ export class PikaError extends Error {
   }
 }
 
+/** Longest upstream text shown to users or put in an error's message, by default. */
+const UPSTREAM_TEXT_MAX = 200;
+
 const BALANCE_HINT = /balance|insufficient (?:funds|credit)|out of credit|credits? (?:exhausted|depleted)|余额/i;
 
-/** Builds the error for an HTTP answer that carries no usable result. */
-export function errorFromResponse(status: number, body: unknown, redact: (text: string) => string): PikaError {
-  const upstreamMessage = sanitizeUpstreamMessage(extractMessage(body), redact);
+/**
+ * Builds the error for an HTTP answer that carries no usable result. `outcomeUnknown` is for the
+ * caller who knows that this answer does not prove the request was not acted on.
+ */
+export function errorFromResponse(
+  status: number,
+  body: unknown,
+  redact: (text: string) => string,
+  { outcomeUnknown = false }: { outcomeUnknown?: boolean } = {},
+): PikaError {
+  const said = extractMessage(body);
+  const reason = said === undefined ? '' : truncate(plainUpstreamText(said, redact), UPSTREAM_TEXT_MAX);
+  const upstreamMessage = sanitizeUpstreamMessage(said, redact);
   const effectiveStatus = status >= 200 && status < 300 ? numericCode(body) ?? status : status;
   // A 2xx answer that says it failed (`success: false`, an `error`) is a refusal.
   const saysFailed = isRecord(body) && (body.success === false || body.error !== undefined);
-  const kind = effectiveStatus < 300 && saysFailed ? 'rejected' : kindForStatus(effectiveStatus, upstreamMessage);
+  const kind = effectiveStatus < 300 && saysFailed ? 'rejected' : kindForStatus(effectiveStatus, reason);
   const summary = `Pika API answered ${status}${effectiveStatus !== status ? ` (code ${effectiveStatus})` : ''}`;
-  return new PikaError(kind, upstreamMessage ? `${summary}: ${upstreamMessage}` : summary, {
+  return new PikaError(kind, reason ? `${summary}: ${reason}` : summary, {
     status,
     ...(upstreamMessage ? { upstreamMessage } : {}),
+    ...(outcomeUnknown ? { outcomeUnknown } : {}),
   });
 }
 
-function kindForStatus(status: number, message: string | undefined): PikaErrorKind {
+function kindForStatus(status: number, message: string): PikaErrorKind {
   if (status === 401 || status === 403) return 'unauthorized';
-  if (status === 402 || (message !== undefined && BALANCE_HINT.test(message))) return 'out_of_balance';
+  if (status === 402 || BALANCE_HINT.test(message)) return 'out_of_balance';
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'server';
   if (status >= 400) return 'rejected';
@@ -80,16 +95,35 @@ function numericCode(body: unknown): number | undefined {
   return Number.isInteger(code) && code >= 400 && code < 600 ? code : undefined;
 }
 
-/** Makes an upstream reason fit to show: no secrets, no control characters, no HTML, short. */
-export function sanitizeUpstreamMessage(message: string | undefined, redact: (text: string) => string): string | undefined {
+/**
+ * Makes text an upstream wrote (an error message, a feed status or error) fit to show in a
+ * channel: no secret in any form, no control, bidirectional or other invisible characters, no
+ * HTML, markdown escaped so that no masked link, mention or formatting works, and at most
+ * `maxLength` characters. Undefined when nothing visible is left.
+ */
+export function sanitizeUpstreamMessage(
+  message: string | undefined,
+  redact: (text: string) => string,
+  maxLength = UPSTREAM_TEXT_MAX,
+): string | undefined {
   if (message === undefined) return undefined;
-  const cleaned = redact(message)
+  const plain = plainUpstreamText(message, redact);
+  return plain === '' ? undefined : displayText(plain, maxLength);
+}
+
+/**
+ * One line of visible, secret-free words, not yet escaped for display (error messages for the
+ * logs are built from it). Redaction comes after invisible characters are dropped, so that one
+ * hidden inside a key cannot carry it past the redactor, and before any cut, so that no prefix
+ * of a key survives one.
+ */
+function plainUpstreamText(message: string, redact: (text: string) => string): string {
+  const visible = message
+    .replace(/\p{Cf}/gu, '')
     .replace(/<[^>]*>/g, ' ')
-    .replace(/[\p{Cc}\p{Cf}]/gu, ' ')
-    .replace(/\s+/g, ' ')
+    .replace(/[\p{Cc}\s]+/gu, ' ')
     .trim();
-  if (cleaned === '') return undefined;
-  return truncate(cleaned, 200);
+  return redact(visible);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

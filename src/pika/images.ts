@@ -1,7 +1,6 @@
-import { downloadBounded } from '../download.js';
-import { UserError } from '../errors.js';
+import type { Dispatcher } from 'undici';
+import { DownloadError, downloadBounded, type DownloadFailure } from '../download.js';
 import type { ImageTransport } from '../config.js';
-import { reasonFor } from '../tasks/failure-reasons.js';
 import type { CheckedImage, ImageType } from './request.js';
 
 const SIGNATURES: Record<ImageType, (bytes: Buffer) => boolean> = {
@@ -9,6 +8,18 @@ const SIGNATURES: Record<ImageType, (bytes: Buffer) => boolean> = {
   'image/jpeg': (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
   'image/webp': (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
 };
+
+/** An attached image could not be used: which one, and why (words are the Discord edge's). */
+export class ImageUnreadableError extends Error {
+  override readonly name = 'ImageUnreadableError';
+  constructor(
+    readonly optionName: string,
+    readonly problem: DownloadFailure | 'wrong_content',
+    options?: { cause?: unknown },
+  ) {
+    super(`image option ${optionName} could not be used: ${problem}`, options);
+  }
+}
 
 /** True when the bytes start like an image of `type`. */
 export function matchesImageType(bytes: Buffer, type: ImageType): boolean {
@@ -19,6 +30,8 @@ export interface ImageResolverOptions {
   transport: ImageTransport;
   maxImageBytes: number;
   downloadTimeoutMs: number;
+  /** The media dispatcher (see `createMediaDispatcher`): decides which hosts images may come from. */
+  dispatcher: Dispatcher;
 }
 
 /**
@@ -32,13 +45,15 @@ export async function resolveImageRefs(images: readonly CheckedImage[], options:
     images.map(async (image) => {
       let data: Buffer;
       try {
-        ({ data } = await downloadBounded(image.url, { maxBytes: options.maxImageBytes, timeoutMs: options.downloadTimeoutMs }));
+        ({ data } = await downloadBounded(image.url, {
+          maxBytes: options.maxImageBytes,
+          timeoutMs: options.downloadTimeoutMs,
+          dispatcher: options.dispatcher,
+        }));
       } catch (error) {
-        throw new UserError(`Could not read \`${image.optionName}\`: ${reasonFor(error)}`);
+        throw new ImageUnreadableError(image.optionName, error instanceof DownloadError ? error.reason : 'network', { cause: error });
       }
-      if (!matchesImageType(data, image.type)) {
-        throw new UserError(`\`${image.optionName}\` is not really a ${image.type.slice(6).toUpperCase()} image: its content does not match its type.`);
-      }
+      if (!matchesImageType(data, image.type)) throw new ImageUnreadableError(image.optionName, 'wrong_content');
       return data.toString('base64');
     }),
   );

@@ -113,7 +113,12 @@ export function emptySnapshot(now: number): UsageSnapshot {
   };
 }
 
-/** Brings stored counters to the current day and week (counts of past periods drop to zero). */
+/**
+ * Brings stored counters to the current day and week (counts of past periods drop to zero). A
+ * stored period later than `now`'s is kept with its counts: the wall clock stepped back (across
+ * a restart, say), and a day's use must not be forgotten for a second pass through it. ISO days
+ * and weeks compare as strings.
+ */
 export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
   const day = utcDay(now);
   const week = isoWeek(now);
@@ -122,16 +127,14 @@ export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
     user: {
       ...user,
       running: [...user.running],
-      ...(user.day === day ? {} : { day, dayCount: 0 }),
-      ...(user.week === week ? {} : { week, weekCount: 0 }),
+      ...(user.day >= day ? {} : { day, dayCount: 0 }),
+      ...(user.week >= week ? {} : { week, weekCount: 0 }),
     },
     guild: {
-      day,
-      week,
-      dayByUser: guild.day === day ? { ...guild.dayByUser } : {},
-      weekByUser: guild.week === week ? { ...guild.weekByUser } : {},
+      ...(guild.day >= day ? { day: guild.day, dayByUser: { ...guild.dayByUser } } : { day, dayByUser: {} }),
+      ...(guild.week >= week ? { week: guild.week, weekByUser: { ...guild.weekByUser } } : { week, weekByUser: {} }),
     },
-    global: global.day === day ? global : { day, dayCount: 0 },
+    global: global.day >= day ? global : { day, dayCount: 0 },
   };
 }
 
@@ -235,41 +238,47 @@ export function isOpen(snapshot: UsageSnapshot, reservationId: string): boolean 
   return snapshot.user.running.includes(reservationId);
 }
 
-export type Settlement = 'delivered' | 'refunded';
+/**
+ * How a reservation ends. `delivered`: the user got the video, every count stays. `refunded`: no
+ * video and no bill, every count is given back. `billed`: no video, but the generate call was (or
+ * may have been) billed, so the user and the server get their allowance back while the
+ * operator's global count, the ceiling on billed calls, keeps it.
+ */
+export type Settlement = 'delivered' | 'refunded' | 'billed';
 
 /**
- * Settles a reservation: a delivered video keeps its counts; a refund takes them back from the
- * periods it was counted in (if those are still current) and restores the cooldown. Settling a
- * reservation that is no longer open changes nothing, so it can never happen twice.
+ * Settles a reservation as `outcome` says. What is given back is taken from the periods the
+ * reservation was counted in (if those are still current), and the cooldown is restored.
+ * Settling a reservation that is no longer open changes nothing, so it can never happen twice.
  */
 export function applySettlement(snapshot: UsageSnapshot, reservation: Reservation, outcome: Settlement): UsageSnapshot {
   if (!isOpen(snapshot, reservation.id)) return snapshot;
   const { user, guild, global } = snapshot;
   const running = user.running.filter((id) => id !== reservation.id);
-  if (outcome === 'delivered') {
-    return { user: { ...user, running }, guild, global };
-  }
-  const uid = reservation.userId;
-  const sameDay = user.day === reservation.day;
-  const sameWeek = user.week === reservation.week;
+  const allowanceBack = outcome !== 'delivered';
+  const billBack = outcome === 'refunded';
   return {
-    user: {
-      ...user,
-      running,
-      dayCount: sameDay ? Math.max(0, user.dayCount - 1) : user.dayCount,
-      weekCount: sameWeek ? Math.max(0, user.weekCount - 1) : user.weekCount,
-      lastStartAt: user.lastStartAt === reservation.startedAt ? reservation.previousLastStartAt : user.lastStartAt,
-      ...(reservation.usedBonus ? { bonus: (user.bonus ?? 0) + 1 } : {}),
-    },
-    guild: {
-      ...guild,
-      dayByUser: guild.day === reservation.day ? decrement(guild.dayByUser, uid) : guild.dayByUser,
-      weekByUser: guild.week === reservation.week ? decrement(guild.weekByUser, uid) : guild.weekByUser,
-    },
-    global: {
-      ...global,
-      dayCount: global.day === reservation.day ? Math.max(0, global.dayCount - 1) : global.dayCount,
-    },
+    user: allowanceBack ? { ...refundUser(user, reservation), running } : { ...user, running },
+    guild: allowanceBack ? refundGuild(guild, reservation) : guild,
+    global: billBack && global.day === reservation.day ? { ...global, dayCount: Math.max(0, global.dayCount - 1) } : global,
+  };
+}
+
+function refundUser(user: UserUsage, reservation: Reservation): UserUsage {
+  return {
+    ...user,
+    dayCount: user.day === reservation.day ? Math.max(0, user.dayCount - 1) : user.dayCount,
+    weekCount: user.week === reservation.week ? Math.max(0, user.weekCount - 1) : user.weekCount,
+    lastStartAt: user.lastStartAt === reservation.startedAt ? reservation.previousLastStartAt : user.lastStartAt,
+    ...(reservation.usedBonus ? { bonus: (user.bonus ?? 0) + 1 } : {}),
+  };
+}
+
+function refundGuild(guild: GuildUsage, reservation: Reservation): GuildUsage {
+  return {
+    ...guild,
+    dayByUser: guild.day === reservation.day ? decrement(guild.dayByUser, reservation.userId) : guild.dayByUser,
+    weekByUser: guild.week === reservation.week ? decrement(guild.weekByUser, reservation.userId) : guild.weekByUser,
   };
 }
 

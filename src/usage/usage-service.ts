@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { processClock } from '../clock.js';
 import type { OperatorLimits } from '../config.js';
 import { roleEffect } from '../moderation/policy.js';
 import { effectiveRules, type GuildSettingsStore } from './guild-settings.js';
@@ -36,22 +37,34 @@ export interface UsageServiceDeps {
 }
 
 const GLOBAL_KEY = 'global';
-const RESERVATION_PREFIX = 'reservation:';
-const userKey = (guildId: string, userId: string) => `user:${guildId}:${userId}`;
+/**
+ * Every open reservation, by id, in one record: start-up reads it instead of scanning the store.
+ * Each reservation already locks GLOBAL_KEY, so locking this one too costs no concurrency.
+ */
+const OPEN_RESERVATIONS_KEY = 'open-reservations';
+type OpenReservations = Record<string, Reservation>;
+/** Where each open reservation was kept before the index, in stores that predate it. */
+const LEGACY_RESERVATION_PREFIX = 'reservation:';
+const USER_PREFIX = 'user:';
+const userKey = (guildId: string, userId: string) => `${USER_PREFIX}${guildId}:${userId}`;
 const guildKey = (guildId: string) => `guild:${guildId}`;
-const reservationKey = (id: string) => `${RESERVATION_PREFIX}${id}`;
 const counterKeys = (guildId: string, userId: string) => [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
+/** The keys a reservation changes: its counters, then the index. */
+const reservationKeys = (guildId: string, userId: string) => [...counterKeys(guildId, userId), OPEN_RESERVATIONS_KEY];
 
 /**
  * Usage limits over a backend: check-and-reserve as one atomic step before a generate call, and
- * settlement (keep or refund) exactly once when the task ends.
+ * settlement exactly once when the task ends. A reservation is open while its user counts it as
+ * running, and it is listed in the open-reservations index for exactly as long: both change in
+ * the same transaction.
  */
 export class UsageService {
   private readonly now: () => number;
   private readonly newId: () => string;
+  private indexed: Promise<void> | undefined;
 
   constructor(private readonly deps: UsageServiceDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? processClock;
     this.newId = deps.newId ?? randomUUID;
   }
 
@@ -73,9 +86,10 @@ export class UsageService {
    * Checks every limit and, if none is hit, counts the video as started, atomically. A store that
    * stalls must not make the command miss Discord's 3-second window: past `reserveTimeoutMs`
    * this fails with a store error, and a reservation that still completes later is refunded.
+   * `id` names the reservation (a fresh one by default); naming one that is still open fails.
    */
-  async reserve(guildId: string, userId: string, roleIds: readonly string[] = []): Promise<ReserveOutcome> {
-    const attempt = this.reserveNow(guildId, userId, roleIds);
+  async reserve(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId()): Promise<ReserveOutcome> {
+    const attempt = this.reserveNow(guildId, userId, roleIds, id);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreTimeoutError()), this.deps.reserveTimeoutMs ?? 2000);
@@ -92,10 +106,12 @@ export class UsageService {
     }
   }
 
-  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[]): Promise<ReserveOutcome> {
-    const rules = await this.rulesFor(guildId, roleIds);
-    const keys = counterKeys(guildId, userId);
+  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string): Promise<ReserveOutcome> {
+    const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenIndexed()]);
+    const keys = reservationKeys(guildId, userId);
     return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
+      const open = openIn(values);
+      if (open[id]) throw new Error(`reservation ${id} is already open`);
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
       const { refusal, usesBonus } = this.isOwner(userId)
@@ -103,7 +119,7 @@ export class UsageService {
         : evaluateLimits(rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
       if (refusal) return { writes: [], result: { ok: false, refusal, rules } };
       const reservation: Reservation = {
-        id: this.newId(),
+        id,
         guildId,
         userId,
         day: snapshot.user.day,
@@ -112,54 +128,72 @@ export class UsageService {
         previousLastStartAt: snapshot.user.lastStartAt,
         ...(usesBonus ? { usedBonus: true } : {}),
       };
-      // The reservation is written before the counters that make it open, so a crash in
-      // between leaves at worst a stray record that start-up removes.
-      const writes: Writes = [[reservationKey(reservation.id), reservation], ...counterWrites(keys, applyReservation(snapshot, reservation))];
+      const writes: Writes = [...counterWrites(keys, applyReservation(snapshot, reservation)), [OPEN_RESERVATIONS_KEY, { ...open, [id]: reservation }]];
       return { writes, result: { ok: true, reservation } };
     });
   }
 
-  /** Keeps (delivered) or refunds a reservation; a second settlement of the same one is a no-op. */
+  /** Settles a reservation (see Settlement); a second settlement of the same one is a no-op and returns false. */
   async settle(reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>, outcome: Settlement): Promise<boolean> {
-    const keys = [...counterKeys(reservation.guildId, reservation.userId), reservationKey(reservation.id)];
+    await this.whenIndexed();
+    const keys = reservationKeys(reservation.guildId, reservation.userId);
     return this.deps.backend.transact(keys, (values) => {
+      const { [reservation.id]: stored, ...stillOpen } = openIn(values);
+      if (!stored) return { writes: [], result: false };
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
-      const stored = values.get(reservationKey(reservation.id)) as Reservation | undefined;
-      if (!stored || !isOpen(snapshot, reservation.id)) {
-        return { writes: stored ? [[reservationKey(reservation.id), undefined]] : [], result: false };
-      }
-      // Counters first, the record last: a crash in between leaves a record that is no longer open.
-      const writes: Writes = [...counterWrites(keys, applySettlement(snapshot, stored, outcome)), [reservationKey(reservation.id), undefined]];
-      return { writes, result: true };
+      const writes: Writes = [...counterWrites(keys, applySettlement(snapshot, stored, outcome)), [OPEN_RESERVATIONS_KEY, stillOpen]];
+      // Not simply true: a store migrated from before the index can list one its user no longer
+      // runs (its settlement was counted, the crash came before its record's delete).
+      return { writes, result: isOpen(snapshot, reservation.id) };
     });
   }
 
-  /**
-   * Start-up repair: a crash between two writes can leave a user counting a video as running
-   * whose reservation record is gone; such ids would hold a slot for ever. Removes them.
-   */
-  async repair(): Promise<number> {
-    const entries = await this.deps.backend.list('');
-    const reservations = new Set(entries.filter(([key]) => key.startsWith(RESERVATION_PREFIX)).map(([key]) => key.slice(RESERVATION_PREFIX.length)));
-    let repaired = 0;
-    for (const [key, value] of entries) {
-      const user = value as UserUsage;
-      if (!key.startsWith('user:') || !user?.running?.some((id) => !reservations.has(id))) continue;
-      await this.deps.backend.transact([key], (values) => {
-        const current = values.get(key) as UserUsage;
-        const running = current.running.filter((id) => reservations.has(id));
-        repaired += current.running.length - running.length;
-        return { writes: [[key, { ...current, running }]], result: undefined };
-      });
-    }
-    return repaired;
+  /** Reservations not yet settled (for start-up reconciliation): one read, however large the store. */
+  async openReservations(): Promise<Reservation[]> {
+    await this.whenIndexed();
+    return Object.values(((await this.deps.backend.get(OPEN_RESERVATIONS_KEY)) ?? {}) as OpenReservations);
   }
 
-  /** Reservations not yet settled (for start-up reconciliation). */
-  async openReservations(): Promise<Reservation[]> {
-    const records = await this.deps.backend.list(RESERVATION_PREFIX);
-    return records.map(([, value]) => value as Reservation);
+  /** Resolves once the index exists: migrated at first use, retried on the next use if that failed. */
+  private whenIndexed(): Promise<void> {
+    this.indexed ??= this.migrateToIndex().catch((error: unknown) => {
+      this.indexed = undefined;
+      throw error;
+    });
+    return this.indexed;
+  }
+
+  /**
+   * Stores from before the index kept each open reservation as its own `reservation:<id>` record,
+   * written apart from the counters, so a crash could leave a user running an id with no record,
+   * holding that slot for ever. Once: moves every such record into the index and drops the
+   * running ids that have none, in one transaction; the reconciliation that follows refunds
+   * the records whose video no task is making, as before.
+   */
+  private async migrateToIndex(): Promise<void> {
+    const { backend } = this.deps;
+    if ((await backend.get(OPEN_RESERVATIONS_KEY)) !== undefined) return;
+    const entries = await backend.list('');
+    const legacyKeys = entries.filter(([key]) => key.startsWith(LEGACY_RESERVATION_PREFIX)).map(([key]) => key);
+    const recorded = new Set(legacyKeys.map((key) => key.slice(LEGACY_RESERVATION_PREFIX.length)));
+    const tornUserKeys = entries
+      .filter(([key, user]) => key.startsWith(USER_PREFIX) && (user as UserUsage).running.some((id) => !recorded.has(id)))
+      .map(([key]) => key);
+    await backend.transact([OPEN_RESERVATIONS_KEY, ...legacyKeys, ...tornUserKeys], (values) => {
+      const open: OpenReservations = {};
+      const writes: Writes = [[OPEN_RESERVATIONS_KEY, open]];
+      for (const key of legacyKeys) {
+        const reservation = values.get(key) as Reservation;
+        open[reservation.id] = reservation;
+        writes.push([key, undefined]);
+      }
+      for (const key of tornUserKeys) {
+        const user = values.get(key) as UserUsage;
+        writes.push([key, { ...user, running: user.running.filter((id) => open[id]) }]);
+      }
+      return { writes, result: undefined };
+    });
   }
 
   /** Gives a user `videos` extra videos, used once their allowance runs out. */
@@ -205,6 +239,10 @@ export class UsageService {
     const empty = emptySnapshot(now);
     return rollOver({ ...empty, guild: stored ?? empty.guild }, now).guild;
   }
+}
+
+function openIn(values: Map<string, unknown>): OpenReservations {
+  return (values.get(OPEN_RESERVATIONS_KEY) as OpenReservations | undefined) ?? {};
 }
 
 function readSnapshot(values: Map<string, unknown>, keys: readonly string[], now: number): UsageSnapshot {

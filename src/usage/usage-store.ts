@@ -5,14 +5,15 @@ export type Writes = Array<readonly [key: string, value: unknown]>;
 
 /**
  * Where usage counters live. `transact` is the one operation the rules need: read some keys,
- * compute, write them back, with no other transaction on those keys in between. A shared
- * backend with atomic operations of its own (Redis WATCH/MULTI, SQL transactions) can implement
- * it for several bot processes; the rules don't change.
+ * compute, write them back, with no other transaction on those keys in between, and its writes
+ * stored all together or not at all. A shared backend with atomic operations of its own (Redis
+ * WATCH/MULTI, SQL transactions) can implement it for several bot processes; the rules don't
+ * change.
  */
 export interface UsageBackend {
   transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T>;
   get(key: string): Promise<unknown>;
-  /** Every key starting with `prefix`, with its value (used at start-up only). */
+  /** Every key starting with `prefix`, with its value: a scan of the store, for a one-time migration. */
   list(prefix: string): Promise<Array<[string, unknown]>>;
 }
 
@@ -48,43 +49,55 @@ export class KeyedMutex {
   }
 }
 
+/** The part of the @keyv/sqlite adapter used here: its own connection, and its table. */
+interface SqliteAdapter {
+  query(sql: string, ...parameters: unknown[]): Promise<Array<{ key: string; value: string }>>;
+  opts: { table: string };
+}
+
 /**
- * The in-process backend over keyv (SQLite by default). Transactions are serialized per key by a
- * KeyedMutex and run against an in-memory copy (this process is the only writer of its keys);
- * their writes then go to the store in group commits, and each transaction resolves only once
- * its own writes are stored. A burst of commands therefore costs a few batches of writes, not a
- * few writes each, and stays within Discord's 3-second window.
+ * The in-process backend over keyv on SQLite (@keyv/sqlite). Transactions are serialized per key
+ * by a KeyedMutex and run against an in-memory copy (this process is the only writer of its
+ * keys); their writes then go to the store in group commits, and each transaction resolves only
+ * once its own writes are stored. A burst of commands therefore costs a few batches of writes,
+ * not a few writes each, and stays within Discord's 3-second window.
  *
- * A key rewritten while waiting moves to the end of the batch, so the last transaction to write
- * each key has its writes stored in the order it gave. A crash between two writes of a batch can
- * still leave a running id without its reservation record; start-up repairs those
- * (`UsageService.repair`).
+ * Each group commit stores its sets in one SQL statement, so a failed write or a crash stores all
+ * of them or none: no transaction is ever stored in part.
  */
 export class KeyvUsageBackend implements UsageBackend {
   private readonly mutex = new KeyedMutex();
   private readonly cache = new Map<string, unknown>();
   private readonly dirty = new Map<string, unknown>();
+  private readonly sqlite: SqliteAdapter;
   private writing: Promise<void> = Promise.resolve();
   private nextCommit: Promise<void> | undefined;
   /** Bumped when a commit fails: batches computed before that hold state the store never got. */
   private epoch = 0;
 
-  constructor(private readonly keyv: Keyv) {}
+  constructor(private readonly keyv: Keyv) {
+    const adapter = keyv.store as Partial<SqliteAdapter> | undefined;
+    if (typeof adapter?.query !== 'function' || !adapter.opts) {
+      throw new Error('the usage store must be keyv over @keyv/sqlite: its group commits are single SQL statements');
+    }
+    // A write error that keyv swallowed would let the rest of the batch commit without it.
+    if (!keyv.throwOnErrors) throw new Error('the usage store must be keyv with throwOnErrors');
+    this.sqlite = adapter as SqliteAdapter;
+  }
 
   async get(key: string): Promise<unknown> {
     if (this.cache.has(key)) return this.cache.get(key);
     return this.keyv.get(key);
   }
 
+  /** One query: keyv's own iterator pages with OFFSET, which takes quadratic time over a large store. */
   async list(prefix: string): Promise<Array<[string, unknown]>> {
     await this.nextCommit?.catch(() => {});
     await this.writing;
-    const entries: Array<[string, unknown]> = [];
-    if (!this.keyv.iterator) throw new Error('the usage store cannot list its keys');
-    for await (const [key, value] of this.keyv.iterator(undefined)) {
-      if (typeof key === 'string' && key.startsWith(prefix)) entries.push([key, value]);
-    }
-    return entries;
+    const namespace = this.keyv.useKeyPrefix && this.keyv.namespace ? `${this.keyv.namespace}:` : '';
+    const stored = namespace + prefix;
+    const rows = await this.sqlite.query(`SELECT key, value FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, stored.length, stored);
+    return Promise.all(rows.map(async ({ key, value }) => [key.slice(namespace.length), (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
   }
 
   async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
@@ -93,7 +106,6 @@ export class KeyvUsageBackend implements UsageBackend {
       const { writes, result } = update(values);
       for (const [key, value] of writes) {
         this.cache.set(key, value);
-        this.dirty.delete(key);
         this.dirty.set(key, value);
       }
       return { result, committed: writes.length > 0 ? this.commitSoon() : undefined };
@@ -115,10 +127,7 @@ export class KeyvUsageBackend implements UsageBackend {
           throw new Error('an earlier write to the usage store failed; these changes were built on it');
         }
         try {
-          for (const [key, value] of batch) {
-            if (value === undefined) await this.keyv.delete(key);
-            else await this.keyv.set(key, value);
-          }
+          await this.storeAtomically(batch);
         } catch (error) {
           // The memory copy and anything waiting to be written are now ahead of the store:
           // drop them, fail their transactions, and read the store afresh from now on.
@@ -132,6 +141,33 @@ export class KeyvUsageBackend implements UsageBackend {
       this.nextCommit = commit;
     }
     return this.nextCommit;
+  }
+
+  /**
+   * A batch's writes go in one SQL statement, which SQLite applies whole or not at all. A
+   * transaction held open across several queries would instead keep the write lock while it
+   * waits for a thread of libuv's small pool, which other connections' queries can all be
+   * occupying while they wait for that same lock: a stall until the busy timeout.
+   * Deletes (only the one-time migration makes any) follow in a second statement: a crash in
+   * between leaves legacy records that nothing reads any more.
+   */
+  private async storeAtomically(batch: Array<[string, unknown]>): Promise<void> {
+    const table = this.sqlite.opts.table;
+    const sets = batch.filter(([, value]) => value !== undefined);
+    const deletes = batch.filter(([, value]) => value === undefined).map(([key]) => this.storedKey(key));
+    if (sets.length > 0) {
+      const rows = await Promise.all(sets.map(async ([key, value]) => [this.storedKey(key), await this.keyv.serializeData({ value, expires: undefined })]));
+      await this.sqlite.query(
+        `INSERT INTO ${table} (key, value) SELECT json_extract(row.value, '$[0]'), json_extract(row.value, '$[1]') FROM json_each(?) AS row WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+        JSON.stringify(rows),
+      );
+    }
+    if (deletes.length > 0) await this.sqlite.query(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`, JSON.stringify(deletes));
+  }
+
+  /** The key as keyv stores it: prefixed with the namespace. */
+  private storedKey(key: string): string {
+    return this.keyv.useKeyPrefix && this.keyv.namespace ? `${this.keyv.namespace}:${key}` : key;
   }
 
   private async read(key: string): Promise<unknown> {

@@ -37,7 +37,7 @@ describe('PIKA_IMAGE_TRANSPORT=base64', () => {
       attachments: { image: { filename: 'fake.png', data: await fixture('not-an-image.png'), contentType: 'image/png' } },
     });
     await waitSettled(interaction);
-    assert.match(failureText(interaction), /not really a PNG image/);
+    assert.match(failureText(interaction), /`image`: its content is not the kind of image its name says/);
     assert.equal(world.pika.generateCalls.length, before);
   });
 
@@ -52,7 +52,7 @@ describe('PIKA_IMAGE_TRANSPORT=base64', () => {
       attachments: { image: { filename: 'liar.png', data: Buffer.concat([png, Buffer.alloc(11 * 1024 * 1024)]), contentType: 'image/png', size: 100 } },
     });
     await waitSettled(interaction);
-    assert.match(failureText(interaction), /Could not read `image`: The file is larger/);
+    assert.match(failureText(interaction), /Could not read `image`: the file is larger/);
     assert.equal(world.pika.generateCalls.length, before);
   });
 });

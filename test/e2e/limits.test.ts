@@ -62,6 +62,8 @@ describe('usage limits, end to end', () => {
   test('/pika quota shows what is left and when it resets, exactly', async () => {
     const user = newUserId();
     await videoFor(world, user);
+    // The reservation settles a moment after the video shows (the job's end is stored first).
+    await eventuallyAsync(async () => (await quota(world, user)).includes('In progress: 0'), 5000, 'the video to be settled');
     const now = Date.now();
     assert.equal(
       await quota(world, user),

@@ -10,10 +10,10 @@ const slowFeed = (steps: number) => [...Array.from({ length: steps }, (_, i) => 
 function settlements(world: World): Map<string, string[]> {
   const byTask = new Map<string, string[]>();
   for (const entry of world.bots.flatMap((bot) => bot.entries)) {
-    if (entry.msg !== 'task settled') continue;
-    const list = byTask.get(String(entry.task)) ?? [];
+    if (entry.msg !== 'job settled') continue;
+    const list = byTask.get(String(entry.job)) ?? [];
     list.push(String(entry.outcome));
-    byTask.set(String(entry.task), list);
+    byTask.set(String(entry.job), list);
   }
   return byTask;
 }

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BotProcess } from '../support/bot-process.js';
 import { askForVideo, firstAnswer, newUserId, quota } from '../support/users.js';
-import { eventually, failureText, makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, everythingTheBotSaid, failureText, makeSecrets, startWorld, waitSettled, type World } from '../support/world.js';
 
 const COOL_DOWN_MS = 1500;
 
@@ -89,7 +89,7 @@ describe('the store fails', () => {
     try {
       const user = newUserId();
       await waitSettled(await askForVideo(world, user, 'before the disk broke'));
-      await eventually(() => world.bot.lines.some((l) => l.includes('"msg":"task settled"')), 5000, 'the video to be settled');
+      await eventually(() => world.bot.lines.some((l) => l.includes('"msg":"job settled"')), 5000, 'the video to be settled');
       const before = world.pika.generateCalls.length;
       const path = world.env.STORE_URL!.replace('sqlite://', '');
       for (const file of [path, `${path}-wal`, `${path}-shm`]) await writeFile(file, Buffer.alloc(8192, 7));
@@ -119,20 +119,12 @@ describe('results the bot will not take', () => {
     await world?.close();
   });
 
-  test('a video over MAX_VIDEO_BYTES is refused with a clear message, and refunded', async () => {
-    const header = Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypmp42')]);
-    world.pika.nextTask({ video: Buffer.concat([header, Buffer.alloc(200_000)]) });
-    const user = newUserId();
-    const interaction = await askForVideo(world, user, 'too big to fetch');
-    await waitSettled(interaction);
-    assert.match(failureText(interaction), /could not be posted here: The file is larger than the bot is allowed to download/);
-    assert.match(await quota(world, user), /Today: 1 video left/);
-  });
-
-  test('a result URL that is not http(s) is refused with a clear message', async () => {
+  test('a result URL that is not http(s) is never fetched: the video comes from the sharing URL', async () => {
     world.pika.nextTask({ resultUrl: 'file:///etc/passwd' });
     const interaction = await askForVideo(world, newUserId(), 'sneaky');
     await waitSettled(interaction);
-    assert.match(failureText(interaction), /not a web address the bot will fetch/);
+    assert.match(interaction.original!.embeds[0].title, /done/);
+    assert.equal(interaction.original!.attachments.length, 1);
+    assert.ok(!everythingTheBotSaid(world).includes('/etc/passwd'), 'the file URL was neither fetched nor shown');
   });
 });

@@ -221,6 +221,27 @@ test('a 429 is retried by the client after retry-after', { timeout: TEST_TIMEOUT
   assert.equal(interaction.original?.content, 'done');
 });
 
+test('an outage answers 503 to every matching request until it ends, and records them', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const outage = fake.startOutage({ route: /\/messages\/@original$/ });
+  const { interaction, result } = await invoke(async (i) => {
+    await i.deferReply();
+    const failures: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await i.client.rest.patch(`/webhooks/${i.applicationId}/${i.token}/messages/@original`, { body: { content: 'x' }, auth: false });
+      } catch (error) {
+        failures.push((error as { status: number }).status);
+      }
+    }
+    outage.end();
+    await i.editReply('after the outage');
+    return failures;
+  });
+  assert.deepEqual(valueOf(result), [503, 503, 503]);
+  assert.equal(interaction.original?.content, 'after the outage');
+  assert.ok(fake.requests.filter((request) => request.status === 503 && request.route.includes(interaction.token)).length >= 3);
+});
+
 test('attachment options resolve to files the bot can download', { timeout: TEST_TIMEOUT_MS }, async () => {
   const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000002000000030806000000', 'hex');
   const { result } = await invoke(

@@ -128,7 +128,10 @@ export interface InvocationOptions {
   appPermissions?: bigint;
   memberPermissions?: bigint;
   attachmentSizeLimit?: number;
+  /** The user's client language (default en-US). */
   locale?: string;
+  /** The server's language, sent as `guild_locale` in servers (default en-US). */
+  guildLocale?: string;
   /**
    * The member's role ids, sent in `member.roles` (guild interactions only; default none). Create
    * them with `FakeDiscord.createRole()` so the bot knows them, as it would on Discord.
@@ -181,7 +184,8 @@ const API_PREFIX = '/api/v10';
 const DISCORD_EPOCH = 1_420_070_400_000n;
 const TEN_MIB = 10 * 1024 * 1024;
 const NONCE_REUSE_WINDOW_MS = 5 * 60_000;
-const MAX_REQUEST_BODY_BYTES = 200 * 1024 * 1024;
+/** Discord's largest upload (500 MiB, for Nitro users) plus room for the rest of the form. */
+const MAX_REQUEST_BODY_BYTES = 512 * 1024 * 1024;
 const WS_OPEN = 1;
 
 const MessageFlag = {
@@ -1484,6 +1488,25 @@ export class FakeDiscord {
     this.faults.push({ match, remaining: times, reply: () => ({ status: response.status, body, headers: response.headers }) });
   }
 
+  /**
+   * Every matching request gets `status` (default 503) until the returned `end()` is called: an
+   * outage. Matching requests are still recorded, so a test can count what hit it.
+   */
+  startOutage(match: FaultMatch, status = 503): { end(): void } {
+    const fault = {
+      match,
+      remaining: Infinity,
+      reply: () => ({ status, body: { message: `${status}: ${STATUS_CODES[status] ?? 'Error'}`, code: 0 }, headers: undefined }),
+    };
+    this.faults.push(fault);
+    return {
+      end: () => {
+        const index = this.faults.indexOf(fault);
+        if (index !== -1) this.faults.splice(index, 1);
+      },
+    };
+  }
+
   /** The next `times` matching requests get a per-route 429 like Discord's. */
   rateLimitNext(match: FaultMatch, retryAfterSeconds: number, times = 1): void {
     this.faults.push({ match, remaining: times, reply: (request) => rateLimitReply(request.route, retryAfterSeconds) });
@@ -2044,8 +2067,8 @@ export class FakeDiscord {
     return {
       ...common,
       guild_id: guildId,
-      guild: { id: guildId, locale: 'en-US', features: [] },
-      guild_locale: 'en-US',
+      guild: { id: guildId, locale: options.guildLocale ?? 'en-US', features: [] },
+      guild_locale: options.guildLocale ?? 'en-US',
       channel: { ...this.guildChannel(channelId, guildId), permissions: appPermissions },
       channel_id: channelId,
       member: {

@@ -165,7 +165,7 @@ describe('FakePika', () => {
         status: 'finished',
         seed: fake.task(id)?.seed,
         resultUrl: `${fake.url}/cdn/${id}/video.mp4`,
-        sharingUrl: `${fake.url}/cdn/${id}/video.mp4`,
+        sharingUrl: `${fake.url}/cdn/${id}/share.mp4`,
         videoPoster: `${fake.url}/cdn/${id}/poster.jpg`,
         imageThumb: `${fake.url}/cdn/${id}/thumbnail.jpg`,
         duration: 5,
@@ -192,6 +192,32 @@ describe('FakePika', () => {
 
       const head = await fetch(finished?.resultUrl ?? '', { method: 'HEAD' });
       assert.equal(head.headers.get('content-length'), String(expected.length));
+    });
+
+    it('scripted CDN faults hit the chosen file, in order, then it is served again', async () => {
+      const id = await generateId();
+      const finished = (await pollToEnd(id)).at(-1)?.videos[0];
+      fake.failNextCdn({ kind: 'status', status: 404 }, 2);
+      fake.failNextCdn({ kind: 'status', status: 503 }, 1, 'share.mp4');
+      assert.equal((await fetch(finished?.resultUrl ?? '')).status, 404);
+      assert.equal((await fetch(finished?.sharingUrl ?? '')).status, 503);
+      assert.equal((await fetch(finished?.resultUrl ?? '')).status, 404);
+      assert.equal((await fetch(finished?.resultUrl ?? '')).status, 200);
+      assert.equal((await fetch(finished?.sharingUrl ?? '')).status, 200);
+      assert.equal(fake.cdnVideoCalls.filter((r) => r.path.includes(id)).length, 5);
+    });
+
+    it('a stalled CDN download sends its headers and a first chunk, then nothing', async () => {
+      const id = await generateId();
+      const finished = (await pollToEnd(id)).at(-1)?.videos[0];
+      fake.failNextCdn({ kind: 'stall' });
+      const res = await fetch(finished?.resultUrl ?? '');
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      assert.ok(((await reader.read()).value?.length ?? 0) > 0, 'a first chunk');
+      const next = await Promise.race([reader.read().then(() => 'more'), new Promise((resolve) => setTimeout(() => resolve('stalled'), 200))]);
+      assert.equal(next, 'stalled');
+      await reader.cancel();
     });
 
     it('answers 404 for an unknown task, and the CDN too', async () => {
@@ -229,7 +255,7 @@ describe('FakePika', () => {
 
       const secondVideo = (await pollFeed(second)).videos[0];
       assert.equal(secondVideo?.resultUrl, 'ftp://example.invalid/v.mp4');
-      assert.equal(secondVideo?.sharingUrl, `${fake.url}/cdn/${second}/video.mp4`);
+      assert.equal(secondVideo?.sharingUrl, `${fake.url}/cdn/${second}/share.mp4`);
 
       assert.deepEqual((await pollFeed(third)).videos, []);
       assert.equal(fake.task(third)?.script.feed, undefined);

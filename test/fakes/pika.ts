@@ -9,6 +9,7 @@
  *   POST /pika/generate         -> { id }                      (auth)
  *   GET  /pika/feed/:id         -> { id, promptText, videos }  (auth; each GET advances one step)
  *   GET  /cdn/:id/video.mp4     -> the task's video bytes       (no auth; HEAD too)
+ *   GET  /cdn/:id/share.mp4     -> the same bytes: the feed's sharingUrl (no auth; HEAD too)
  *   GET  /cdn/:id/poster.jpg    -> fixture poster.jpg           (no auth; HEAD too)
  *   GET  /cdn/:id/thumbnail.jpg -> fixture poster.jpg           (no auth; HEAD too)
  */
@@ -104,6 +105,12 @@ const FIXTURES_DIR = new URL('../fixtures/', import.meta.url);
 
 type Endpoint = 'generate' | 'feed';
 
+/** Which of a task's video files a CDN fault hits: the `resultUrl` one or the `sharingUrl` one. */
+export type CdnFile = 'video.mp4' | 'share.mp4';
+
+/** A CDN fault: a status, a hang, a dropped socket, or a stall after the headers and a first chunk. */
+export type CdnFault = Extract<PikaFault, { kind: 'status' | 'hang' | 'network' }> | { kind: 'stall' };
+
 interface Fixtures {
   video: Buffer;
   poster: Buffer;
@@ -118,6 +125,7 @@ export class FakePika {
   readonly #fixtures: Fixtures;
   readonly #scripts: TaskScript[] = [];
   readonly #faults: Record<Endpoint, PikaFault[]> = { generate: [], feed: [] };
+  readonly #cdnFaults: Record<CdnFile, CdnFault[]> = { 'video.mp4': [], 'share.mp4': [] };
   readonly #tasks = new Map<string, FakePikaTask>();
   #closing: Promise<void> | undefined;
 
@@ -170,6 +178,17 @@ export class FakePika {
     this.#queueFault('feed', fault, times);
   }
 
+  /** The next `times` downloads of `file` (any task) get this fault. */
+  failNextCdn(fault: CdnFault, times = 1, file: CdnFile = 'video.mp4'): void {
+    if (!Number.isInteger(times) || times < 1) throw new RangeError(`times must be a positive integer, got ${times}`);
+    for (let i = 0; i < times; i++) this.#cdnFaults[file].push(fault);
+  }
+
+  /** Downloads of task videos so far (GET only), e.g. to count retries. */
+  get cdnVideoCalls(): RecordedPikaRequest[] {
+    return this.requests.filter((r) => r.method === 'GET' && /^\/cdn\/[^/]+\/(video|share)\.mp4/.test(r.path));
+  }
+
   task(id: string): FakePikaTask | undefined {
     return this.#tasks.get(id);
   }
@@ -185,6 +204,8 @@ export class FakePika {
     this.#scripts.length = 0;
     this.#faults.generate.length = 0;
     this.#faults.feed.length = 0;
+    this.#cdnFaults['video.mp4'].length = 0;
+    this.#cdnFaults['share.mp4'].length = 0;
     this.#tasks.clear();
   }
 
@@ -259,7 +280,7 @@ export class FakePika {
       status: step.status,
       seed: task.seed,
       resultUrl: finished ? (task.script.resultUrl ?? `${cdn}/video.mp4`) : '',
-      sharingUrl: finished ? `${cdn}/video.mp4` : '',
+      sharingUrl: finished ? `${cdn}/share.mp4` : '',
       videoPoster: step.poster ? `${cdn}/poster.jpg` : '',
       imageThumb: step.poster ? `${cdn}/thumbnail.jpg` : '',
       duration: task.script.duration ?? DEFAULT_DURATION_SECONDS,
@@ -270,11 +291,19 @@ export class FakePika {
 
   #serveCdn(method: string, pathname: string, res: ServerResponse): void {
     if (method !== 'GET' && method !== 'HEAD') return sendApiError(res, 405, 'method not allowed');
-    const match = /^\/cdn\/([^/]+)\/(video\.mp4|poster\.jpg|thumbnail\.jpg)$/.exec(pathname);
+    const match = /^\/cdn\/([^/]+)\/(video\.mp4|share\.mp4|poster\.jpg|thumbnail\.jpg)$/.exec(pathname);
     const task = match?.[1] === undefined ? undefined : this.#tasks.get(match[1]);
     if (!match || !task) return sendApiError(res, 404, 'not found');
 
-    const isVideo = match[2] === 'video.mp4';
+    const isVideo = match[2] === 'video.mp4' || match[2] === 'share.mp4';
+    const fault = isVideo && method === 'GET' ? this.#cdnFaults[match[2] as CdnFile].shift() : undefined;
+    if (fault?.kind === 'stall') {
+      const bytes = task.script.video ?? this.#fixtures.video;
+      res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': bytes.length });
+      res.write(bytes.subarray(0, Math.min(16, bytes.length - 1)));
+      return; // never finished; close() destroys the socket
+    }
+    if (fault) return sendFault(res, fault, 'feed');
     const bytes = isVideo ? (task.script.video ?? this.#fixtures.video) : this.#fixtures.poster;
     const contentType = isVideo ? (task.script.videoContentType ?? DEFAULT_VIDEO_CONTENT_TYPE) : 'image/jpeg';
     res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': bytes.length });

@@ -34,11 +34,15 @@ const FAST_ENV = {
   PIKA_GENERATE_TIMEOUT_MS: '3000',
   PIKA_FEED_TIMEOUT_MS: '1000',
   LOG_LEVEL: 'debug',
+  DELIVERY_RETRY_BASE_MS: '100',
+  RESULT_DOWNLOAD_RETRY_SECONDS: '2',
   // No usage limits unless a test sets them: most tests are about something else.
   DEFAULT_DAILY_LIMIT: 'unlimited',
   DEFAULT_WEEKLY_LIMIT: 'unlimited',
   DEFAULT_COOLDOWN_SECONDS: '0',
   DEFAULT_MAX_CONCURRENT: 'unlimited',
+  // The fakes serve media from 127.0.0.1, which downloads otherwise refuse.
+  ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1',
 };
 
 /**

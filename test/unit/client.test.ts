@@ -106,15 +106,11 @@ describe('PikaClient.generate against the fake API', () => {
       '400 with a message',
       { kind: 'status', status: 400, body: { error: { message: 'prompt rejected: <b>nudity</b>' } } },
       'rejected',
-      (e) => assert.equal(e.details.upstreamMessage, 'prompt rejected: nudity'),
+      (e) => assert.equal(e.details.upstreamMessage, 'prompt rejected\\: nudity'),
     ],
     ['500', { kind: 'status', status: 500 }, 'server', (e) => assert.equal(e.details.status, 500)],
-    [
-      '502 with a text body',
-      { kind: 'status', status: 502, rawBody: 'Bad Gateway' },
-      'server',
-      (e) => assert.equal(e.details.upstreamMessage, 'Bad Gateway'),
-    ],
+    ['501', { kind: 'status', status: 501 }, 'server', (e) => assert.equal(e.details.status, 501)],
+    ['505', { kind: 'status', status: 505 }, 'server', (e) => assert.equal(e.details.status, 505)],
     [
       '200 non-JSON',
       { kind: 'non-json' },
@@ -162,6 +158,25 @@ describe('PikaClient.generate against the fake API', () => {
       extra(error);
       assert.equal(fake.generateCalls.length, 1, 'never retried');
       assert.deepStrictEqual(fake.taskIds(), []);
+    });
+  }
+
+  // A gateway in front of the API may send these after it forwarded the (billed) request.
+  const gatewayAnswers: Array<[string, PikaFault]> = [
+    ['502 with a text body', { kind: 'status', status: 502, rawBody: 'Bad Gateway' }],
+    ['503 with a JSON error', { kind: 'status', status: 503, body: { error: { message: 'upstream unavailable' } } }],
+    ['504 with an HTML page', { kind: 'status', status: 504, rawBody: '<html><body><h1>504 Gateway Time-out</h1></body></html>' }],
+  ];
+  for (const [name, fault] of gatewayAnswers) {
+    test(`${name} → server with outcomeUnknown, sent exactly once`, async () => {
+      fake.failNextGenerate(fault, 3);
+      const error = await pikaError(() => client.generate(BODY));
+      assert.equal(error.kind, 'server');
+      assert.equal(error.details.status, (fault as { status: number }).status);
+      assert.equal(error.details.outcomeUnknown, true);
+      assert.equal(error.isUpstreamFault, true);
+      assert.ok(error.details.upstreamMessage, 'the gateway\'s words are kept');
+      assert.equal(fake.generateCalls.length, 1, 'never retried');
     });
   }
 
@@ -230,7 +245,19 @@ describe('PikaClient.generate against the fake API', () => {
     fake.failNextGenerate({ kind: 'status', status: 401, body: { error: { message: `invalid key ${API_KEY} (Bearer ${API_KEY})` } } });
     const error = await pikaError(() => client.generate(BODY));
     assert.equal(error.kind, 'unauthorized');
-    assert.match(error.details.upstreamMessage ?? '', /\[redacted\]/);
+    assert.match(error.details.upstreamMessage ?? '', /\\\[redacted\\\]/);
+  });
+
+  test('an upstream that echoes the key\'s tail, a masked link and bidi controls shows none of them', async () => {
+    const message = `key …${API_KEY.slice(-8)} refused, see [docs](https://evil.example) \u202Etxt.exe`;
+    fake.failNextGenerate({ kind: 'status', status: 400, body: { error: { message } } });
+    const error = await pikaError(() => client.generate(BODY));
+    const shown = error.details.upstreamMessage ?? '';
+    assert.ok(!shown.includes(API_KEY.slice(-6)), shown);
+    assert.ok(!error.message.includes(API_KEY.slice(-6)), error.message);
+    assert.ok(!shown.includes(']('), `no live masked link: ${shown}`);
+    assert.match(shown, /refused, see \\\[docs\\\]/);
+    assert.ok(!shown.includes('\u202E'), shown);
   });
 
   test('an upstream that echoes the key in a 200 {code,msg} does not leak it either', async () => {
@@ -326,6 +353,9 @@ describe('PikaClient.feed against the fake API', () => {
 
   const feedFaults: Array<[string, PikaFault, PikaErrorKind]> = [
     ['500', { kind: 'status', status: 500 }, 'server'],
+    ['502', { kind: 'status', status: 502 }, 'server'],
+    ['503', { kind: 'status', status: 503 }, 'server'],
+    ['504', { kind: 'status', status: 504 }, 'server'],
     ['429', { kind: 'status', status: 429 }, 'rate_limited'],
     ['non-JSON', { kind: 'non-json' }, 'bad_response'],
     ['wrong shape', { kind: 'wrong-shape' }, 'bad_response'],

@@ -314,3 +314,21 @@ describe('parseConfig: secrets never appear in errors', () => {
     assert.deepStrictEqual(error.problems, ['PIKA_API_KEY is required (see .env.example)']);
   });
 });
+
+describe('parseConfig: ALLOWED_PRIVATE_MEDIA_HOSTS', () => {
+  test('is empty by default: media only from public addresses', () => {
+    assert.deepStrictEqual(parseConfig(env()).allowedPrivateMediaHosts, []);
+  });
+
+  test('takes IPv4 and IPv6 addresses and CIDR ranges, separated by commas and spaces', () => {
+    const config = parseConfig(env({ ALLOWED_PRIVATE_MEDIA_HOSTS: ' 127.0.0.1, 10.8.0.0/16 ,fd00::/8  ::1,192.168.1.20/32' }));
+    assert.deepStrictEqual(config.allowedPrivateMediaHosts, ['127.0.0.1', '10.8.0.0/16', 'fd00::/8', '::1', '192.168.1.20/32']);
+  });
+
+  test('names every entry that is not an address or range, in one problem', () => {
+    const error = configError(env({ ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1,localhost,10.0.0.0/33,fd00::/129,300.1.1.1,10.0.0.0/' }));
+    const problem = problemAbout(error, 'ALLOWED_PRIVATE_MEDIA_HOSTS');
+    assert.match(problem, /must be IP addresses or CIDR ranges/);
+    assert.match(problem, /not valid: localhost, 10\.0\.0\.0\/33, fd00::\/129, 300\.1\.1\.1, 10\.0\.0\.0\/$/);
+  });
+});

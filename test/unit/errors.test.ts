@@ -85,7 +85,7 @@ describe('errorFromResponse: kinds', () => {
     assert.equal(error.kind, 'unauthorized');
     assert.ok(!error.message.includes(API_KEY), error.message);
     assert.ok(!JSON.stringify(error.details).includes(API_KEY), '!JSON.stringify(error.details).includes(API_KEY)');
-    assert.equal(error.details.upstreamMessage, 'Incorrect API key provided: [redacted]');
+    assert.equal(error.details.upstreamMessage, 'Incorrect API key provided\\: \\[redacted\\]');
   });
 
   test('Bearer headers echoed back are removed even without the key known', () => {
@@ -94,58 +94,144 @@ describe('errorFromResponse: kinds', () => {
   });
 });
 
+/** Shaped like the real secrets, so both the value-based and the pattern-based redaction apply. */
+const BOT_TOKEN = 'MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.q8W2e5R7t1Y3u6I9o0P4a2S5d7F';
+const LIVE_KEY = 'sk-live-7c1e9a0b5f3d41f9c2a';
+const redactBoth = createRedactor([BOT_TOKEN, LIVE_KEY]);
+const show = (text: string, maxLength?: number) => sanitizeUpstreamMessage(text, redactBoth, maxLength) ?? '';
+
+/** No tail of six characters or more of either secret survives. */
+function assertNoSecretTail(out: string): void {
+  for (const secret of [BOT_TOKEN, LIVE_KEY]) assert.ok(!out.includes(secret.slice(-6)), `a tail of a secret in ${JSON.stringify(out)}`);
+}
+
+/** Markdown that would act rather than show: a masked link, a mention, formatting. */
+function assertInert(out: string): void {
+  assert.ok(!out.includes(']('), `a live masked link in ${JSON.stringify(out)}`);
+  assert.ok(!/(?<!\\)[@<[\]()*_`~|>]/.test(out), `an unescaped markdown character in ${JSON.stringify(out)}`);
+}
+
 describe('sanitizeUpstreamMessage', () => {
   test('undefined and empty stay absent', () => {
     assert.equal(sanitizeUpstreamMessage(undefined, identity), undefined);
     assert.equal(sanitizeUpstreamMessage('', identity), undefined);
     assert.equal(sanitizeUpstreamMessage('   \n\t', identity), undefined);
     assert.equal(sanitizeUpstreamMessage('<br/><p></p>', identity), undefined);
+    assert.equal(sanitizeUpstreamMessage('\u202e\u2066\u200b', identity), undefined);
   });
 
-  test('plain text passes through unchanged', () => {
-    assert.equal(sanitizeUpstreamMessage('Prompt rejected: contains prohibited content', identity), 'Prompt rejected: contains prohibited content');
+  test('plain words pass through; punctuation is escaped, so Discord shows it as written', () => {
+    assert.equal(sanitizeUpstreamMessage('Prompt rejected because it contains prohibited content', identity), 'Prompt rejected because it contains prohibited content');
+    assert.equal(sanitizeUpstreamMessage('Prompt rejected: too long', identity), 'Prompt rejected\\: too long');
   });
 
-  test('strips the API key through the redactor', () => {
-    const out = sanitizeUpstreamMessage(`key ${API_KEY} has expired`, redact);
-    assert.equal(out, 'key [redacted] has expired');
+  test('the API key echoed whole is redacted', () => {
+    assert.equal(show(`key ${LIVE_KEY} has expired`), 'key \\[redacted\\] has expired');
+  });
+
+  test('the API key echoed as a tail is redacted, however it is masked', () => {
+    for (const masked of [`…${LIVE_KEY.slice(-8)}`, `sk-****${LIVE_KEY.slice(-8)}`, `xxxxxxxx${LIVE_KEY.slice(-6)}`, `ending in ${LIVE_KEY.slice(-12)}.`, `${LIVE_KEY.slice(0, 7)}...${LIVE_KEY.slice(-10)}`]) {
+      const out = show(`Incorrect API key provided: ${masked}`);
+      assertNoSecretTail(out);
+      assert.match(out, /Incorrect API key provided/);
+    }
+  });
+
+  test('the bot token echoed whole or as a tail is redacted', () => {
+    assertNoSecretTail(show(`Discord said: unauthorized ${BOT_TOKEN}`));
+    assertNoSecretTail(show(`token …${BOT_TOKEN.slice(-9)} rejected`));
+  });
+
+  test('an invisible character hidden inside the key does not carry it past the redactor', () => {
+    const out = show(`key ${LIVE_KEY.slice(0, 10)}\u200b${LIVE_KEY.slice(10)} refused`);
+    assert.equal(out, 'key \\[redacted\\] refused');
   });
 
   test('the redactor is applied before truncation, so a key straddling the cut cannot leak a prefix', () => {
-    const message = `${'x'.repeat(190)} ${API_KEY} trailing`;
-    const out = sanitizeUpstreamMessage(message, redact)!;
+    const out = sanitizeUpstreamMessage(`${'x'.repeat(190)} ${API_KEY} trailing`, redact)!;
     assert.ok(!out.includes(API_KEY.slice(0, 8)), out);
+  });
+
+  test('a masked link is not live: its brackets and parentheses are escaped', () => {
+    const out = show('[click here](https://evil.example/steal) to fix your account');
+    assert.equal(out, '\\[click here\\]\\(https\\://evil.example/steal\\) to fix your account');
+    assertInert(out);
+  });
+
+  test('a code span is no shelter: a link inside backticks is escaped too', () => {
+    const out = show('`[docs](https://evil.example)`');
+    assertInert(out);
+    assert.match(out, /docs/);
+  });
+
+  test('mentions do not work: @everyone, @here, users, roles and channels', () => {
+    const out = show('ping @everyone and @here, <@123456789012345678> <@!123> <@&456> <#789>');
+    assertInert(out);
+    assert.ok(!out.includes('<@') && !out.includes('<#'), out);
+    assert.match(out, /ping \\@everyone and \\@here/);
+  });
+
+  test('headings, quotes, lists and formatting are shown as written', () => {
+    const out = show('# Heading\n> quote\n- item **bold** __under__ ~~gone~~ ||spoiler||');
+    assertInert(out);
+    assert.ok(!out.includes('\n'), 'one line');
   });
 
   test('strips HTML tags', () => {
     assert.equal(sanitizeUpstreamMessage('<html><head><title>502</title></head><body><h1>Bad Gateway</h1></body></html>', identity), '502 Bad Gateway');
-    assert.equal(sanitizeUpstreamMessage('<script>alert(1)</script>oops', identity), 'alert(1) oops');
+    assert.equal(sanitizeUpstreamMessage('<script>alert(1)</script>oops', identity), 'alert\\(1\\) oops');
   });
 
-  test('replaces control and format characters and collapses whitespace', () => {
-    assert.equal(sanitizeUpstreamMessage('a\u0000b\u001b[31mc\u007fd', identity), 'a b [31mc d');
+  test('drops bidirectional and other format characters, and turns control characters into spaces', () => {
+    const bidi = show('error in file \u202Eexe.txt\u202C and \u2066isolated\u2069 \u2067r\u2068l\u200Ftext\u200E');
+    assert.ok(!/[\p{Cf}\p{Cc}]/u.test(bidi), JSON.stringify(bidi));
+    assert.equal(bidi, 'error in file exe.txt and isolated rltext');
+    assert.equal(sanitizeUpstreamMessage('a\u0000b\u001b[31mc\u007fd', identity), 'a b \\[31mc d');
     assert.equal(sanitizeUpstreamMessage('line one\r\nline two\t\tend', identity), 'line one line two end');
-    assert.equal(sanitizeUpstreamMessage('zero\u200bwidth\u202eRTL', identity), 'zero width RTL');
+    assert.equal(sanitizeUpstreamMessage('zero\u200bwidth', identity), 'zerowidth');
     assert.equal(sanitizeUpstreamMessage('  padded  ', identity), 'padded');
   });
 
-  test('truncates to 200 characters with an ellipsis', () => {
+  test('caps the length at 200 characters with an ellipsis, or at the length asked for', () => {
     const exact = 'y'.repeat(200);
     assert.equal(sanitizeUpstreamMessage(exact, identity), exact);
     const long = sanitizeUpstreamMessage('z'.repeat(5000), identity)!;
-    assert.equal(long.length, 200);
     assert.equal(long, `${'z'.repeat(199)}…`);
+    assert.equal(sanitizeUpstreamMessage('z'.repeat(50), identity, 20), `${'z'.repeat(19)}…`);
   });
 
-  test(
-    'truncation never leaves half of a surrogate pair',
-    {},
-    () => {
-      const out = sanitizeUpstreamMessage(`${'a'.repeat(198)}😀${'b'.repeat(10)}`, identity)!;
-      assert.ok(out.length <= 200, `length ${out.length}`);
-      assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])/.test(out), JSON.stringify(out.slice(-3)));
-    },
-  );
+  test('a long hostile text stays short and inert, with no escape cut in half', () => {
+    const out = show(`${'[x](https://e) @everyone '.repeat(400)}${LIVE_KEY}`);
+    assert.ok(out.length <= 200, `length ${out.length}`);
+    assertInert(out.slice(0, -1));
+    assert.ok(!/(?<!\\)(\\\\)*\\…$/.test(out), `ends inside an escape: ${JSON.stringify(out.slice(-4))}`);
+  });
+
+  test('truncation never leaves half of a surrogate pair', () => {
+    const out = sanitizeUpstreamMessage(`${'a'.repeat(198)}😀${'b'.repeat(10)}`, identity)!;
+    assert.ok(out.length <= 200, `length ${out.length}`);
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])/.test(out), JSON.stringify(out.slice(-3)));
+  });
+});
+
+describe('errorFromResponse: upstream text', () => {
+  test('the message for the logs is plain words; the upstreamMessage for users is escaped', () => {
+    const error = errorFromResponse(400, { error: { message: 'see [docs](https://evil.example) @everyone' } }, redactBoth);
+    assert.equal(error.message, 'Pika API answered 400: see [docs](https://evil.example) @everyone');
+    assertInert(error.details.upstreamMessage!);
+  });
+
+  test('neither form keeps a tail of the key', () => {
+    const error = errorFromResponse(401, { error: { message: `bad key sk-****${LIVE_KEY.slice(-8)}` } }, redactBoth);
+    assertNoSecretTail(error.message);
+    assertNoSecretTail(error.details.upstreamMessage!);
+  });
+
+  test('outcomeUnknown is set only when the caller says so', () => {
+    assert.equal(errorFromResponse(502, 'Bad Gateway', identity, { outcomeUnknown: true }).details.outcomeUnknown, true);
+    assert.ok(!('outcomeUnknown' in errorFromResponse(502, 'Bad Gateway', identity).details));
+    assert.ok(!('outcomeUnknown' in errorFromResponse(502, 'Bad Gateway', identity, { outcomeUnknown: false }).details));
+  });
 });
 
 describe('PikaError', () => {

@@ -3,12 +3,16 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { UserError } from '../../src/errors.js';
-import { matchesImageType, resolveImageRefs } from '../../src/pika/images.js';
+import { createMediaDispatcher } from '../../src/net/media-guard.js';
+import { ImageUnreadableError, matchesImageType, resolveImageRefs } from '../../src/pika/images.js';
 import type { CheckedImage, ImageType } from '../../src/pika/request.js';
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
 const TYPES: ImageType[] = ['image/png', 'image/jpeg', 'image/webp'];
+
+/** A predicate for assert.rejects: the image named `optionName` could not be used, for `problem`. */
+const unreadable = (optionName: string, problem: ImageUnreadableError['problem']) => (error: unknown) =>
+  error instanceof ImageUnreadableError && error.optionName === optionName && error.problem === problem;
 
 let png: Buffer;
 let jpg: Buffer;
@@ -88,7 +92,9 @@ describe('resolveImageRefs', () => {
     return { optionName, url: `${base}${path}?ex=1`, filename: path.slice(1), contentType: type, size: 100, type };
   }
 
-  const options = (transport: 'url' | 'base64') => ({ transport, maxImageBytes: 1024 * 1024, downloadTimeoutMs: 3000 });
+  const dispatcher = createMediaDispatcher(['127.0.0.1']);
+  after(() => dispatcher.close());
+  const options = (transport: 'url' | 'base64') => ({ transport, maxImageBytes: 1024 * 1024, downloadTimeoutMs: 3000, dispatcher });
 
   test('url transport returns the URLs untouched, in order, without any request', async () => {
     const images = [
@@ -121,29 +127,42 @@ describe('resolveImageRefs', () => {
   test('base64 transport refuses text pretending to be a PNG', async () => {
     await assert.rejects(
       resolveImageRefs([checked('/not-an-image.png', 'image/png')], options('base64')),
-      (error: unknown) => error instanceof UserError && /`image` is not really a PNG image/.test(error.message),
+      unreadable('image', 'wrong_content'),
     );
   });
 
   test('base64 transport refuses bytes of another image type, naming the option', async () => {
     await assert.rejects(
       resolveImageRefs([checked('/image.png', 'image/png', 'image1'), checked('/image.jpg', 'image/webp', 'image2')], options('base64')),
-      (error: unknown) => error instanceof UserError && /`image2` is not really a WEBP image/.test(error.message),
+      unreadable('image2', 'wrong_content'),
     );
     await assert.rejects(
       resolveImageRefs([checked('/image.webp', 'image/jpeg')], options('base64')),
-      (error: unknown) => error instanceof UserError && /not really a JPEG image/.test(error.message),
+      unreadable('image', 'wrong_content'),
     );
   });
 
-  test('a failed download becomes a UserError naming the option', async () => {
+  test('a failed download names the option and why', async () => {
     await assert.rejects(
       resolveImageRefs([checked('/gone.png', 'image/png', 'image2')], options('base64')),
-      (error: unknown) => error instanceof UserError && /^Could not read `image2`: /.test(error.message),
+      unreadable('image2', 'bad_status'),
     );
   });
 
-  test('a download over maxImageBytes becomes a UserError', async () => {
+  test('base64 transport refuses an image on an address the dispatcher forbids, without fetching it', async () => {
+    const publicOnly = createMediaDispatcher([]);
+    try {
+      await assert.rejects(
+        resolveImageRefs([checked('/image.png', 'image/png', 'image2')], { ...options('base64'), dispatcher: publicOnly }),
+        unreadable('image2', 'forbidden_address'),
+      );
+      assert.deepStrictEqual(hits, []);
+    } finally {
+      await publicOnly.close();
+    }
+  });
+
+  test('a download over maxImageBytes → too_large', async () => {
     // Chunked so the limit is hit while reading (see download.test.ts for the Content-Length case).
     const big = createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'image/png' });
@@ -154,8 +173,8 @@ describe('resolveImageRefs', () => {
     try {
       const url = `http://127.0.0.1:${(big.address() as AddressInfo).port}/big.png`;
       await assert.rejects(
-        resolveImageRefs([{ ...checked('/x', 'image/png'), url }], { transport: 'base64', maxImageBytes: 1024, downloadTimeoutMs: 3000 }),
-        (error: unknown) => error instanceof UserError && /Could not read `image`: .*larger/.test(error.message),
+        resolveImageRefs([{ ...checked('/x', 'image/png'), url }], { transport: 'base64', maxImageBytes: 1024, downloadTimeoutMs: 3000, dispatcher }),
+        unreadable('image', 'too_large'),
       );
     } finally {
       big.closeAllConnections();

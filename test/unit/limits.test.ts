@@ -21,6 +21,7 @@ import {
   type LimitRules,
   type Refusal,
   type Reservation,
+  type Settlement,
   type UsageSnapshot,
   type UserUsage,
 } from '../../src/usage/limits.js';
@@ -38,6 +39,7 @@ const NEXT_MONDAY = Date.UTC(2026, 10, 30);
 const RULES: LimitRules = { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 60, maxConcurrent: 2, serverDailyCap: 50 };
 const UNLIMITED: LimitRules = { dailyLimit: null, weeklyLimit: null, cooldownSeconds: 0, maxConcurrent: null, serverDailyCap: null };
 const GLOBAL_CAP = 1000;
+const SETTLEMENTS = ['delivered', 'refunded', 'billed'] as const satisfies readonly Settlement[];
 
 interface SnapshotPatch {
   user?: Partial<UserUsage>;
@@ -327,6 +329,54 @@ describe('rollOver', () => {
     assert.notEqual(after.global, before.global);
     assert.deepEqual(before.global, { day: '2026-11-24', dayCount: 11 });
   });
+
+  test('a clock stepped back within the week keeps the later day and its counts', () => {
+    const before = used();
+    const after = rollOver(before, TUESDAY_MIDNIGHT - HOUR); // Monday 23:00, same ISO week
+    assert.deepEqual(after, before);
+  });
+
+  test('a clock stepped back across a week keeps the later day, the later week and all their counts', () => {
+    const before = used();
+    const after = rollOver(before, NOW - 7 * DAY);
+    assert.deepEqual(after, before);
+    // Every limit still sees what was used: stepping back gives no second allowance.
+    assert.equal(checkLimits(rules({ dailyLimit: 3 }), GLOBAL_CAP, after, NOW - 7 * DAY)?.limit, 'daily');
+    assert.equal(checkLimits(rules({ dailyLimit: null, weeklyLimit: 7 }), GLOBAL_CAP, after, NOW - 7 * DAY)?.limit, 'weekly');
+    assert.equal(checkLimits(UNLIMITED, 11, after, NOW - 7 * DAY)?.limit, 'global');
+  });
+
+  test('each period moves only forwards, on its own: a later stored day in the current week, an earlier stored week', () => {
+    // Stored on Wednesday of W48; the clock now says Tuesday of W48 (stepped back) for the days…
+    const wednesday = snapshotAt(WEDNESDAY, { user: { dayCount: 2, weekCount: 2 }, guild: { dayByUser: { u1: 2 }, weekByUser: { u1: 2 } }, global: { dayCount: 2 } });
+    assert.deepEqual(rollOver(wednesday, NOW), wednesday);
+    // …while a record from last week rolls forward as usual next to one from "tomorrow".
+    const mixed: UsageSnapshot = { ...wednesday, user: snapshotAt(NOW - 7 * DAY, { user: { dayCount: 4, weekCount: 9 } }).user };
+    const after = rollOver(mixed, NOW);
+    assert.deepEqual(after.user, emptySnapshot(NOW).user);
+    assert.deepEqual(after.guild, wednesday.guild);
+    assert.deepEqual(after.global, wednesday.global);
+  });
+
+  test('weeks compare across a year boundary: 2027-W01 is later than 2026-W53', () => {
+    const firstWeekOf2027 = Date.UTC(2027, 0, 4, 12); // Monday of 2027-W01
+    const lastWeekOf2026 = Date.UTC(2026, 11, 31, 12); // Thursday of 2026-W53
+    assert.equal(isoWeek(lastWeekOf2026), '2026-W53');
+    const stored = snapshotAt(firstWeekOf2027, { user: { weekCount: 3 }, guild: { weekByUser: { u1: 3 } } });
+    const back = rollOver(stored, lastWeekOf2026);
+    assert.equal(back.user.week, '2027-W01');
+    assert.equal(back.user.weekCount, 3);
+    assert.deepEqual(back.guild.weekByUser, { u1: 3 });
+    const forward = rollOver(snapshotAt(lastWeekOf2026, { user: { weekCount: 3 } }), firstWeekOf2027);
+    assert.equal(forward.user.week, '2027-W01');
+    assert.equal(forward.user.weekCount, 0);
+  });
+
+  test('a reservation counted before the clock stepped back is still refunded from the periods it was counted in', () => {
+    const counted = reserveIn(emptySnapshot(WEDNESDAY + HOUR), 'r1', WEDNESDAY + HOUR);
+    const after = applySettlement(rollOver(counted.snapshot, NOW), counted.reservation, 'refunded');
+    assert.deepEqual(after, emptySnapshot(WEDNESDAY));
+  });
 });
 
 describe('serverDayTotal / serverWeekTotal', () => {
@@ -593,7 +643,7 @@ describe('isOpen', () => {
     const two = reserveIn(one.snapshot, 'r2', NOW + SECOND);
     assert.equal(isOpen(two.snapshot, 'r1'), true);
     assert.equal(isOpen(two.snapshot, 'r2'), true);
-    for (const outcome of ['delivered', 'refunded'] as const) {
+    for (const outcome of SETTLEMENTS) {
       const settled = applySettlement(two.snapshot, one.reservation, outcome);
       assert.equal(isOpen(settled, 'r1'), false, outcome);
       assert.equal(isOpen(settled, 'r2'), true, outcome);
@@ -756,34 +806,88 @@ describe('applySettlement', () => {
     assert.equal(after.global.dayCount, 0);
   });
 
+  test('billed gives the user and the server their counts and the cooldown back, but the global count keeps it', () => {
+    const { r1, r2, snapshot } = twoReservations();
+    const after = applySettlement(snapshot, r2, 'billed');
+    assert.deepEqual(after, {
+      user: { day: '2026-11-24', dayCount: 1, week: '2026-W48', weekCount: 1, lastStartAt: NOW - HOUR, running: ['r1'] },
+      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 1 }, weekByUser: { u2: 6, u1: 1 } },
+      global: { day: '2026-11-24', dayCount: 5 },
+    });
+    assert.equal(isOpen(after, r1.id), true);
+    assert.equal(isOpen(after, r2.id), false);
+  });
+
+  test('each outcome against each counter: what is kept and what is given back', () => {
+    const { r2, snapshot } = twoReservations();
+    /** Per outcome, whether each record keeps the video counted (as a delivery does) or gives it back (as a refund does). */
+    const keeps: Record<Settlement, Record<'user' | 'guild' | 'global', boolean>> = {
+      delivered: { user: true, guild: true, global: true },
+      refunded: { user: false, guild: false, global: false },
+      billed: { user: false, guild: false, global: true },
+    };
+    const refunded = applySettlement(snapshot, r2, 'refunded');
+    const delivered = applySettlement(snapshot, r2, 'delivered');
+    for (const outcome of SETTLEMENTS) {
+      const after = applySettlement(snapshot, r2, outcome);
+      for (const part of ['user', 'guild', 'global'] as const) {
+        assert.deepEqual(after[part], (keeps[outcome][part] ? delivered : refunded)[part], `${outcome}: ${part}`);
+      }
+      assert.deepEqual(after.user.running, ['r1'], `${outcome} frees the running slot`);
+    }
+  });
+
+  test('billed at the global cap keeps the cap reached; a refund frees a call under it', () => {
+    const { snapshot, reservation } = reserveIn(snapshotAt(NOW, { global: { dayCount: 4 } }), 'r1', NOW);
+    const cap = 5;
+    assert.equal(checkLimits(UNLIMITED, cap, snapshot, NOW)?.limit, 'global');
+    assert.equal(checkLimits(UNLIMITED, cap, applySettlement(snapshot, reservation, 'billed'), NOW)?.limit, 'global');
+    assert.equal(checkLimits(UNLIMITED, cap, applySettlement(snapshot, reservation, 'refunded'), NOW), null);
+  });
+
+  test('a granted extra video comes back on a refund or a billed failure, not on a delivery', () => {
+    const base = snapshotAt(NOW, { user: { dayCount: 5, weekCount: 5, bonus: 1 } });
+    const reservation: Reservation = { ...reserveIn(base, 'r1', NOW).reservation, usedBonus: true };
+    const spent = applyReservation(base, reservation);
+    assert.equal(spent.user.bonus, 0);
+    for (const outcome of SETTLEMENTS) {
+      assert.equal(applySettlement(spent, reservation, outcome).user.bonus, outcome === 'delivered' ? 0 : 1, outcome);
+    }
+  });
+
+  test('billed after a day roll-over keeps the new day’s counts and every global count, and takes back the week’s', () => {
+    const yesterday = reserveIn(emptySnapshot(NOW), 'r1', NOW);
+    const today = reserveIn(rollOver(yesterday.snapshot, WEDNESDAY + HOUR), 'r2', WEDNESDAY + HOUR);
+    const after = applySettlement(rollOver(today.snapshot, WEDNESDAY + 2 * HOUR), yesterday.reservation, 'billed');
+    assert.equal(after.user.dayCount, 1);
+    assert.equal(after.user.weekCount, 1);
+    assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
+    assert.deepEqual(after.global, { day: '2026-11-25', dayCount: 1 });
+  });
+
   test('settling twice is a no-op, whatever the outcomes', () => {
     const { r2, snapshot } = twoReservations();
-    for (const [first, second] of [
-      ['delivered', 'delivered'],
-      ['delivered', 'refunded'],
-      ['refunded', 'refunded'],
-      ['refunded', 'delivered'],
-    ] as const) {
-      const once = applySettlement(snapshot, r2, first);
-      const twice = applySettlement(once, r2, second);
-      assert.equal(twice, once, `${first} then ${second}`);
+    for (const first of SETTLEMENTS) {
+      for (const second of SETTLEMENTS) {
+        const once = applySettlement(snapshot, r2, first);
+        const twice = applySettlement(once, r2, second);
+        assert.equal(twice, once, `${first} then ${second}`);
+      }
     }
   });
 
   test('an unknown id changes nothing', () => {
     const { r1, snapshot } = twoReservations();
     const unknown: Reservation = { ...r1, id: 'nope' };
-    assert.equal(applySettlement(snapshot, unknown, 'refunded'), snapshot);
-    assert.equal(applySettlement(snapshot, unknown, 'delivered'), snapshot);
+    for (const outcome of SETTLEMENTS) assert.equal(applySettlement(snapshot, unknown, outcome), snapshot, outcome);
   });
 
-  test('a reservation record that is not open (a stray left by a crash) changes nothing, even if it matches the counts', () => {
+  test('a reservation that is not open (a stray record, as a store from before the index may hold) changes nothing, even if it matches the counts', () => {
     // The record was written but the counters that make it open were not: nothing was counted.
     const before = deepFreeze(snapshotAt(NOW, { user: { dayCount: 1, weekCount: 1, lastStartAt: NOW - HOUR }, global: { dayCount: 1 } }));
     const { reservation: stray } = reserveIn(before, 'stray', NOW);
     assert.equal(isOpen(before, stray.id), false);
-    assert.equal(applySettlement(before, stray, 'refunded'), before);
-    assert.equal(applySettlement(before, stray, 'delivered'), before);
+    for (const outcome of SETTLEMENTS) assert.equal(applySettlement(before, stray, outcome), before, outcome);
   });
 
   test('uses the reservation it is given for what to take back, not anything stored in the snapshot', () => {
@@ -802,8 +906,10 @@ describe('applySettlement', () => {
   test('does not mutate its input', () => {
     const { r1, r2, snapshot } = twoReservations(); // deep-frozen: a mutation would throw
     const copy = structuredClone(snapshot);
-    applySettlement(snapshot, r1, 'refunded');
-    applySettlement(snapshot, r2, 'delivered');
+    for (const outcome of SETTLEMENTS) {
+      applySettlement(snapshot, r1, outcome);
+      applySettlement(snapshot, r2, outcome);
+    }
     assert.deepEqual(snapshot, copy);
   });
 });

@@ -85,6 +85,37 @@ describe('createRedactor', () => {
     assert.ok(!out.includes('zzz'), out);
   });
 
+  test('redacts a tail of six characters or more of a known secret, however it is masked', () => {
+    const key = 'ab12cd34ef56gh78ij90';
+    const r = createRedactor([key]);
+    assert.equal(r(`key …${key.slice(-6)} refused`), 'key …[redacted] refused');
+    assert.equal(r(`key ****${key.slice(-12)}`), 'key ****[redacted]');
+    assert.equal(r(`key xxxx${key.slice(-8)}.`), 'key xxxx[redacted].');
+    assert.equal(r(`{"error":"bad key ${key.slice(0, 4)}...${key.slice(-7)}"}`), `{"error":"bad key ${key.slice(0, 4)}...[redacted]"}`);
+  });
+
+  test('a tail shorter than six characters is not a secret: it is too likely to be something else', () => {
+    const key = 'ab12cd34ef56gh78ij90';
+    assert.equal(createRedactor([key])(`key …${key.slice(-5)}`), `key …${key.slice(-5)}`);
+  });
+
+  test('a tail only counts where it ends a word, so ids that merely contain it stay readable', () => {
+    const key = 'sk-0123456789abcdef';
+    const r = createRedactor([key]);
+    const id = `task 66e0818e-${key.slice(-6)}4d2c-9f00 done`;
+    assert.equal(r(id), id);
+    assert.equal(r(`${key.slice(-6)}_`), '[redacted]_');
+  });
+
+  test('the whole value goes wherever it is, even inside a longer word', () => {
+    assert.equal(redact(`x${API_KEY}y`), 'x[redacted]y');
+  });
+
+  test('overlapping and repeated tails are all found', () => {
+    const r = createRedactor(['zzabcabc']);
+    assert.equal(r('xabcabcabc abcabc'), 'xabc[redacted] [redacted]');
+  });
+
   test('redacts sk- style API keys it was not told about', () => {
     assert.equal(redact('key sk-abcdef123456 rejected'), 'key sk-[redacted] rejected');
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageBody } from '../../src/discord/messages.js';
-import { ProgressEditor } from '../../src/tasks/progress-editor.js';
+import { ProgressEditor } from '../../src/jobs/progress-editor.js';
 
 /** Lets every already-settled promise callback run (setImmediate is never mocked here). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PollScheduler, type PollJob } from '../../src/tasks/scheduler.js';
+import { PollScheduler, type PollJob } from '../../src/jobs/scheduler.js';
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import KeyvSqlite, { type KeyvSqliteOptions } from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { OperatorLimits } from '../../src/config.js';
 import { emptyModeration } from '../../src/moderation/policy.js';
 import { effectiveRules, GuildSettingsStore, LIMIT_FIELDS, type GuildSettings } from '../../src/usage/guild-settings.js';
-import type { GlobalUsage, GuildUsage, LimitRules, Reservation, UserUsage } from '../../src/usage/limits.js';
+import type { GlobalUsage, GuildUsage, LimitRules, Reservation, Settlement, UserUsage } from '../../src/usage/limits.js';
 import { UsageService, type ReserveOutcome } from '../../src/usage/usage-service.js';
 import { KeyedMutex, KeyvUsageBackend, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
 
@@ -21,6 +26,12 @@ const NEXT_MONDAY = Date.UTC(2026, 10, 30);
 const NO_LIMITS: LimitRules = { dailyLimit: null, weeklyLimit: null, cooldownSeconds: 0, maxConcurrent: null, serverDailyCap: null };
 
 const OWNER = '100000000000000001';
+const SETTLEMENTS = ['delivered', 'refunded', 'billed'] as const satisfies readonly Settlement[];
+
+/** keyv over an in-memory SQLite database, as Storage makes it over the file. */
+function sqliteKeyv(): Keyv {
+  return new Keyv({ store: new KeyvSqlite(), namespace: 'usage', throwOnErrors: true });
+}
 
 interface SetupOptions {
   defaults?: Partial<LimitRules>;
@@ -39,12 +50,12 @@ function operatorLimits(options: SetupOptions): OperatorLimits {
 }
 
 /**
- * A UsageService over in-memory keyv (or the backend given) with a clock the test moves by hand.
+ * A UsageService over in-memory SQLite (or the backend given) with a clock the test moves by hand.
  * `restart()` makes a new service and backend over the same stored data, as a new process would.
  */
 function setup(options: SetupOptions & { backend?: UsageBackend } = {}) {
   const operator = operatorLimits(options);
-  const usageKeyv = new Keyv();
+  const usageKeyv = sqliteKeyv();
   const settings = new GuildSettingsStore(new Keyv());
   let clock = options.start ?? NOW;
   let ids = 0;
@@ -342,52 +353,42 @@ describe('UsageService: reserve and settle', () => {
     okReservation(await service.reserve('g1', 'u1'));
   });
 
-  test('a stray reservation record (not running) holds no slot and counts nothing; settle deletes it and returns false', async () => {
-    // As left by a crash between writing a reservation's record and the counters that open it.
-    const { service, usageKeyv, restart } = setup({ defaults: { maxConcurrent: 1, dailyLimit: 2 } });
-    const delivered = okReservation(await service.reserve('g1', 'u1'));
-    assert.equal(await service.settle(delivered, 'delivered'), true);
-    const stray: Reservation = { ...delivered, id: 'stray', startedAt: NOW + SECOND, previousLastStartAt: NOW };
-    await usageKeyv.set('reservation:stray', stray);
-    const after = restart();
-
-    assert.deepEqual(await after.openReservations(), [stray], 'listed, so that start-up can settle it');
-    const { view } = await after.quota('g1', 'u1');
-    assert.equal(view.running, 0);
-    assert.equal(view.dailyLeft, 1);
-
-    assert.equal(await after.settle(stray, 'refunded'), false);
-    assert.equal(await usageKeyv.get('reservation:stray'), undefined);
-    assert.deepEqual(await after.openReservations(), []);
-    // The refund of a reservation that was never counted gave nothing back.
-    assert.equal((await after.quota('g1', 'u1')).view.dailyLeft, 1);
-    assert.deepEqual(await after.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
-    assert.equal(await after.settle(stray, 'refunded'), false, 'and again, now that nothing is left');
-    // The slot was free all along.
-    okReservation(await after.reserve('g1', 'u1'));
-  });
-
-  test('a record left after its settlement’s counters were written (a crash before the delete) is not settled twice', async () => {
-    const { service, usageKeyv, restart } = setup({ defaults: { dailyLimit: 5 } });
-    const r = okReservation(await service.reserve('g1', 'u1'));
-    assert.equal(await service.settle(r, 'refunded'), true);
-    await usageKeyv.set(`reservation:${r.id}`, r); // as if the delete never happened
-    const after = restart();
-    assert.deepEqual(await after.openReservations(), [r]);
-    assert.equal(await after.settle(r, 'refunded'), false);
-    assert.deepEqual(await after.openReservations(), []);
-    assert.equal((await after.quota('g1', 'u1')).view.dailyLeft, 5, 'refunded once, not twice');
-  });
-
-  test('reservations are stored as their own records, under reservation:<id>', async () => {
+  test('open reservations are kept in one record, open-reservations, changed together with the counters', async () => {
     const { service, usageKeyv } = setup();
     const r = okReservation(await service.reserve('g1', 'u1'));
-    assert.deepEqual(await usageKeyv.get(`reservation:${r.id}`), r);
+    assert.deepEqual(await usageKeyv.get('open-reservations'), { [r.id]: r });
     assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, [r.id]);
     assert.deepEqual(await usageKeyv.get('global'), { day: '2026-11-24', dayCount: 1 } satisfies GlobalUsage);
     await service.settle(r, 'delivered');
-    assert.equal(await usageKeyv.get(`reservation:${r.id}`), undefined);
+    assert.deepEqual(await usageKeyv.get('open-reservations'), {});
     assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, []);
+  });
+
+  test('a reservation can be given its id; one still open cannot be reserved again, a settled one can', async () => {
+    const { service, usageKeyv } = setup({ defaults: { dailyLimit: 5 } });
+    const job = okReservation(await service.reserve('g1', 'u1', [], 'job-1'));
+    assert.equal(job.id, 'job-1');
+    assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, ['job-1']);
+    await assert.rejects(service.reserve('g2', 'u2', [], 'job-1'), /reservation job-1 is already open/);
+    assert.deepEqual(await service.openReservations(), [job]);
+    assert.equal((await service.quota('g2', 'u2')).view.dailyLeft, 5, 'the refused one counted nothing');
+    assert.equal(await service.settle(job, 'refunded'), true);
+    okReservation(await service.reserve('g1', 'u1', [], 'job-1'));
+    assert.equal(okReservation(await service.reserve('g1', 'u1')).id, 'r1', 'without an id, a fresh one');
+  });
+
+  test('billed gives the user’s and the server’s allowance back but not the global cap', async () => {
+    const { service } = setup({ defaults: { dailyLimit: 1, serverDailyCap: 1, cooldownSeconds: 60 }, globalDailyCap: 2 });
+    const failed = okReservation(await service.reserve('g1', 'u1'));
+    assert.equal(await service.settle(failed, 'billed'), true);
+    assert.equal(await service.settle(failed, 'refunded'), false, 'settled once only');
+    const { view } = await service.quota('g1', 'u1');
+    assert.equal(view.dailyLeft, 1);
+    assert.equal(view.serverLeftToday, 1);
+    assert.equal(view.cooldownUntil, null);
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} });
+    okReservation(await service.reserve('g1', 'u1'));
+    assert.equal(refusalOf(await service.reserve('g2', 'u2')).limit, 'global', 'the billed call still counts against the cap');
   });
 
   test('open reservations are found again after a restart, and settled there', async () => {
@@ -404,24 +405,18 @@ describe('UsageService: reserve and settle', () => {
 });
 
 /**
- * A UsageBackend over a Map: each transaction runs at once (so it is atomic), and every
- * transaction's writes are recorded in order. `crashAfterWrites` stores only that many writes
- * of the next transaction that has writes and then throws, as a process killed between two
- * writes would leave the store.
+ * A UsageBackend over a Map: each transaction runs at once and stores its writes together, as
+ * the contract asks. Every transaction's writes are recorded in order, and every scan in `listed`.
  */
 class MemoryBackend implements UsageBackend {
   readonly data = new Map<string, unknown>();
   readonly transactions: Array<{ keys: readonly string[]; writes: Writes }> = [];
   readonly listed: string[] = [];
-  crashAfterWrites: number | undefined;
 
   async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
     const { writes, result } = update(new Map(keys.map((key) => [key, structuredClone(this.data.get(key))])));
     this.transactions.push({ keys, writes });
-    const crashAt = writes.length > 0 ? this.crashAfterWrites : undefined;
-    this.crashAfterWrites = crashAt === undefined ? this.crashAfterWrites : undefined;
-    for (const [i, [key, value]] of writes.entries()) {
-      if (i === crashAt) throw new Error(`crashed after ${i} writes`);
+    for (const [key, value] of writes) {
       if (value === undefined) this.data.delete(key);
       else this.data.set(key, structuredClone(value));
     }
@@ -443,40 +438,40 @@ class MemoryBackend implements UsageBackend {
   }
 }
 
-describe('UsageService: the order of its writes, and crashes between them', () => {
-  test('reserve writes the reservation record before the counters that make it open', async () => {
+describe('UsageService: what each operation writes', () => {
+  test('reserve changes the counters and adds the reservation to the index, in one transaction', async () => {
     const backend = new MemoryBackend();
     const { service } = setup({ backend });
     const r = okReservation(await service.reserve('g1', 'u1'));
-    assert.deepEqual(backend.lastWrites(), ['reservation:r1', 'user:g1:u1', 'guild:g1', 'global']);
-    const [[, record], [, user]] = backend.transactions.at(-1)!.writes as [[string, unknown], [string, UserUsage]];
-    assert.deepEqual(record, r);
-    assert.deepEqual(user.running, ['r1']);
+    assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', 'open-reservations']);
+    const writes = new Map(backend.transactions.at(-1)!.writes);
+    assert.deepEqual((writes.get('user:g1:u1') as UserUsage).running, ['r1']);
+    assert.deepEqual(writes.get('open-reservations'), { r1: r });
   });
 
-  test('settle writes the counters before deleting the reservation record', async () => {
-    for (const outcome of ['delivered', 'refunded'] as const) {
+  test('settle changes the counters and takes the reservation out of the index, in one transaction, for every outcome', async () => {
+    for (const outcome of SETTLEMENTS) {
       const backend = new MemoryBackend();
       const { service } = setup({ backend });
       const r = okReservation(await service.reserve('g1', 'u1'));
+      const other = okReservation(await service.reserve('g2', 'u2'));
       assert.equal(await service.settle(r, outcome), true);
-      assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', '-reservation:r1'], outcome);
-      const [, user] = backend.transactions.at(-1)!.writes[0] as [string, UserUsage];
-      assert.deepEqual(user.running, [], outcome);
+      assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', 'open-reservations'], outcome);
+      const writes = new Map(backend.transactions.at(-1)!.writes);
+      assert.deepEqual((writes.get('user:g1:u1') as UserUsage).running, [], outcome);
+      assert.deepEqual(writes.get('open-reservations'), { [other.id]: other }, outcome);
     }
   });
 
-  test('a settle that finds nothing open writes nothing, or only the stray record’s delete', async () => {
+  test('a settle that finds nothing open writes nothing', async () => {
     const backend = new MemoryBackend();
     const { service } = setup({ backend });
     const r = okReservation(await service.reserve('g1', 'u1'));
     await service.settle(r, 'delivered');
     assert.equal(await service.settle(r, 'refunded'), false);
     assert.deepEqual(backend.lastWrites(), []);
-    backend.data.set('reservation:stray', { ...r, id: 'stray' });
-    assert.equal(await service.settle({ ...r, id: 'stray' }, 'refunded'), false);
-    assert.deepEqual(backend.lastWrites(), ['-reservation:stray']);
-    assert.equal(backend.data.has('reservation:stray'), false);
+    assert.equal(await service.settle({ ...r, id: 'never' }, 'billed'), false);
+    assert.deepEqual(backend.lastWrites(), []);
   });
 
   test('a refused reserve writes nothing', async () => {
@@ -484,51 +479,107 @@ describe('UsageService: the order of its writes, and crashes between them', () =
     const { service } = setup({ backend, defaults: { dailyLimit: 0 } });
     refusalOf(await service.reserve('g1', 'u1'));
     assert.deepEqual(backend.lastWrites(), []);
-    assert.equal(backend.data.size, 0);
+    assert.deepEqual([...backend.data], [['open-reservations', {}]], 'only the empty index of a new store');
   });
 
-  test('openReservations lists the reservation: records through the backend', async () => {
+  test('openReservations reads the index: the store is scanned once, at its first use, and never again, not even after a restart', async () => {
     const backend = new MemoryBackend();
-    const { service } = setup({ backend });
+    const { service, restart } = setup({ backend });
     const a = okReservation(await service.reserve('g1', 'u1'));
     const b = okReservation(await service.reserve('g2', 'u2'));
     backend.data.set('reservations-note', 'not a reservation');
     assert.deepEqual(await service.openReservations(), [a, b]);
-    assert.deepEqual(backend.listed, ['reservation:']);
+    const after = restart(backend);
+    assert.deepEqual(await after.openReservations(), [a, b]);
+    await after.settle(a, 'refunded');
+    assert.deepEqual(await after.openReservations(), [b]);
+    assert.deepEqual(backend.listed, [''], 'one scan, by the first use of the first process');
+  });
+});
+
+describe('UsageService: migration from one record per reservation', () => {
+  const reservation = (id: string, userId: string): Reservation => ({
+    id,
+    guildId: 'g1',
+    userId,
+    day: '2026-11-24',
+    week: '2026-W48',
+    startedAt: NOW - HOUR,
+    previousLastStartAt: null,
+  });
+  const live = reservation('live', 'u1');
+  /** Its settlement's counters were stored, then the process died before the record's delete. */
+  const settled = reservation('settled', 'u1');
+  const other = reservation('other', 'u2');
+  const user = (running: string[], count: number): UserUsage => ({ day: '2026-11-24', dayCount: count, week: '2026-W48', weekCount: count, lastStartAt: NOW - HOUR, running });
+
+  /**
+   * A store as the bot left it before the index: a record per open reservation, and a crash that
+   * left u1 running `orphan`, whose record is gone.
+   */
+  async function legacyStore(keyv: Keyv): Promise<void> {
+    for (const r of [live, settled, other]) await keyv.set(`reservation:${r.id}`, r);
+    await keyv.set('user:g1:u1', user(['live', 'orphan'], 3));
+    await keyv.set('user:g1:u2', user(['other'], 1));
+    await keyv.set('guild:g1', { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 3, u2: 1 }, weekByUser: { u1: 3, u2: 1 } } satisfies GuildUsage);
+    await keyv.set('global', { day: '2026-11-24', dayCount: 4 } satisfies GlobalUsage);
+  }
+
+  const byId = (reservations: Reservation[]) => reservations.sort((x, y) => x.id.localeCompare(y.id));
+
+  test('at first use every record moves into the index, the records go, and running ids without one are dropped', async () => {
+    const { usageKeyv, restart } = setup({ defaults: { maxConcurrent: 2 } });
+    await legacyStore(usageKeyv);
+    const service = restart();
+    assert.deepEqual(byId(await service.openReservations()), [live, other, settled]);
+    for (const id of ['live', 'settled', 'other']) assert.equal(await usageKeyv.get(`reservation:${id}`), undefined, id);
+    assert.deepEqual(await usageKeyv.get('user:g1:u1'), user(['live'], 3), 'the orphan freed its slot; the counts stay');
+    assert.deepEqual(await usageKeyv.get('user:g1:u2'), user(['other'], 1));
+
+    // Start-up reconciliation then settles them as it settled the records.
+    assert.equal(await service.settle(live, 'refunded'), true);
+    assert.equal(await service.settle(settled, 'refunded'), false, 'not open: its settlement already counted');
+    assert.equal(await service.settle(other, 'billed'), true);
+    assert.deepEqual(await service.openReservations(), []);
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 2 }, weekByUser: { u1: 2 } });
+    assert.equal((await service.quota('g1', 'u1')).view.running, 0);
+    assert.deepEqual(await usageKeyv.get('global'), { day: '2026-11-24', dayCount: 3 });
   });
 
-  test('a crash between any two writes of reserve or settle: start-up reconciliation leaves no slot taken and no record behind', async () => {
-    // Start-up refunds every listed reservation, as the task service does for tasks that did not survive.
-    const reconcile = async (service: UsageService) => {
-      for (const reservation of await service.openReservations()) await service.settle(reservation, 'refunded');
-    };
-    const check = async (service: UsageService, backend: MemoryBackend, label: string) => {
-      assert.deepEqual(await service.openReservations(), [], label);
-      assert.deepEqual([...backend.data.keys()].filter((key) => key.startsWith('reservation:')), [], label);
-      const { view } = await service.quota('g1', 'u1');
-      assert.equal(view.running, 0, label);
-      assert.equal(view.dailyLeft, 1, `${label}: the reservation that crashed is not charged`);
-      okReservation(await service.reserve('g1', 'u1'));
-    };
-    for (let crashAfter = 0; crashAfter < 4; crashAfter++) {
-      const backend = new MemoryBackend();
-      const { service, restart } = setup({ backend, defaults: { maxConcurrent: 1, dailyLimit: 1 } });
-      backend.crashAfterWrites = crashAfter;
-      await assert.rejects(service.reserve('g1', 'u1'), /crashed/);
-      const after = restart(backend);
-      await reconcile(after);
-      await check(after, backend, `reserve, crash after ${crashAfter} writes`);
-    }
-    for (let crashAfter = 0; crashAfter < 4; crashAfter++) {
-      const backend = new MemoryBackend();
-      const { service, restart } = setup({ backend, defaults: { maxConcurrent: 1, dailyLimit: 1 } });
-      const r = okReservation(await service.reserve('g1', 'u1'));
-      backend.crashAfterWrites = crashAfter;
-      await assert.rejects(service.settle(r, 'refunded'), /crashed/);
-      const after = restart(backend);
-      await reconcile(after);
-      await check(after, backend, `refund, crash after ${crashAfter} writes`);
-    }
+  test('a reserve as the first use finds the records migrated, and the slot the orphan held free', async () => {
+    const { usageKeyv, restart } = setup({ defaults: { maxConcurrent: 2 } });
+    await legacyStore(usageKeyv);
+    const service = restart();
+    const fresh = okReservation(await service.reserve('g1', 'u1'));
+    assert.deepEqual(byId(await service.openReservations()), [live, other, fresh, settled]);
+    assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, ['live', fresh.id]);
+  });
+
+  test('the migration runs once: a migrated store is not scanned again', async () => {
+    const backend = new MemoryBackend();
+    backend.data.set('reservation:live', live);
+    backend.data.set('user:g1:u1', user(['live'], 1));
+    const { service, restart } = setup({ backend });
+    assert.deepEqual(await service.openReservations(), [live]);
+    assert.deepEqual(await restart(backend).openReservations(), [live]);
+    assert.deepEqual(backend.listed, ['']);
+    assert.deepEqual([...backend.data.keys()].sort(), ['open-reservations', 'user:g1:u1']);
+  });
+
+  test('a migration whose commit fails leaves the old records in place and is tried again at the next use', async () => {
+    const keyv = new ObservedKeyv();
+    await legacyStore(keyv);
+    const { service } = setup({ backend: new KeyvUsageBackend(keyv) });
+    // The last row of the migration's statement of sets: the index's row goes before it, and the
+    // deletes would only follow it.
+    keyv.failNextWriteOf('user:g1:u1');
+    await assert.rejects(service.openReservations(), /could not write user:g1:u1/);
+    assert.deepEqual(keyv.ops.slice(-3), ['set open-reservations', 'set user:g1:u1', 'rollback']);
+    assert.equal(await keyv.get('open-reservations'), undefined);
+    assert.deepEqual(await keyv.get('reservation:live'), live);
+    assert.deepEqual(await keyv.get('user:g1:u1'), user(['live', 'orphan'], 3));
+    assert.deepEqual(byId(await service.openReservations()), [live, other, settled]);
+    assert.equal(await keyv.get('reservation:live'), undefined);
   });
 });
 
@@ -713,6 +764,14 @@ const ticks = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
+/** Waits, a tick at a time, until `condition` holds: for what waits on SQLite, which answers from another thread. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let tick = 0; !condition(); tick++) {
+    if (tick === 10_000) throw new Error('waited 10,000 ticks in vain');
+    await ticks(1);
+  }
+}
+
 /** Tracks how many holders each key has at once. */
 function occupancy() {
   const active = new Map<string, number>();
@@ -859,8 +918,13 @@ describe('KeyedMutex', () => {
 });
 
 describe('KeyvUsageBackend', () => {
+  test('refuses a keyv whose writes it could not commit together: not over SQLite, or swallowing write errors', () => {
+    assert.throws(() => new KeyvUsageBackend(new Keyv({ throwOnErrors: true })), /@keyv\/sqlite/);
+    assert.throws(() => new KeyvUsageBackend(new Keyv({ store: new KeyvSqlite() })), /throwOnErrors/);
+  });
+
   test('transact reads the stored values, writes the updates and returns the result', async () => {
-    const keyv = new Keyv();
+    const keyv = sqliteKeyv();
     await keyv.set('a', { n: 1 });
     const backend = new KeyvUsageBackend(keyv);
     const result = await backend.transact(['a', 'b'], (values) => {
@@ -875,7 +939,7 @@ describe('KeyvUsageBackend', () => {
   });
 
   test('concurrent read-modify-write transactions lose no update', async () => {
-    const backend = new KeyvUsageBackend(new Keyv());
+    const backend = new KeyvUsageBackend(sqliteKeyv());
     await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
         backend.transact(i % 2 ? ['count', 'other'] : ['other', 'count'], (values) => {
@@ -888,7 +952,7 @@ describe('KeyvUsageBackend', () => {
   });
 
   test('an update that throws writes nothing and releases the keys', async () => {
-    const backend = new KeyvUsageBackend(new Keyv());
+    const backend = new KeyvUsageBackend(sqliteKeyv());
     await assert.rejects(
       backend.transact(['a'], () => {
         throw new Error('bad update');
@@ -901,61 +965,127 @@ describe('KeyvUsageBackend', () => {
   });
 });
 
+/** What one statement the adapter runs writes: `undefined` deletes the key. */
+type StatementWrites = Array<{ key: string; stored: string; value: unknown }>;
+
 /**
- * Keyv that records the order of the writes it completed, can hold its next write until the
- * test releases it (so that a batch forms behind it), and can fail the next write of a key.
+ * Keyv over SQLite (in memory by default) that watches the statements its adapter runs: the
+ * backend's bulk upsert and bulk delete (and the adapter's own one-key set and delete, which the
+ * test's own keyv.set calls make). SQLite applies each statement whole or not at all, so each is
+ * recorded as the writes it makes followed by `commit`, or by `rollback` when SQLite refused it.
+ * It can hold the next write statement (or the next one that writes a key) until the test lets it
+ * go on, so that a batch forms behind it; and it can make SQLite itself refuse the next statement
+ * that writes a key, part-way through, as a full disk or a constraint would.
  */
 class ObservedKeyv extends Keyv {
-  /** Completed writes in order: `set key` or `delete key`. */
+  /** Per statement, in order: `set key` or `delete key` for each row it writes, then `commit` or `rollback`. */
   readonly ops: string[] = [];
-  /** What each key held when its last write completed. */
-  readonly stored = new Map<string, unknown>();
-  /** What the store held right after each completed write: what a crash just then would leave. */
-  readonly history: Array<{ op: string; stored: Map<string, unknown> }> = [];
-  private hold: Promise<void> | undefined;
+  /** What the store holds for other connections: what a crash at any moment leaves. */
+  readonly committed = new Map<string, unknown>();
+  /** `committed` right after each commit. */
+  readonly commits: Array<Map<string, unknown>> = [];
+  /** The keys of the write statement being held now. */
+  held: string[] | undefined;
+  private hold: { key: string | undefined; until: Promise<void> } | undefined;
   private readonly failures = new Set<string>();
+  private triggers = 0;
 
-  /** Makes the next write wait; returns what lets it go on. */
-  holdNextWrite(): () => void {
+  constructor(options?: KeyvSqliteOptions | string) {
+    super({ store: new KeyvSqlite(options), throwOnErrors: true });
+    const adapter = this.store as KeyvSqlite;
+    const query = adapter.query;
+    adapter.query = async (sql, ...parameters) => {
+      const writes = await this.writesOf(sql, parameters);
+      if (!writes) return query(sql, ...parameters);
+      await this.before(writes);
+      const undo = await this.failInside(query, adapter.opts.table!, writes);
+      try {
+        const rows: unknown = await query(sql, ...parameters);
+        this.ended(writes, true);
+        return rows;
+      } catch (error) {
+        this.ended(writes, false);
+        throw error;
+      } finally {
+        await undo();
+      }
+    };
+  }
+
+  /** Makes the next write statement (or the next one writing `key`) wait; returns what lets it go on. */
+  holdNextWrite(key?: string): () => void {
     let release!: () => void;
-    this.hold = new Promise<void>((resolve) => (release = resolve));
+    this.hold = { key, until: new Promise<void>((resolve) => (release = resolve)) };
     return release;
   }
 
-  /** Makes the next write of `key` throw (once). */
+  /**
+   * Makes the next statement that writes `key` fail (once) inside SQLite, when it reaches that
+   * row: the rows before it in the statement are written, then undone with it.
+   */
   failNextWriteOf(key: string): void {
     this.failures.add(key);
   }
 
-  override async set<Value>(key: string, value: Value, ttl?: number): Promise<boolean> {
-    await this.before(key);
-    const done = await super.set(key, value, ttl);
-    this.stored.set(key, value);
-    this.completed(`set ${key}`);
-    return done;
-  }
-
-  override async delete(key: string | string[]): Promise<boolean> {
-    await this.before(String(key));
-    const done = await super.delete(key);
-    this.stored.delete(String(key));
-    this.completed(`delete ${key}`);
-    return done;
-  }
-
-  private completed(op: string): void {
-    this.ops.push(op);
-    this.history.push({ op, stored: new Map(this.stored) });
-  }
-
-  private async before(key: string): Promise<void> {
-    const hold = this.hold;
-    this.hold = undefined;
-    await hold;
-    if (this.failures.delete(key)) {
-      this.ops.push(`failed ${key}`);
-      throw new Error(`could not write ${key}`);
+  /** The rows a writing statement writes, or undefined for a read. Fails the test on a write it does not know. */
+  private async writesOf(sql: string, parameters: unknown[]): Promise<StatementWrites | undefined> {
+    const table = (this.store as KeyvSqlite).opts.table!;
+    const sets = async (rows: Array<[string, string]>) =>
+      Promise.all(rows.map(async ([stored, serialized]) => ({ key: this.keyOf(stored), stored, value: (await this.deserializeData(serialized))?.value })));
+    const deletes = (keys: string[]) => keys.map((stored) => ({ key: this.keyOf(stored), stored, value: undefined }));
+    const statement = sql.replace(/\s+/g, ' ').trim();
+    if (statement.startsWith(`INSERT INTO ${table} (key, value) SELECT json_extract(row.value, '$[0]'), json_extract(row.value, '$[1]') FROM json_each(?) AS row WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value`)) {
+      return sets(JSON.parse(parameters[0] as string) as Array<[string, string]>);
     }
+    if (statement.startsWith(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`)) return deletes(JSON.parse(parameters[0] as string) as string[]);
+    if (statement.startsWith(`INSERT INTO ${table} (key, value) VALUES(?, ?) ON CONFLICT(key)`)) return sets([parameters as [string, string]]);
+    if (statement.startsWith(`DELETE FROM ${table} WHERE key = ?`)) return deletes([parameters[0] as string]);
+    if (/^(SELECT|PRAGMA)\b/i.test(statement)) return undefined;
+    throw new Error(`ObservedKeyv does not know what this statement writes: ${statement}`);
+  }
+
+  /** The key as keyv is given it: without the namespace. */
+  private keyOf(stored: string): string {
+    const prefix = this.useKeyPrefix && this.namespace ? `${this.namespace}:` : '';
+    return stored.startsWith(prefix) ? stored.slice(prefix.length) : stored;
+  }
+
+  private async before(writes: StatementWrites): Promise<void> {
+    const hold = this.hold;
+    if (hold && (hold.key === undefined || writes.some(({ key }) => key === hold.key))) {
+      this.hold = undefined;
+      this.held = writes.map(({ key }) => key);
+      await hold.until;
+      this.held = undefined;
+    }
+  }
+
+  /** Temporary triggers that make SQLite abort the statement at a failing key's row; returns what drops them. */
+  private async failInside(query: KeyvSqlite['query'], table: string, writes: StatementWrites): Promise<() => Promise<void>> {
+    const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
+    const names: string[] = [];
+    for (const { key, stored } of writes) {
+      if (!this.failures.delete(key)) continue;
+      for (const [event, row] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
+        const name = `observed_failure_${++this.triggers}`;
+        await query(`CREATE TEMP TRIGGER ${name} BEFORE ${event} ON main.${table} WHEN ${row}.key = ${quote(stored)} BEGIN SELECT RAISE(ABORT, ${quote(`could not write ${key}`)}); END`);
+        names.push(name);
+      }
+    }
+    return async () => {
+      for (const name of names) await query(`DROP TRIGGER temp.${name}`);
+    };
+  }
+
+  private ended(writes: StatementWrites, committed: boolean): void {
+    for (const { key, value } of writes) this.ops.push(value === undefined ? `delete ${key}` : `set ${key}`);
+    this.ops.push(committed ? 'commit' : 'rollback');
+    if (!committed) return;
+    for (const { key, value } of writes) {
+      if (value === undefined) this.committed.delete(key);
+      else this.committed.set(key, value);
+    }
+    this.commits.push(new Map(this.committed));
   }
 }
 
@@ -977,9 +1107,16 @@ describe('KeyvUsageBackend: group commit', () => {
   const put = (backend: KeyvUsageBackend, writes: Writes) =>
     backend.transact(['#serial', ...writes.map(([key]) => key)], () => ({ writes, result: writes.map(([key]) => key).join() }));
 
+  /**
+   * Reads `keys` into the backend's memory, so that transactions on them then compute within a
+   * few ticks: SQLite answers from another thread, after a time no tick count can promise.
+   */
+  const prefetch = (backend: KeyvUsageBackend, keys: readonly string[]) => backend.transact(keys, () => ({ writes: [], result: undefined }));
+
   test('many concurrent transactions all resolve; the store ends with exactly the final values, written once each', async () => {
     const keyv = new ObservedKeyv();
     const backend = new KeyvUsageBackend(keyv);
+    await prefetch(backend, ['count', ...Array.from({ length: 10 }, (_, j) => `item:${j}`), 'tmp']);
     const release = keyv.holdNextWrite(); // the first transaction's commit waits: the others batch up behind it
     const resolvedEarly: number[] = [];
     const transactions = Array.from({ length: 200 }, (_, i) =>
@@ -995,8 +1132,8 @@ describe('KeyvUsageBackend: group commit', () => {
           return { writes, result: n };
         })
         .then((n) => {
-          // Resolved only once its writes (or later ones of the same keys) are in the store.
-          if (!((keyv.stored.get('count') as number) >= n + 1) || !(keyv.stored.get(`item:${i % 10}`) as number[]).includes(i)) resolvedEarly.push(i);
+          // Resolved only once its writes (or later ones of the same keys) are committed.
+          if (!((keyv.committed.get('count') as number) >= n + 1) || !(keyv.committed.get(`item:${i % 10}`) as number[]).includes(i)) resolvedEarly.push(i);
           return n;
         }),
     );
@@ -1007,16 +1144,21 @@ describe('KeyvUsageBackend: group commit', () => {
 
     assert.deepEqual(await Promise.all(transactions), Array.from({ length: 200 }, (_, i) => i));
     assert.deepEqual(resolvedEarly, []);
-    // Two commits: the first transaction's writes, then every key once, in the order last written.
-    // (item:j was last written by transaction 190 + j; count, item:9 and tmp by transaction 199, which deletes tmp.)
+    // Two batches: the first transaction's writes, then every key once, with its last value, in
+    // the order the batch first wrote it (item:j by transaction j, item:0 by transaction 10). The
+    // batch's sets are one statement; tmp, last written by transaction 199, which deletes it, goes
+    // in the delete statement that follows.
     assert.deepEqual(keyv.ops, [
       'set count',
       'set item:0',
       'set tmp',
-      ...Array.from({ length: 9 }, (_, j) => `set item:${j}`),
+      'commit',
       'set count',
-      'set item:9',
+      ...Array.from({ length: 9 }, (_, j) => `set item:${j + 1}`),
+      'set item:0',
+      'commit',
       'delete tmp',
+      'commit',
     ]);
 
     // A fresh backend over the same keyv reads the store itself, not the first one's memory.
@@ -1046,27 +1188,32 @@ describe('KeyvUsageBackend: group commit', () => {
     const fresh = new KeyvUsageBackend(keyv);
     assert.equal(await fresh.get('count'), 100);
     for (let u = 0; u < 5; u++) assert.equal(await fresh.get(`user:${u}`), 20);
-    assert.ok(keyv.ops.length < 200, `${keyv.ops.length} writes for 200`);
+    const writes = keyv.ops.filter((op) => op !== 'commit').length;
+    assert.ok(writes < 200, `${writes} rows written for 200 writes`);
+    const statements = keyv.commits.length;
+    assert.ok(statements < 100, `${statements} statements for 100 transactions`);
+    assert.ok(!keyv.ops.includes('rollback'));
   });
 
   test('a transaction resolves once its own writes are stored, not when an earlier batch is', async () => {
     const keyv = new ObservedKeyv();
     const backend = new KeyvUsageBackend(keyv);
+    await prefetch(backend, ['#serial', 'a', 'b']);
     const releaseFirst = keyv.holdNextWrite();
     const first = track(put(backend, [['a', 1]]));
-    await ticks(2);
-    const releaseSecond = keyv.holdNextWrite(); // taken by the next batch's first write
+    await until(() => keyv.held?.join() === 'a');
+    const releaseSecond = keyv.holdNextWrite(); // taken by the next batch's statement
     const second = track(put(backend, [['b', 2]]));
     await ticks(2);
     assert.deepEqual([first.settled, second.settled], ['pending', 'pending']);
     releaseFirst();
-    await ticks(3);
+    await until(() => first.settled !== 'pending');
     assert.deepEqual([first.settled, second.settled], ['resolved', 'pending']);
-    assert.deepEqual(keyv.ops, ['set a']);
+    assert.deepEqual(keyv.ops, ['set a', 'commit']);
     releaseSecond();
-    await ticks(3);
+    await until(() => second.settled !== 'pending');
     assert.deepEqual([first.settled, second.settled], ['resolved', 'resolved']);
-    assert.deepEqual(keyv.ops, ['set a', 'set b']);
+    assert.deepEqual(keyv.ops, ['set a', 'commit', 'set b', 'commit']);
   });
 
   test('a transaction that writes nothing resolves without writing to the store', async () => {
@@ -1076,10 +1223,11 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.deepEqual(keyv.ops, []);
   });
 
-  test('a key rewritten by a later transaction of the batch moves to the end: each transaction’s writes stay in its order', async () => {
+  test('a key written by several transactions of one batch is stored once, with the last value', async () => {
     const keyv = new ObservedKeyv();
     const backend = new KeyvUsageBackend(keyv);
-    const release = keyv.holdNextWrite(); // a slow first write, so that the rest forms one batch
+    await prefetch(backend, ['#serial', 'x', 'a', 'b', 'c', 'd']);
+    const release = keyv.holdNextWrite(); // a slow first batch, so that the rest forms one batch
     const waiting = [
       put(backend, [['x', 0]]),
       put(backend, [['a', 1], ['b', 1]]),
@@ -1090,25 +1238,13 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.deepEqual(keyv.ops, []);
     release();
     assert.deepEqual(await Promise.all(waiting), ['x', 'a,b', 'c,a', 'd,b']);
-    // Batch 2 in the order last written: c, a (rewritten after c), d, then b (deleted after d).
-    assert.deepEqual(keyv.ops, ['set x', 'set c', 'set a', 'set d', 'delete b']);
+    assert.deepEqual(keyv.ops, ['set x', 'commit', 'set a', 'set c', 'set d', 'commit', 'delete b', 'commit']);
+    assert.deepEqual(keyv.commits.map((stored) => Object.fromEntries(stored)), [{ x: 0 }, { x: 0, a: 2, c: 2, d: 3 }, { x: 0, a: 2, c: 2, d: 3 }]);
     const fresh = new KeyvUsageBackend(keyv);
     assert.deepEqual(
       await Promise.all(['x', 'a', 'b', 'c', 'd'].map((key) => fresh.get(key))),
       [0, 2, undefined, 2, 3],
     );
-  });
-
-  test('a key rewritten within one batch is written after the earlier transaction’s other keys', async () => {
-    const keyv = new ObservedKeyv();
-    const backend = new KeyvUsageBackend(keyv);
-    const release = keyv.holdNextWrite();
-    const waiting = [put(backend, [['x', 0]]), put(backend, [['a', 1], ['b', 1]]), put(backend, [['a', 2]])];
-    await ticks(3);
-    release();
-    await Promise.all(waiting);
-    assert.deepEqual(keyv.ops, ['set x', 'set b', 'set a']);
-    assert.equal(keyv.stored.get('a'), 2);
   });
 
   test('a failing write rejects every transaction of its batch; a following transaction sees what the store holds', async () => {
@@ -1117,10 +1253,11 @@ describe('KeyvUsageBackend: group commit', () => {
     await keyv.set('b', 1);
     keyv.ops.length = 0;
     const backend = new KeyvUsageBackend(keyv);
+    await prefetch(backend, ['#serial', 'a', 'b', 'z']);
     const release = keyv.holdNextWrite();
     const first = put(backend, [['z', 1]]); // its own batch, which succeeds
-    await ticks(2);
-    keyv.failNextWriteOf('a');
+    await until(() => keyv.held?.join() === 'z');
+    keyv.failNextWriteOf('b');
     const failing = [
       backend.transact(['a'], (values) => ({ writes: [['a', (values.get('a') as number) + 1]], result: 'a' })),
       backend.transact(['b'], (values) => ({ writes: [['b', (values.get('b') as number) + 1]], result: 'b' })),
@@ -1130,13 +1267,15 @@ describe('KeyvUsageBackend: group commit', () => {
     release();
     assert.equal(await first, 'z');
     const outcomes = await settled;
-    assert.deepEqual(
-      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.status)),
-      ['could not write a', 'could not write a'],
-    );
-    assert.deepEqual(keyv.ops, ['set z', 'failed a']);
+    assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+    const [reasonA, reasonB] = outcomes.map((o) => (o as PromiseRejectedResult).reason as Error);
+    assert.match(reasonA!.message, /could not write b/);
+    assert.equal(reasonB, reasonA, 'both fail with the statement');
+    assert.deepEqual(keyv.ops, ['set z', 'commit', 'set a', 'set b', 'rollback']);
+    assert.deepEqual(Object.fromEntries(keyv.committed), { a: 1, b: 1, z: 1 });
 
-    // The memory copy had a = 2 and b = 2; the store still has 1 and 1, and that is what is read now.
+    // The memory copy had a = 2 and b = 2; the store still has 1 and 1 (SQLite undid a's row
+    // with the statement), and that is what is read now.
     const seen = await backend.transact(['a', 'b', 'z'], (values) => ({ writes: [['a', (values.get('a') as number) + 10]], result: [...values.values()] }));
     assert.deepEqual(seen, [1, 1, 1]);
     assert.deepEqual(await backend.get('b'), 1);
@@ -1144,21 +1283,96 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.deepEqual(await Promise.all(['a', 'b', 'z'].map((key) => fresh.get(key))), [11, 1, 1]);
   });
 
-  test('a write failing part-way through a batch: what was stored stays, what was not is read back as it was', async () => {
+  test('a write failing part-way through a batch: nothing of the batch is stored, and the backend goes on', async () => {
     const keyv = new ObservedKeyv();
     const backend = new KeyvUsageBackend(keyv);
-    keyv.failNextWriteOf('d');
+    keyv.failNextWriteOf('d'); // SQLite writes c's row, then refuses d's and undoes the statement
     await assert.rejects(put(backend, [['c', 5], ['d', 5]]), /could not write d/);
-    assert.deepEqual(keyv.ops, ['set c', 'failed d']);
+    assert.deepEqual(keyv.ops, ['set c', 'set d', 'rollback']);
     const seen = await backend.transact(['c', 'd'], (values) => ({ writes: [], result: [values.get('c'), values.get('d')] }));
-    assert.deepEqual(seen, [5, undefined]);
-    assert.equal(await backend.get('d'), undefined);
-    // And the backend goes on working.
+    assert.deepEqual(seen, [undefined, undefined]);
+    assert.equal(await keyv.has('c'), false);
     assert.equal(await put(backend, [['d', 6]]), 'd');
     assert.equal(await new KeyvUsageBackend(keyv).get('d'), 6);
   });
 
-  test('through UsageService, a crash after any single write leaves every running reservation with its record', async () => {
+  test('a batch is one SQL statement: another connection sees all of it or none of it, and none of it when SQLite refuses it part-way', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pika-usage-'));
+    const uri = `sqlite://${join(dir, 'usage.sqlite')}`;
+    // As Storage opens the file: a busy timeout on each connection, in WAL mode.
+    const open = () => new ObservedKeyv({ uri, busyTimeout: 5000 });
+    const other = open();
+    const writers: ObservedKeyv[] = [];
+    /** What `other` holds of `keys`, read in one SELECT: one consistent state of the store. */
+    const snapshot = async (keys: readonly string[]) => {
+      const rows = (await (other.store as KeyvSqlite).query(
+        'SELECT key, value FROM keyv WHERE key IN (SELECT value FROM json_each(?))',
+        JSON.stringify(keys.map((key) => `keyv:${key}`)),
+      )) as Array<{ key: string; value: string }>;
+      const entries = await Promise.all(rows.map(async ({ key, value }) => [key.slice('keyv:'.length), (await other.deserializeData(value))?.value] as const));
+      return Object.fromEntries(entries.sort(([x], [y]) => x.localeCompare(y)));
+    };
+    /** Snapshots taken one after another until `done` settles, and one more after. */
+    const watch = async (keys: readonly string[], done: Promise<unknown>) => {
+      let settled = false;
+      done.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      const snapshots: Array<Record<string, unknown>> = [];
+      for (let last = false; !last; ) {
+        last = settled;
+        snapshots.push(await snapshot(keys));
+      }
+      return snapshots;
+    };
+    const numbered = (prefix: string) => Array.from({ length: 2000 }, (_, i) => `${prefix}:${i}`);
+    try {
+      await (other.store as KeyvSqlite).query('PRAGMA journal_mode = WAL');
+
+      const writer = open();
+      writers.push(writer);
+      const backend = new KeyvUsageBackend(writer);
+      const keys = numbered('n');
+      const writes: Writes = keys.map((key, i) => [key, i]);
+      await prefetch(backend, ['#serial', ...keys]); // its connection is open, and the values are in memory
+      const release = writer.holdNextWrite();
+      const committed = put(backend, writes);
+      await until(() => writer.held !== undefined);
+      assert.deepEqual(await snapshot(keys), {}, 'nothing before the statement runs');
+      const whileWriting = watch(keys, committed);
+      release();
+      await committed;
+      const all = Object.fromEntries(writes.map(([key, value]) => [key, value] as const).sort(([x], [y]) => x.localeCompare(y)));
+      const seen = await whileWriting;
+      assert.deepEqual(seen.filter((state) => Object.keys(state).length !== 0 && !isDeepStrictEqual(state, all)).length, 0, 'part of a batch is never seen');
+      assert.deepEqual(seen.at(-1), all);
+      assert.deepEqual(writer.ops.filter((op) => op === 'commit'), ['commit'], 'in one statement');
+
+      // A batch that rewrites n:0 and writes 2000 new keys, whose last row SQLite refuses: it has
+      // written every row before it by then, and undoes them all with the statement.
+      const failing = open();
+      writers.push(failing);
+      const failingBackend = new KeyvUsageBackend(failing);
+      const lostKeys = numbered('lost');
+      const watched = ['n:0', ...lostKeys];
+      await prefetch(failingBackend, ['#serial', ...watched]);
+      const before = await snapshot(watched);
+      assert.deepEqual(before, { 'n:0': 0 });
+      failing.failNextWriteOf(lostKeys.at(-1)!);
+      const lost = put(failingBackend, [['n:0', -1], ...lostKeys.map((key) => [key, 1] as const)]);
+      const seenWhileFailing = await watch(watched, lost.catch(() => {}));
+      await assert.rejects(lost, /could not write lost:1999/);
+      assert.deepEqual(failing.ops, ['set n:0', ...lostKeys.map((key) => `set ${key}`), 'rollback']);
+      assert.deepEqual(seenWhileFailing.filter((state) => !isDeepStrictEqual(state, before)).length, 0, 'none of a refused statement is ever seen');
+      assert.deepEqual(await snapshot([...keys, ...lostKeys]), all, 'and none of it stays');
+    } finally {
+      for (const keyv of [other, ...writers]) await keyv.disconnect();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('through UsageService, every commit leaves the index listing exactly the reservations that users run', async () => {
     const keyv = new ObservedKeyv();
     const { service, advance } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { maxConcurrent: 3 } });
     const a = okReservation(await service.reserve('g1', 'u1'));
@@ -1166,16 +1380,44 @@ describe('KeyvUsageBackend: group commit', () => {
     await service.settle(a, 'delivered');
     advance(SECOND);
     const c = okReservation(await service.reserve('g1', 'u1'));
-    await Promise.all([service.settle(b, 'refunded'), service.settle(c, 'delivered'), service.reserve('g2', 'u2')]);
-    assert.ok(keyv.history.length >= 20);
-    for (const { op, stored } of keyv.history) {
-      const running = (stored.get('user:g1:u1') as UserUsage | undefined)?.running ?? [];
-      for (const id of running) assert.ok(stored.has(`reservation:${id}`), `after "${op}" ${id} runs without a record`);
+    await Promise.all([service.settle(b, 'refunded'), service.settle(c, 'billed'), service.reserve('g2', 'u2'), service.reserve('g1', 'u3')]);
+    assert.ok(keyv.commits.length >= 5);
+    for (const [n, stored] of keyv.commits.entries()) {
+      const running = [...stored].filter(([key]) => key.startsWith('user:')).flatMap(([, user]) => (user as UserUsage).running);
+      const listed = Object.keys((stored.get('open-reservations') as Record<string, Reservation> | undefined) ?? {});
+      assert.deepEqual(listed.sort(), running.sort(), `after commit ${n + 1}`);
     }
-    const final = keyv.history.at(-1)!.stored;
-    assert.deepEqual((final.get('user:g1:u1') as UserUsage).running, []);
-    assert.deepEqual([...final.keys()].filter((key) => key.startsWith('reservation:')), ['reservation:r4']);
-    assert.deepEqual((final.get('guild:g1') as GuildUsage).dayByUser, { u1: 2 });
+    const final = keyv.commits.at(-1)!;
+    assert.deepEqual(Object.keys(final.get('open-reservations') as object).sort(), ['r4', 'r5']);
+    assert.deepEqual((final.get('guild:g1') as GuildUsage).dayByUser, { u1: 1, u3: 1 });
+    assert.deepEqual(final.get('global'), { day: '2026-11-24', dayCount: 4 });
+  });
+
+  test('through UsageService, a commit that fails leaves neither the counters nor the index changed', async () => {
+    const keyv = new ObservedKeyv();
+    const { service, restart } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { dailyLimit: 3 } });
+    const kept = okReservation(await service.reserve('g1', 'u1'));
+    const before = new Map(keyv.committed);
+    assert.deepEqual([...before.keys()].sort(), ['global', 'guild:g1', 'open-reservations', 'user:g1:u1']);
+
+    keyv.failNextWriteOf('open-reservations'); // the last row of each statement: the counters' rows go before it
+    await assert.rejects(service.reserve('g1', 'u1'), /could not write open-reservations/);
+    assert.deepEqual(keyv.committed, before);
+    keyv.failNextWriteOf('open-reservations');
+    await assert.rejects(service.settle(kept, 'refunded'), /could not write open-reservations/);
+    assert.deepEqual(keyv.committed, before);
+    const byKey = (entries: Array<[string, unknown]>) => entries.sort(([x], [y]) => x.localeCompare(y));
+    assert.deepEqual(byKey(await new KeyvUsageBackend(keyv).list('')), byKey([...before]), 'what SQLite holds, too');
+
+    for (const service of [restart(new KeyvUsageBackend(keyv)), setup().restart(new KeyvUsageBackend(keyv))]) {
+      assert.deepEqual(await service.openReservations(), [kept]);
+    }
+    const { view } = await service.quota('g1', 'u1');
+    assert.equal(view.dailyLeft, 2);
+    assert.equal(view.running, 1);
+    // And the service goes on, from what the store holds.
+    assert.equal(await service.settle(kept, 'refunded'), true);
+    assert.equal((await service.quota('g1', 'u1')).view.dailyLeft, 3);
   });
 
   test(
@@ -1189,7 +1431,7 @@ describe('KeyvUsageBackend: group commit', () => {
       const release = keyv.holdNextWrite();
       keyv.failNextWriteOf('count');
       const failed = Promise.allSettled([increment()]);
-      await ticks(2);
+      await until(() => keyv.held?.join() === 'count');
       const later = Promise.allSettled([increment()]); // computed from the first one's count = 1, in the next batch
       await ticks(2);
       release();
@@ -1200,50 +1442,25 @@ describe('KeyvUsageBackend: group commit', () => {
       assert.equal(stored, second?.status === 'fulfilled' ? 1 : 0);
     },
   );
-
-  test(
-    'a settle and a reserve of the same user in one batch, a crash after any write: the start-up repair frees every slot',
-    {},
-    async () => {
-      const keyv = new ObservedKeyv();
-      const { service } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { maxConcurrent: 1 } });
-      const a = okReservation(await service.reserve('g1', 'u1'));
-      keyv.ops.length = 0;
-      const release = keyv.holdNextWrite();
-      const elsewhere = service.reserve('g2', 'u9'); // keeps the writer busy so the next two share a batch
-      await ticks(2);
-      const settled = service.settle(a, 'delivered');
-      await ticks(2);
-      const next = service.reserve('g1', 'u1');
-      await ticks(2);
-      release();
-      await Promise.all([elsewhere, settled, next]);
-      // A crash right after any write, then a restart: once repaired, every video the user still
-      // counts as running has its record, so no slot is held for ever.
-      for (const { op, stored } of keyv.history) {
-        const crashed = new Keyv();
-        for (const [key, value] of stored) await crashed.set(key, value);
-        const restarted = setup({ backend: new KeyvUsageBackend(crashed) }).service;
-        await restarted.repair();
-        const running = ((await crashed.get('user:g1:u1')) as UserUsage | undefined)?.running ?? [];
-        for (const id of running) assert.ok(await crashed.has(`reservation:${id}`), `after "${op}" and a repair, ${id} runs without a record (${keyv.ops.join(', ')})`);
-      }
-    },
-  );
 });
 
 describe('KeyvUsageBackend: list', () => {
-  test('lists every stored key with the prefix, with its value, and no other', async () => {
-    const keyv = new Keyv();
+  test('lists every stored key with the prefix, with its value, in its namespace only, with no pattern matching', async () => {
+    const adapter = new KeyvSqlite();
+    const keyv = new Keyv({ store: adapter, namespace: 'usage', throwOnErrors: true });
+    const elsewhere = new Keyv({ store: adapter, namespace: 'other', throwOnErrors: true });
     const backend = new KeyvUsageBackend(keyv);
-    await put(backend, [['reservation:a', { id: 'a' }], ['reservation:b', { id: 'b' }], ['user:g1:u1', { n: 1 }], ['reservations', 1]]);
+    await put(backend, [['reservation:a', { id: 'a' }], ['reservation:b', { id: 'b' }], ['user:g1:u1', { n: 1 }], ['reservations', 1], ['reservation%x', 2]]);
     await put(backend, [['reservation:b', undefined], ['reservation:c', { id: 'c' }]]);
+    await elsewhere.set('reservation:z', { id: 'z' });
     const listed = await backend.list('reservation:');
     assert.deepEqual(listed.sort(([x], [y]) => x.localeCompare(y)), [
       ['reservation:a', { id: 'a' }],
       ['reservation:c', { id: 'c' }],
     ]);
+    assert.deepEqual(await backend.list('reservation%'), [['reservation%x', 2]]);
     assert.deepEqual(await backend.list('nothing:'), []);
+    assert.equal((await backend.list('')).length, 5);
   });
 
   function put(backend: KeyvUsageBackend, writes: Writes) {

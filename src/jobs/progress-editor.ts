@@ -1,3 +1,4 @@
+import { processClock, type Clock } from '../clock.js';
 import type { MessageBody } from '../discord/messages.js';
 
 export interface ProgressEditorOptions {
@@ -5,7 +6,7 @@ export interface ProgressEditorOptions {
   /** At most one edit per this many ms for this message. */
   intervalMs: number;
   onError: (error: unknown) => void;
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -21,10 +22,10 @@ export class ProgressEditor {
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   constructor(private readonly options: ProgressEditorOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? processClock;
   }
 
   /** Offers a new state; `render` is called only if it is actually sent. */

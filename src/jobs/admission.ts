@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from '../discord/usage-messages.js';
 import { UserError } from '../errors.js';
 import { checkPolicy, type Requester } from '../moderation/policy.js';
@@ -40,7 +41,8 @@ export class Admission {
     if (!ticket) throw new UserError(renderServiceUnavailable(breaker.retryAt));
     let outcome;
     try {
-      outcome = await usage.reserve(scope, requester.userId, requester.roleIds);
+      // The reservation's id is the job's id: what reconciliation matches them by.
+      outcome = await usage.reserve(scope, requester.userId, requester.roleIds, randomUUID());
     } catch (error) {
       ticket.release();
       throw error;

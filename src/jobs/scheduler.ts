@@ -1,3 +1,5 @@
+import { processClock, type Clock } from '../clock.js';
+
 export interface PollJob {
   /** Polls once; answers how long to wait before the next poll, or `done`. */
   poll(): Promise<number | 'done'>;
@@ -6,7 +8,7 @@ export interface PollJob {
 export interface PollSchedulerOptions {
   /** Most polls in flight at once, toward the upstream API. */
   concurrency: number;
-  now?: () => number;
+  now?: Clock;
   onError: (error: unknown) => void;
 }
 
@@ -26,10 +28,10 @@ export class PollScheduler {
   private timer: NodeJS.Timeout | undefined;
   private timerDueAt = Infinity;
   private stopped = false;
-  private readonly now: () => number;
+  private readonly now: Clock;
 
   constructor(private readonly options: PollSchedulerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? processClock;
   }
 
   /** Schedules `job` to poll after `delayMs`. */

@@ -1,0 +1,270 @@
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeFailure } from '../discord/failure-messages.js';
+import { renderFailure, toDisplayRequest } from '../discord/messages.js';
+import type { ReplyTarget, ReplyWriter } from '../discord/replies.js';
+import type { Logger } from '../logger.js';
+import type { PikaClient } from '../pika/client.js';
+import { PikaError } from '../pika/errors.js';
+import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
+import type { Admitted } from './admission.js';
+import type { PollScheduler } from './scheduler.js';
+import type { UsageService } from '../usage/usage-service.js';
+import { DeliveryRun, type DeliveryDeps } from './delivery.js';
+import { failureBeforeStart, operatorActionFor } from './failures.js';
+import { isEnded, markFailed, markRunning, newJob, settlementFor, type Job } from './job.js';
+import type { JobStore } from './job-store.js';
+import type { JobHooks } from './job-hooks.js';
+import { FeedPoll, type PollerDeps } from './poller.js';
+import { KeyedMutex } from '../usage/usage-store.js';
+
+export interface JobEvents {
+  /** A job reached `delivered` or `failed` (and was settled). */
+  ended: [job: Job];
+}
+
+export interface JobServiceDeps {
+  config: { pollIntervalMs: number; taskTimeoutMs: number };
+  pika: Pick<PikaClient, 'generate'>;
+  /** Turns the request's images into what generate takes (URLs, or base64 after a checked download). */
+  resolveImages: (request: GenerationRequest) => Promise<string[]>;
+  replies: Pick<ReplyWriter, 'post'>;
+  store: JobStore;
+  usage: Pick<UsageService, 'settle'>;
+  pollScheduler: PollScheduler;
+  deliveryScheduler: PollScheduler;
+  poller: Omit<PollerDeps, 'logger' | 'now'>;
+  delivery: Omit<DeliveryDeps, 'logger' | 'now'>;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface StartContext {
+  locale: string;
+  guildLocale: string | null;
+}
+
+/** Pauses between tries of a store write that must not be lost; the last one repeats. */
+const STORE_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
+
+/**
+ * Owns the jobs of this process: starts them (record first, then the one generate call), hands
+ * them to polling and delivery, and ends them (stored, then settled exactly once, then shown).
+ * It holds the one current version of each job in progress: polling and delivery change it only
+ * through `JobHooks`, and a job's writes are stored in the order they were made, each retried
+ * until the store takes it. Listeners of `events` (the audit log) hear of each job's end.
+ */
+export class JobService {
+  readonly events = new EventEmitter<JobEvents>();
+  /** The current version of each job this process is working on: what reconciliation leaves alone. */
+  private readonly live = new Map<string, Job>();
+  /** Jobs whose record reached the store at least once (so their end must be stored too). */
+  private readonly stored = new Set<string>();
+  private readonly writes = new KeyedMutex();
+  /** Starts, ends and delivery attempts under way: what shutdown waits for. */
+  private readonly underWay = new Set<Promise<void>>();
+  private readonly deliveries = new Set<DeliveryRun>();
+
+  private readonly hooks: JobHooks = {
+    current: (id) => {
+      const job = this.live.get(id);
+      if (!job) throw new Error(`job ${id} is not in progress here`);
+      return job;
+    },
+    update: (id, change) => this.update(id, change),
+    end: (id, change) => this.end(id, change),
+    deliver: (id) => this.deliver(id),
+  };
+
+  constructor(private readonly deps: JobServiceDeps) {}
+
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  /**
+   * Runs an admitted request whose interaction was already deferred. Never throws: every
+   * failure ends as a message on the reply.
+   */
+  start(request: GenerationRequest, reply: ReplyTarget, admitted: Pick<Admitted, 'reservation' | 'ticket'>, context: StartContext): Promise<void> {
+    return this.track(this.startJob(request, reply, admitted, context));
+  }
+
+  private async startJob(request: GenerationRequest, reply: ReplyTarget, { reservation, ticket }: Pick<Admitted, 'reservation' | 'ticket'>, context: StartContext): Promise<void> {
+    const { config, pika, now } = this.deps;
+    const job = newJob({
+      id: reservation.id,
+      request,
+      ...context,
+      reply,
+      reservation: { id: reservation.id, guildId: reservation.guildId, userId: reservation.userId },
+      now: now(),
+      timeoutMs: config.taskTimeoutMs,
+    });
+    const { id } = job;
+    this.live.set(id, job);
+    const log = this.deps.logger.child({ job: id, kind: request.kind, user: reply.requesterId });
+    const poll = this.pollerOf(id);
+    poll.showProgress({ status: 'Starting', progress: 0, posterUrl: undefined });
+
+    let body;
+    try {
+      body = buildGenerateBody(request, await this.deps.resolveImages(request));
+      // Not retried: with no record stored, nothing may be sent, and the user is told at once.
+      await this.write(job, { retry: false });
+    } catch (error) {
+      log.warn('request could not be prepared', { error });
+      ticket.release();
+      await poll.stopProgress();
+      return this.end(id, (current) => markFailed(current, failureBeforeStart(error), now()));
+    }
+
+    let pikaTaskId: string;
+    try {
+      pikaTaskId = await pika.generate(body);
+      ticket.succeeded();
+    } catch (error) {
+      ticket.failed(error instanceof PikaError && error.isUpstreamFault);
+      log.error(`generate failed${operatorActionFor(error)}`, { error });
+      await poll.stopProgress();
+      return this.end(id, (current) => markFailed(current, failureBeforeStart(error), now()));
+    }
+    log.info('task started', { pikaTaskId });
+    // The video is paid for now: its task id must reach the store, or a restart would call it lost.
+    await this.update(id, (current) => markRunning(current, pikaTaskId, now()));
+    this.deps.pollScheduler.add(poll, config.pollIntervalMs);
+  }
+
+  private pollerOf(id: string): FeedPoll {
+    return new FeedPoll(id, { ...this.deps.poller, logger: this.deps.logger, now: this.deps.now }, this.hooks);
+  }
+
+  /** Carries on a job found in the store (after a restart): polling or delivering it. */
+  resume(job: Job): void {
+    this.adopt(job);
+    if (job.state === 'running') this.deps.pollScheduler.add(this.pollerOf(job.id), 0);
+    else if (job.state === 'delivering') this.deliver(job.id);
+    else throw new Error(`job ${job.id} in state ${job.state} cannot be resumed`);
+  }
+
+  /** Ends a job found `starting` in the store: generate may have been sent, so it never is again. */
+  async interrupted(job: Job): Promise<void> {
+    this.adopt(job);
+    this.deps.logger.warn('a start was interrupted; not re-sending generate', { job: job.id });
+    await this.track(this.end(job.id, (current) => markFailed(current, { code: 'interrupted_start', billed: true }, this.deps.now())));
+  }
+
+  private adopt(job: Job): void {
+    this.live.set(job.id, job);
+    this.stored.add(job.id);
+  }
+
+  private deliver(id: string): void {
+    const run = new DeliveryRun(id, { ...this.deps.delivery, logger: this.deps.logger, now: this.deps.now }, this.hooks);
+    this.deliveries.add(run);
+    this.deps.deliveryScheduler.add(
+      {
+        poll: async () => {
+          // Tracked, so shutdown lets an upload under way finish rather than cut it off.
+          const next = await this.during(run.poll());
+          if (next === 'done') this.deliveries.delete(run);
+          return next;
+        },
+      },
+      0,
+    );
+  }
+
+  /** Applies `change` to the job's current version and stores it. A job that has ended changes no more. */
+  private async update(id: string, change: (job: Job) => Job): Promise<void> {
+    const job = this.live.get(id);
+    if (!job || isEnded(job)) return;
+    const next = change(job);
+    this.live.set(id, next);
+    await this.write(next);
+  }
+
+  /**
+   * Stores the job's newest version. Writes of one job are queued, so an older version can never
+   * land after a newer one; with `retry` a failing store is tried again until it answers (these
+   * writes record a paid task's progress; shutdown's deadline ends the wait).
+   */
+  private write(job: Job, { retry = true } = {}): Promise<void> {
+    return this.writes.runExclusive([job.id], async () => {
+      for (let attempt = 0; ; attempt++) {
+        const newest = this.live.get(job.id) ?? job;
+        try {
+          await this.deps.store.save(newest);
+          this.stored.add(job.id);
+          return;
+        } catch (error) {
+          if (!retry) throw error;
+          const delay = STORE_RETRY_DELAYS_MS[Math.min(attempt, STORE_RETRY_DELAYS_MS.length - 1)]!;
+          this.deps.logger.error('could not store the job; retrying', { job: job.id, state: newest.state, error, delayMs: delay });
+          await sleep(delay);
+        }
+      }
+    });
+  }
+
+  /**
+   * Ends a job: its end stored first (if it was ever stored), then its reservation settled
+   * (before the user reads a failure, so an immediate retry is not refused), then a failure
+   * shown. The job stays live until settled, so reconciliation never races it.
+   */
+  private async end(id: string, change: (job: Job) => Job): Promise<void> {
+    const before = this.live.get(id);
+    if (!before || isEnded(before)) return;
+    const job = change(before);
+    this.live.set(id, job);
+    const log = this.deps.logger.child({ job: id });
+    if (this.stored.has(id)) await this.write(job);
+    const outcome = settlementFor(job);
+    try {
+      await this.deps.usage.settle(job.reservation, outcome);
+      log.info('job settled', { outcome, state: job.state, ...(job.failure ? { failure: job.failure.code } : {}) });
+    } catch (error) {
+      // Left for reconciliation, which settles reservations whose job has ended.
+      log.error('could not settle the job', { error, outcome });
+    }
+    this.live.delete(id);
+    this.stored.delete(id);
+    // The ended job no longer holds the interaction token; the version before its end does.
+    if (job.state === 'failed') await this.showFailure(job, before.reply);
+    this.events.emit('ended', job);
+  }
+
+  private async showFailure(job: Job, reply: ReplyTarget): Promise<void> {
+    const body = renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!));
+    try {
+      await this.deps.replies.post(reply, body);
+    } catch (error) {
+      try {
+        await this.deps.replies.post({ ...reply, gone: true }, body);
+      } catch {
+        this.deps.logger.error('could not show the failure on the reply', { job: job.id, error });
+      }
+    }
+  }
+
+  /** Waits for the work under way; deliveries waiting for a retry stay `delivering`, to resume on the next start. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.underWay]);
+    await Promise.allSettled([...this.deliveries].map((run) => run.abandon()));
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    return this.during(work.catch((error: unknown) => this.deps.logger.error('a job failed unexpectedly', { error })));
+  }
+
+  /** Work that shutdown waits for. */
+  private during<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => {},
+      () => {},
+    );
+    this.underWay.add(settled);
+    void settled.finally(() => this.underWay.delete(settled));
+    return work;
+  }
+}

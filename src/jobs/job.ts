@@ -1,0 +1,188 @@
+import type { ReplyTarget } from '../discord/replies.js';
+import type { GenerationRequest } from '../pika/request.js';
+import type { Reservation, Settlement } from '../usage/limits.js';
+
+/**
+ * A video request as a durable record, and the only legal moves between its states:
+ *
+ *   starting ──► running ──► delivering ──► delivered
+ *       └───────────┴────────────┴────────► failed
+ *
+ * `starting`: generate was (maybe) sent, no task id yet. `running`: the upstream task id is known.
+ * `delivering`: the feed said finished; what is needed to post the video is saved. Every
+ * transition is stored before the side effect that depends on it, and ended jobs are kept (for
+ * `JOB_RETENTION_DAYS`) as the history later features read. Pure: no I/O, clock passed in.
+ */
+export type JobState = 'starting' | 'running' | 'delivering' | 'delivered' | 'failed';
+
+/** Bumped when the stored shape changes incompatibly, so old records can be recognised. */
+export const JOB_VERSION = 1;
+
+/** What the feed reported for a finished task: enough to deliver it after a restart. */
+export interface JobResult {
+  resultUrl: string | undefined;
+  sharingUrl: string | undefined;
+  seed: number | undefined;
+  durationSeconds: number | undefined;
+  finishedAt: number;
+}
+
+/** Where and how the video reached the user. */
+export interface JobOutcome {
+  messageId: string;
+  channelId: string;
+  messageUrl: string;
+  seed: number | undefined;
+  sizeBytes: number | undefined;
+  /** `attached`: the mp4 is in the message; `linked`: too large or unreachable, so linked. */
+  how: 'attached' | 'linked';
+  /** `reply`: on the interaction's reply; `channel`: posted in the channel after the reply was gone. */
+  where: 'reply' | 'channel';
+}
+
+/**
+ * Why a job ended without a video, as data: the Discord edge turns it into words.
+ * `billed` records whether the provider (may have) charged for it, which decides the settlement.
+ */
+export type FailureCode =
+  | 'image_unreadable'
+  | 'store_unavailable'
+  | 'interrupted_start'
+  | 'outcome_unknown'
+  | 'misconfigured'
+  | 'out_of_balance'
+  | 'rate_limited'
+  | 'refused'
+  | 'upstream_error'
+  | 'task_failed'
+  | 'no_video'
+  | 'not_mp4'
+  | 'timed_out'
+  | 'undeliverable'
+  | 'internal';
+
+export interface Failure {
+  code: FailureCode;
+  billed: boolean;
+  /** Upstream or validation text, already sanitized for display. */
+  detail?: string;
+  /** For `timed_out`: how long the bot waited. */
+  waitedMs?: number;
+  /** For `outcome_unknown`: what left it unknown. */
+  cause?: 'timeout' | 'connection' | 'gateway' | 'unreadable';
+  /** For `image_unreadable`: the image option, and what was wrong with it. */
+  option?: string;
+  problem?: string;
+}
+
+export interface Job {
+  version: typeof JOB_VERSION;
+  /** Also the id of the usage reservation it holds. */
+  id: string;
+  state: JobState;
+  /** Every option the user chose (images by reference), so the job can be shown or re-run. */
+  request: GenerationRequest;
+  /** The requester's Discord locale and the server's, for words written later (resumes included). */
+  locale: string;
+  guildLocale: string | null;
+  /** Where answers go. Its interaction token is a secret, dropped as soon as the job ends. */
+  reply: ReplyTarget;
+  reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>;
+  pikaTaskId?: string;
+  result?: JobResult;
+  outcome?: JobOutcome;
+  failure?: Failure;
+  createdAt: number;
+  updatedAt: number;
+  /** Polling stops here: the provider took too long. */
+  deadlineAt: number;
+  /** When delivery began: retries of a Discord outage stop `DELIVERY_RETRY_HOURS` later. */
+  deliveringSince?: number;
+  endedAt?: number;
+  /** Converted from an earlier version's task record, which kept only the displayed options. */
+  legacy?: true;
+}
+
+export interface NewJob {
+  id: string;
+  request: GenerationRequest;
+  locale: string;
+  guildLocale: string | null;
+  reply: ReplyTarget;
+  reservation: Job['reservation'];
+  now: number;
+  timeoutMs: number;
+}
+
+export function newJob({ id, request, locale, guildLocale, reply, reservation, now, timeoutMs }: NewJob): Job {
+  return {
+    version: JOB_VERSION,
+    id,
+    state: 'starting',
+    request,
+    locale,
+    guildLocale,
+    reply,
+    reservation,
+    createdAt: now,
+    updatedAt: now,
+    deadlineAt: now + timeoutMs,
+  };
+}
+
+export class InvalidTransitionError extends Error {
+  override readonly name = 'InvalidTransitionError';
+  constructor(job: Job, to: JobState) {
+    super(`job ${job.id} cannot go from ${job.state} to ${to}`);
+  }
+}
+
+export function isEnded(job: Job): boolean {
+  return job.state === 'delivered' || job.state === 'failed';
+}
+
+function move(job: Job, from: readonly JobState[], to: JobState, now: number, changes: Partial<Job>): Job {
+  if (!from.includes(job.state)) throw new InvalidTransitionError(job, to);
+  return { ...job, ...changes, state: to, updatedAt: now };
+}
+
+/** The token is a secret that outlives its use: an ended job keeps no copy of it. */
+function withoutToken(reply: ReplyTarget): ReplyTarget {
+  const { interactionToken: _dropped, ...rest } = reply;
+  return rest;
+}
+
+export function markRunning(job: Job, pikaTaskId: string, now: number): Job {
+  return move(job, ['starting'], 'running', now, { pikaTaskId });
+}
+
+export function markDelivering(job: Job, result: JobResult, now: number): Job {
+  return move(job, ['running'], 'delivering', now, { result, deliveringSince: now });
+}
+
+export function markDelivered(job: Job, outcome: JobOutcome, now: number): Job {
+  return move(job, ['delivering'], 'delivered', now, { outcome, endedAt: now, reply: withoutToken(job.reply) });
+}
+
+export function markFailed(job: Job, failure: Failure, now: number): Job {
+  return move(job, ['starting', 'running', 'delivering'], 'failed', now, { failure, endedAt: now, reply: withoutToken(job.reply) });
+}
+
+/** The reply can no longer be written through the interaction: answers go to the channel. */
+export function markReplyGone(job: Job, now: number): Job {
+  return { ...job, reply: { ...job.reply, gone: true }, updatedAt: now };
+}
+
+export function withReplyMessage(job: Job, messageId: string, now: number): Job {
+  return { ...job, reply: { ...job.reply, messageId }, updatedAt: now };
+}
+
+/**
+ * How an ended job settles its reservation: a delivered video counts; a failure is given back
+ * to the user, but a call the provider (may have) billed stays on the operator's bill ceiling.
+ */
+export function settlementFor(job: Job): Settlement {
+  if (job.state === 'delivered') return 'delivered';
+  if (job.state !== 'failed') throw new InvalidTransitionError(job, 'failed');
+  return job.failure?.billed ? 'billed' : 'refunded';
+}
