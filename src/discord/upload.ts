@@ -1,5 +1,8 @@
-import { openAsBlob } from 'node:fs';
-import { FormData, request, type Dispatcher } from 'undici';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
 import type { PostedMessage } from './replies.js';
 
 export interface UploadMessageOptions {
@@ -14,7 +17,7 @@ export interface UploadMessageOptions {
   botToken?: string;
   /** The message, as `payload_json`; its `attachments` entry with id 0 describes the file. */
   payload: object;
-  /** Sent as `files[0]`, read from disk while it is sent. */
+  /** Sent as `files[0]`, streamed from disk while it is sent. */
   file: { name: string; path: string; contentType: string };
   /** For the whole exchange: size it to the file (see `uploadTimeoutMs`). */
   timeoutMs: number;
@@ -48,9 +51,7 @@ const MAX_MESSAGE_CHARS = 300;
  * Resolves with the message Discord returns.
  */
 export async function uploadMessage(options: UploadMessageOptions): Promise<PostedMessage> {
-  const form = new FormData();
-  form.append('payload_json', JSON.stringify(options.payload));
-  form.append('files[0]', await openAsBlob(options.file.path, { type: options.file.contentType }), options.file.name);
+  const form = await multipartBody(options);
 
   const secrets = secretsOf(options);
   const signal = AbortSignal.timeout(options.timeoutMs);
@@ -59,8 +60,13 @@ export async function uploadMessage(options: UploadMessageOptions): Promise<Post
   try {
     response = await request(options.url, {
       method: options.method,
-      body: form,
-      headers: { 'user-agent': USER_AGENT, ...(options.botToken ? { authorization: `Bot ${options.botToken}` } : {}) },
+      body: form.body,
+      headers: {
+        'user-agent': USER_AGENT,
+        'content-type': `multipart/form-data; boundary=${form.boundary}`,
+        'content-length': String(form.length),
+        ...(options.botToken ? { authorization: `Bot ${options.botToken}` } : {}),
+      },
       signal,
       // undici's own defaults (300 s) would cut a slow upload of a large file short.
       headersTimeout: options.timeoutMs,
@@ -86,6 +92,39 @@ export async function uploadMessage(options: UploadMessageOptions): Promise<Post
     ...(code === undefined ? {} : { code }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
+}
+
+/**
+ * The multipart body, written by hand: undici's FormData with a file-backed Blob
+ * (`fs.openAsBlob`) fails on Node 24 ("action is not a function", the npm undici reading a Blob
+ * of Node's own undici), and anything else would hold the file in memory. The file part is a
+ * read stream, so memory stays flat whatever the size; the length is known up front.
+ */
+async function multipartBody(options: UploadMessageOptions): Promise<{ body: Readable; boundary: string; length: number }> {
+  const boundary = `pika-discord-${randomBytes(12).toString('hex')}`;
+  const fileName = options.file.name.replace(/["\r\n\\]/g, '_');
+  const head = Buffer.from(
+    [
+      `--${boundary}`,
+      'Content-Disposition: form-data; name="payload_json"',
+      'Content-Type: application/json',
+      '',
+      JSON.stringify(options.payload),
+      `--${boundary}`,
+      `Content-Disposition: form-data; name="files[0]"; filename="${fileName}"`,
+      `Content-Type: ${options.file.contentType}`,
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const { size } = await stat(options.file.path);
+  async function* parts(): AsyncGenerator<Buffer> {
+    yield head;
+    for await (const chunk of createReadStream(options.file.path)) yield chunk as Buffer;
+    yield tail;
+  }
+  return { body: Readable.from(parts()), boundary, length: head.length + size + tail.length };
 }
 
 /** The bot token, and the long path segments of the URL: the interaction token among them. */
