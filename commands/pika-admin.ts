@@ -10,8 +10,11 @@ import {
 import type { AppContext } from '../src/context.js';
 import type { Command } from '../src/discord/command.js';
 import { displayText, NO_PINGS } from '../src/discord/messages.js';
+import { renderDone, renderEditProblem } from '../src/discord/admin-messages.js';
 import { fitMessage, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
+import { messagesFor, resolveLocale, type Locale } from '../src/i18n/index.js';
+import { commandText, named } from './localize.js';
 import {
   allowChannel,
   allowEveryChannel,
@@ -20,12 +23,14 @@ import {
   blockUser,
   clearRole,
   disallowChannel,
+  EditRefused,
   exemptRole,
   requireRole,
   roleAllowance,
   setAuditChannel,
   setLimits,
   unblockUser,
+  type Change,
   type SettingsEdit,
 } from '../src/moderation/settings-edits.js';
 import type { LimitField } from '../src/usage/guild-settings.js';
@@ -44,143 +49,144 @@ const UNLIMITED = -1;
 const MAX_WORD_LENGTH = 100;
 const TEXT_CHANNELS = [ChannelType.GuildText, ChannelType.GuildAnnouncement, ChannelType.GuildForum] as const;
 
-const data = new SlashCommandBuilder()
-  .setName('pika-admin')
-  .setDescription('Moderate the Pika video bot in this server')
+const t = commandText;
+
+const data = named(new SlashCommandBuilder(), t('cmdAdminName'), t('cmdAdminDescription'))
   .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
   .setContexts(InteractionContextType.Guild)
   .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
   .addSubcommand((sub) =>
-    sub
-      .setName('limits')
-      .setDescription('Set usage limits (only the options you give change)')
-      .addIntegerOption((o) => o.setName('daily').setDescription('Videos per user per UTC day (0 = none, -1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(100_000))
-      .addIntegerOption((o) => o.setName('weekly').setDescription('Videos per user per week (0 = none, -1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(100_000))
-      .addIntegerOption((o) => o.setName('cooldown').setDescription('Seconds between a user’s videos (0 = none)').setMinValue(0).setMaxValue(86_400))
-      .addIntegerOption((o) => o.setName('concurrent').setDescription('Videos in progress per user (-1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(100))
-      .addIntegerOption((o) => o.setName('server_daily').setDescription('Videos per UTC day for the whole server (-1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(1_000_000))
-      .addBooleanOption((o) => o.setName('reset').setDescription('First put every limit back to the bot’s defaults')),
+    named(sub, t('cmdAdminLimitsName'), t('cmdAdminLimitsDescription'))
+      .addIntegerOption((o) => named(o, t('cmdAdminDailyName'), t('cmdAdminLimitsDailyDescription')).setMinValue(UNLIMITED).setMaxValue(100_000))
+      .addIntegerOption((o) => named(o, t('cmdAdminWeeklyName'), t('cmdAdminLimitsWeeklyDescription')).setMinValue(UNLIMITED).setMaxValue(100_000))
+      .addIntegerOption((o) => named(o, t('cmdAdminCooldownName'), t('cmdAdminCooldownDescription')).setMinValue(0).setMaxValue(86_400))
+      .addIntegerOption((o) => named(o, t('cmdAdminConcurrentName'), t('cmdAdminConcurrentDescription')).setMinValue(UNLIMITED).setMaxValue(100))
+      .addIntegerOption((o) => named(o, t('cmdAdminServerDailyName'), t('cmdAdminServerDailyDescription')).setMinValue(UNLIMITED).setMaxValue(1_000_000))
+      .addBooleanOption((o) => named(o, t('cmdAdminLimitsResetName'), t('cmdAdminLimitsResetDescription'))),
   )
-  .addSubcommand((sub) => sub.setName('show').setDescription('Show this server’s whole Pika configuration'))
+  .addSubcommand((sub) => named(sub, t('cmdAdminShowName'), t('cmdAdminShowDescription')))
   .addSubcommand((sub) =>
-    sub
-      .setName('usage')
-      .setDescription('Show the top users and the totals for today and this week')
-      .addUserOption((o) => o.setName('user').setDescription('Show this member’s usage only')),
+    named(sub, t('cmdAdminUsageName'), t('cmdAdminUsageDescription')).addUserOption((o) =>
+      named(o, t('cmdAdminUserName'), t('cmdAdminUsageUserDescription')),
+    ),
   )
   .addSubcommandGroup((group) =>
-    group
-      .setName('role')
-      .setDescription('Give roles their own allowance, exempt them, or require one')
+    named(group, t('cmdAdminRoleGroupName'), t('cmdAdminRoleGroupDescription'))
       .addSubcommand((sub) =>
-        sub
-          .setName('allowance')
-          .setDescription('Give a role its own allowance (a member gets the most generous of their roles)')
-          .addRoleOption((o) => o.setName('role').setDescription('The role').setRequired(true))
-          .addIntegerOption((o) => o.setName('daily').setDescription('Videos per day (-1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(100_000))
-          .addIntegerOption((o) => o.setName('weekly').setDescription('Videos per week (-1 = unlimited)').setMinValue(UNLIMITED).setMaxValue(100_000)),
+        named(sub, t('cmdAdminAllowanceName'), t('cmdAdminAllowanceDescription'))
+          .addRoleOption((o) => named(o, t('cmdAdminRoleName'), t('cmdAdminRoleDescription')).setRequired(true))
+          .addIntegerOption((o) => named(o, t('cmdAdminDailyName'), t('cmdAdminAllowanceDailyDescription')).setMinValue(UNLIMITED).setMaxValue(100_000))
+          .addIntegerOption((o) => named(o, t('cmdAdminWeeklyName'), t('cmdAdminAllowanceWeeklyDescription')).setMinValue(UNLIMITED).setMaxValue(100_000)),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('exempt')
-          .setDescription('Free a role from the per-user and server limits (or not)')
-          .addRoleOption((o) => o.setName('role').setDescription('The role').setRequired(true))
-          .addBooleanOption((o) => o.setName('exempt').setDescription('true to exempt, false to stop').setRequired(true)),
+        named(sub, t('cmdAdminExemptName'), t('cmdAdminExemptDescription'))
+          .addRoleOption((o) => named(o, t('cmdAdminRoleName'), t('cmdAdminRoleDescription')).setRequired(true))
+          .addBooleanOption((o) => named(o, t('cmdAdminExemptName'), t('cmdAdminExemptOptionDescription')).setRequired(true)),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('clear')
-          .setDescription('Remove every rule of a role')
-          .addRoleOption((o) => o.setName('role').setDescription('The role').setRequired(true)),
+        named(sub, t('cmdAdminRoleClearName'), t('cmdAdminRoleClearDescription')).addRoleOption((o) =>
+          named(o, t('cmdAdminRoleName'), t('cmdAdminRoleDescription')).setRequired(true),
+        ),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('require')
-          .setDescription('Only members with this role may use the bot (leave empty to allow everyone)')
-          .addRoleOption((o) => o.setName('role').setDescription('The required role')),
+        named(sub, t('cmdAdminRequireName'), t('cmdAdminRequireDescription')).addRoleOption((o) =>
+          named(o, t('cmdAdminRoleName'), t('cmdAdminRequiredRoleDescription')),
+        ),
       ),
   )
   .addSubcommandGroup((group) =>
-    group
-      .setName('user')
-      .setDescription('Grant, reset, block or unblock one member')
+    named(group, t('cmdAdminUserGroupName'), t('cmdAdminUserGroupDescription'))
       .addSubcommand((sub) =>
-        sub
-          .setName('grant')
-          .setDescription('Give a member extra videos, used once their allowance runs out')
-          .addUserOption((o) => o.setName('user').setDescription('The member').setRequired(true))
-          .addIntegerOption((o) => o.setName('videos').setDescription('How many extra videos').setRequired(true).setMinValue(1).setMaxValue(1000)),
+        named(sub, t('cmdAdminGrantName'), t('cmdAdminGrantDescription'))
+          .addUserOption((o) => named(o, t('cmdAdminUserName'), t('cmdAdminUserDescription')).setRequired(true))
+          .addIntegerOption((o) => named(o, t('cmdAdminVideosName'), t('cmdAdminVideosDescription')).setRequired(true).setMinValue(1).setMaxValue(1000)),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('reset')
-          .setDescription('Forget a member’s use of today and this week, and their cooldown')
-          .addUserOption((o) => o.setName('user').setDescription('The member').setRequired(true)),
+        named(sub, t('cmdAdminUserResetName'), t('cmdAdminUserResetDescription')).addUserOption((o) =>
+          named(o, t('cmdAdminUserName'), t('cmdAdminUserDescription')).setRequired(true),
+        ),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('block')
-          .setDescription('Stop a member from using the bot here')
-          .addUserOption((o) => o.setName('user').setDescription('The member').setRequired(true))
-          .addStringOption((o) => o.setName('reason').setDescription('Shown to the member when they try').setMaxLength(300)),
+        named(sub, t('cmdAdminBlockName'), t('cmdAdminBlockDescription'))
+          .addUserOption((o) => named(o, t('cmdAdminUserName'), t('cmdAdminUserDescription')).setRequired(true))
+          .addStringOption((o) => named(o, t('cmdAdminReasonName'), t('cmdAdminReasonDescription')).setMaxLength(300)),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('unblock')
-          .setDescription('Let a blocked member use the bot again')
-          .addUserOption((o) => o.setName('user').setDescription('The member').setRequired(true)),
+        named(sub, t('cmdAdminUnblockName'), t('cmdAdminUnblockDescription')).addUserOption((o) =>
+          named(o, t('cmdAdminUserName'), t('cmdAdminUserDescription')).setRequired(true),
+        ),
       ),
   )
   .addSubcommandGroup((group) =>
-    group
-      .setName('words')
-      .setDescription('Words that may not appear in prompts')
+    named(group, t('cmdAdminWordsName'), t('cmdAdminWordsDescription'))
       .addSubcommand((sub) =>
-        sub
-          .setName('add')
-          .setDescription('Ban a word or phrase (whole words, any case)')
-          .addStringOption((o) => o.setName('word').setDescription('The word or phrase').setRequired(true).setMaxLength(MAX_WORD_LENGTH)),
+        named(sub, t('cmdAdminWordsAddName'), t('cmdAdminWordsAddDescription')).addStringOption((o) =>
+          named(o, t('cmdAdminWordName'), t('cmdAdminWordDescription')).setRequired(true).setMaxLength(MAX_WORD_LENGTH),
+        ),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('remove')
-          .setDescription('Allow a banned word again')
-          .addStringOption((o) => o.setName('word').setDescription('The word or phrase').setRequired(true).setMaxLength(MAX_WORD_LENGTH)),
+        named(sub, t('cmdAdminWordsRemoveName'), t('cmdAdminWordsRemoveDescription')).addStringOption((o) =>
+          named(o, t('cmdAdminWordName'), t('cmdAdminWordDescription')).setRequired(true).setMaxLength(MAX_WORD_LENGTH),
+        ),
       )
-      .addSubcommand((sub) => sub.setName('list').setDescription('List the banned words')),
+      .addSubcommand((sub) => named(sub, t('cmdAdminWordsListName'), t('cmdAdminWordsListDescription'))),
   )
   .addSubcommandGroup((group) =>
-    group
-      .setName('channels')
-      .setDescription('Where the bot may be used (everywhere until you add one)')
+    named(group, t('cmdAdminChannelsName'), t('cmdAdminChannelsDescription'))
       .addSubcommand((sub) =>
-        sub
-          .setName('add')
-          .setDescription('Allow the bot in a channel (and its threads)')
-          .addChannelOption((o) => o.setName('channel').setDescription('The channel').setRequired(true).addChannelTypes(...TEXT_CHANNELS)),
+        named(sub, t('cmdAdminChannelsAddName'), t('cmdAdminChannelsAddDescription')).addChannelOption((o) =>
+          named(o, t('cmdAdminChannelName'), t('cmdAdminChannelDescription')).setRequired(true).addChannelTypes(...TEXT_CHANNELS),
+        ),
       )
       .addSubcommand((sub) =>
-        sub
-          .setName('remove')
-          .setDescription('Stop allowing the bot in a channel')
-          .addChannelOption((o) => o.setName('channel').setDescription('The channel').setRequired(true).addChannelTypes(...TEXT_CHANNELS)),
+        named(sub, t('cmdAdminChannelsRemoveName'), t('cmdAdminChannelsRemoveDescription')).addChannelOption((o) =>
+          named(o, t('cmdAdminChannelName'), t('cmdAdminChannelDescription')).setRequired(true).addChannelTypes(...TEXT_CHANNELS),
+        ),
       )
-      .addSubcommand((sub) => sub.setName('clear').setDescription('Allow the bot in every channel again')),
+      .addSubcommand((sub) => named(sub, t('cmdAdminChannelsClearName'), t('cmdAdminChannelsClearDescription'))),
   )
   .addSubcommand((sub) =>
-    sub
-      .setName('audit-log')
-      .setDescription('Record every video and settings change in a channel (leave empty to stop)')
-      .addChannelOption((o) => o.setName('channel').setDescription('The audit-log channel').addChannelTypes(ChannelType.GuildText)),
+    named(sub, t('cmdAdminAuditLogName'), t('cmdAdminAuditLogDescription')).addChannelOption((o) =>
+      named(o, t('cmdAdminChannelName'), t('cmdAdminAuditChannelDescription')).addChannelTypes(ChannelType.GuildText),
+    ),
   );
 
+/**
+ * One /pika-admin command: every answer is in the moderator's language (`locale`); the audit-log
+ * channel is written in the server's (`guildLocale`, Discord's raw value).
+ */
+interface AdminRun {
+  interaction: ChatInputCommandInteraction;
+  ctx: AppContext;
+  guildId: string;
+  locale: Locale;
+  guildLocale: string | null;
+}
+
 /** Discord's default permission can be overridden per server, so it is checked again here. */
-function requireModerator(interaction: ChatInputCommandInteraction, ctx: AppContext): string {
-  if (!interaction.guildId) throw new UserError('This command works in servers only.');
+function requireModerator(interaction: ChatInputCommandInteraction, ctx: AppContext, locale: Locale): string {
+  const t = messagesFor(locale);
+  if (!interaction.guildId) throw new UserError(t.adminServersOnly);
   if (!ctx.usage.isOwner(interaction.user.id) && !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
-    throw new UserError('Only members with the **Manage Server** permission can change or view the Pika settings.');
+    throw new UserError(t.adminNotModerator);
   }
   return interaction.guildId;
+}
+
+/** Applies an edit and says what it did; a refused edit is told to the moderator in their words. */
+async function applyEdit({ ctx, guildId, interaction, locale, guildLocale }: AdminRun, edit: SettingsEdit): Promise<string> {
+  try {
+    return renderDone(await ctx.editor.apply(guildId, interaction.user.id, edit, guildLocale), locale);
+  } catch (error) {
+    if (error instanceof EditRefused) throw new UserError(renderEditProblem(error.problem, locale));
+    throw error;
+  }
+}
+
+/** Records a change made outside the settings (grants, usage resets) in the audit log. */
+async function record({ ctx, guildId, interaction, guildLocale }: AdminRun, change: Change): Promise<void> {
+  ctx.logger.info('settings changed', { guild: guildId, moderator: interaction.user.id, change });
+  await ctx.audit.change(guildId, interaction.user.id, change, guildLocale);
 }
 
 /** `-1` in an option means unlimited (`null`); an option left out changes nothing. */
@@ -198,31 +204,34 @@ function roleEdit(interaction: ChatInputCommandInteraction, subcommand: string):
   return roleAllowance(roleId, limitOption(interaction, 'daily'), limitOption(interaction, 'weekly'));
 }
 
-async function userCommand(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string, subcommand: string): Promise<string> {
+async function userCommand(run: AdminRun, subcommand: string): Promise<string> {
+  const { interaction, ctx, guildId } = run;
+  const t = messagesFor(run.locale);
   const user = interaction.options.getUser('user', true);
   const moderatorId = interaction.user.id;
   switch (subcommand) {
     case 'grant': {
       const videos = interaction.options.getInteger('videos', true);
       const total = await ctx.usage.grant(guildId, user.id, videos);
-      await ctx.audit.change(guildId, moderatorId, `granted <@${user.id}> ${videos} extra video${videos === 1 ? '' : 's'}`);
-      return `Done: <@${user.id}> now has ${total} extra video${total === 1 ? '' : 's'}.`;
+      await record(run, { kind: 'bonus-granted', userId: user.id, videos });
+      return t.adminGrantDone({ userId: user.id, total });
     }
     case 'reset':
       await ctx.usage.resetUsage(guildId, user.id);
-      await ctx.audit.change(guildId, moderatorId, `reset the usage of <@${user.id}>`);
-      return `Done: <@${user.id}> starts today and this week afresh.`;
+      await record(run, { kind: 'usage-reset', userId: user.id });
+      return t.adminResetDone({ userId: user.id });
     case 'block':
-      return ctx.editor.apply(guildId, moderatorId, blockUser(user.id, interaction.options.getString('reason')?.trim() || null, moderatorId, Date.now()));
+      return applyEdit(run, blockUser(user.id, interaction.options.getString('reason')?.trim() || null, moderatorId, Date.now()));
     default:
-      return ctx.editor.apply(guildId, moderatorId, unblockUser(user.id));
+      return applyEdit(run, unblockUser(user.id));
   }
 }
 
-async function listWords(ctx: AppContext, guildId: string): Promise<string> {
+async function listWords({ ctx, guildId, locale }: AdminRun): Promise<string> {
+  const t = messagesFor(locale);
   const { bannedWords } = (await ctx.settings.get(guildId)).moderation;
-  if (bannedWords.length === 0) return 'No words are banned.';
-  return fitMessage(`**Banned words (${bannedWords.length})**\n${bannedWords.map((w) => `• ${displayText(w, MAX_WORD_LENGTH)}`).join('\n')}`);
+  if (bannedWords.length === 0) return t.adminWordsNone;
+  return fitMessage(`${t.adminWordsHeading({ count: bannedWords.length })}\n${bannedWords.map((w) => `• ${displayText(w, MAX_WORD_LENGTH)}`).join('\n')}`, locale);
 }
 
 function channelEdit(interaction: ChatInputCommandInteraction, subcommand: string): SettingsEdit {
@@ -231,18 +240,19 @@ function channelEdit(interaction: ChatInputCommandInteraction, subcommand: strin
   return subcommand === 'add' ? allowChannel(channelId) : disallowChannel(channelId);
 }
 
-async function showSettings(ctx: AppContext, guildId: string): Promise<string> {
-  return renderSettings(await ctx.settings.get(guildId), await ctx.usage.rulesFor(guildId), ctx.usage.globalDailyCap);
+async function showSettings({ ctx, guildId, locale }: AdminRun): Promise<string> {
+  return renderSettings(await ctx.settings.get(guildId), await ctx.usage.rulesFor(guildId), ctx.usage.globalDailyCap, locale);
 }
 
-async function run(interaction: ChatInputCommandInteraction, ctx: AppContext, guildId: string): Promise<string> {
+async function run(admin: AdminRun): Promise<string> {
+  const { interaction, ctx, guildId, locale } = admin;
   const group = interaction.options.getSubcommandGroup(false);
   const subcommand = interaction.options.getSubcommand(false) ?? '';
-  const apply = (edit: SettingsEdit) => ctx.editor.apply(guildId, interaction.user.id, edit);
+  const apply = (edit: SettingsEdit) => applyEdit(admin, edit);
   if (group === 'role') return apply(roleEdit(interaction, subcommand));
-  if (group === 'user') return userCommand(interaction, ctx, guildId, subcommand);
+  if (group === 'user') return userCommand(admin, subcommand);
   if (group === 'words') {
-    if (subcommand === 'list') return listWords(ctx, guildId);
+    if (subcommand === 'list') return listWords(admin);
     const word = interaction.options.getString('word', true);
     return apply(subcommand === 'add' ? banWord(word) : allowWord(word));
   }
@@ -251,32 +261,33 @@ async function run(interaction: ChatInputCommandInteraction, ctx: AppContext, gu
     case 'limits': {
       const values = Object.fromEntries(Object.entries(LIMIT_OPTIONS).map(([option, field]) => [field, limitOption(interaction, option)]));
       const answer = await apply(setLimits(interaction.options.getBoolean('reset') ?? false, values));
-      return fitMessage(`${answer}\n\n${await showSettings(ctx, guildId)}`);
+      return fitMessage(`${answer}\n\n${await showSettings(admin)}`, locale);
     }
     case 'show':
-      return showSettings(ctx, guildId);
+      return showSettings(admin);
     case 'usage': {
       const user = interaction.options.getUser('user');
-      if (!user) return renderUsage(await ctx.usage.guildUsage(guildId));
+      if (!user) return renderUsage(await ctx.usage.guildUsage(guildId), locale);
       const { moderation } = await ctx.settings.get(guildId);
-      return renderUserUsage(user.id, await ctx.usage.userUsage(guildId, user.id), Boolean(moderation.blocked[user.id]));
+      return renderUserUsage(user.id, await ctx.usage.userUsage(guildId, user.id), Boolean(moderation.blocked[user.id]), locale);
     }
     case 'audit-log': {
       const channelId = interaction.options.getChannel('channel')?.id ?? null;
       // Recorded before switching off, so the last entry says who switched it off.
-      if (!channelId) await ctx.audit.change(guildId, interaction.user.id, 'turned the audit log off');
+      if (!channelId) await ctx.audit.change(guildId, interaction.user.id, { kind: 'audit-channel', channelId: null }, admin.guildLocale);
       return apply(setAuditChannel(channelId));
     }
     default:
-      throw new UserError('I don’t know that subcommand. Try `/pika-admin show`.');
+      throw new UserError(messagesFor(locale).adminUnknownSubcommand);
   }
 }
 
 export const pikaAdmin: Command = {
   data,
   async execute(interaction, ctx) {
-    const guildId = requireModerator(interaction, ctx);
-    const content = await run(interaction, ctx, guildId);
+    const locale = resolveLocale(interaction.locale);
+    const guildId = requireModerator(interaction, ctx, locale);
+    const content = await run({ interaction, ctx, guildId, locale, guildLocale: interaction.guildLocale });
     await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
   },
 };

@@ -6,6 +6,7 @@ import {
   SlashCommandBuilder,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
+  type SlashCommandAttachmentOption,
   type SlashCommandSubcommandBuilder,
 } from 'discord.js';
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
@@ -14,6 +15,8 @@ import { NO_PINGS } from '../src/discord/messages.js';
 import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf, warnIfChannelFallbackWouldFail } from '../src/discord/interaction.js';
 import { renderQuota } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
+import { messagesFor, resolveLocale } from '../src/i18n/index.js';
+import { choice, commandText, named, type CommandText } from './localize.js';
 import {
   CAMERA_MOVES,
   KNOWN_PIKAFFECTS,
@@ -22,6 +25,7 @@ import {
   PIKAFFECT_MAX_LENGTH,
   PROMPT_MAX_LENGTH,
   checkGenerationOptions,
+  type CameraMove,
   type GenerationKind,
   type ImageAttachment,
   type RawGenerationOptions,
@@ -31,101 +35,89 @@ const GENERATION_KINDS = ['text', 'image', 'ingredients'] as const satisfies rea
 const INGREDIENT_OPTIONS = Array.from({ length: MAX_INGREDIENTS }, (_, i) => `image${i + 1}`);
 
 type OptionAdder = (sub: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder;
+const t = commandText;
+const range = ({ min, max }: { min: number; max: number }) => ({ min, max });
 
-const addPrompt = (required: boolean, description: string): OptionAdder => (sub) =>
-  sub.addStringOption((o) => o.setName('prompt').setDescription(description).setRequired(required).setMaxLength(PROMPT_MAX_LENGTH));
+const addPrompt = (required: boolean, description: CommandText): OptionAdder => (sub) =>
+  sub.addStringOption((o) => named(o, t('cmdPikaPromptName'), description).setRequired(required).setMaxLength(PROMPT_MAX_LENGTH));
 
 const addModel: OptionAdder = (sub) =>
   sub.addStringOption((o) =>
-    o.setName('model').setDescription('Pika model version').addChoices(...MODELS.map((m) => ({ name: m, value: m }))),
+    named(o, t('cmdPikaModelName'), t('cmdPikaModelDescription')).addChoices(...MODELS.map((model) => choice(t('cmdPikaModelChoice', { model }), model))),
   );
 
 const addAspectRatio: OptionAdder = (sub) =>
   sub.addStringOption((o) =>
-    o
-      .setName('aspect_ratio')
-      .setDescription('Width:height of the video (default 16:9)')
-      .addChoices(...ASPECT_RATIOS.map((r) => ({ name: r, value: r }))),
+    named(o, t('cmdPikaAspectRatioName'), t('cmdPikaAspectRatioDescription')).addChoices(
+      ...ASPECT_RATIOS.map((ratio) => choice(t('cmdPikaAspectRatioChoice', { ratio }), ratio)),
+    ),
   );
 
 /** The options every kind of generation takes, after its own. */
 const addCommonOptions: OptionAdder = (sub) =>
   sub
     .addStringOption((o) =>
-      o.setName('negative_prompt').setDescription('What must not appear in the video').setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH),
+      named(o, t('cmdPikaNegativePromptName'), t('cmdPikaNegativePromptDescription')).setMaxLength(NEGATIVE_PROMPT_MAX_LENGTH),
     )
     .addIntegerOption((o) =>
-      o
-        .setName('frame_rate')
-        .setDescription(`Frames per second (${PARAMETER_RANGES.frameRate.min}–${PARAMETER_RANGES.frameRate.max})`)
+      named(o, t('cmdPikaFrameRateName'), t('cmdPikaFrameRateDescription', range(PARAMETER_RANGES.frameRate)))
         .setMinValue(PARAMETER_RANGES.frameRate.min)
         .setMaxValue(PARAMETER_RANGES.frameRate.max),
     )
     .addNumberOption((o) =>
-      o
-        .setName('guidance_scale')
-        .setDescription(`How closely to follow the prompt (${PARAMETER_RANGES.guidanceScale.min}–${PARAMETER_RANGES.guidanceScale.max})`)
+      named(o, t('cmdPikaGuidanceScaleName'), t('cmdPikaGuidanceScaleDescription', range(PARAMETER_RANGES.guidanceScale)))
         .setMinValue(PARAMETER_RANGES.guidanceScale.min)
         .setMaxValue(PARAMETER_RANGES.guidanceScale.max),
     )
     .addIntegerOption((o) =>
-      o
-        .setName('motion')
-        .setDescription(`Strength of motion (${PARAMETER_RANGES.motion.min}–${PARAMETER_RANGES.motion.max})`)
+      named(o, t('cmdPikaMotionName'), t('cmdPikaMotionDescription', range(PARAMETER_RANGES.motion)))
         .setMinValue(PARAMETER_RANGES.motion.min)
         .setMaxValue(PARAMETER_RANGES.motion.max),
     )
     .addStringOption((o) =>
-      o
-        .setName('pikaffect')
-        .setDescription('A Pika effect such as Melt or Explode (adds sound)')
-        .setMaxLength(PIKAFFECT_MAX_LENGTH)
-        .setAutocomplete(true),
+      named(o, t('cmdPikaPikaffectName'), t('cmdPikaPikaffectDescription')).setMaxLength(PIKAFFECT_MAX_LENGTH).setAutocomplete(true),
     )
     .addStringOption((o) =>
-      o
-        .setName('camera')
-        .setDescription('Camera movement')
-        .addChoices(...Object.entries(CAMERA_MOVES).map(([value, move]) => ({ name: move.label, value }))),
+      named(o, t('cmdPikaCameraName'), t('cmdPikaCameraDescription')).addChoices(
+        ...(Object.keys(CAMERA_MOVES) as CameraMove[]).map((move) => choice(t('pikaCamera', { move }), move)),
+      ),
     );
 
-const data = new SlashCommandBuilder()
-  .setName('pika')
-  .setDescription('Make a short video with Pika')
+const data = named(new SlashCommandBuilder(), t('cmdPikaName'), t('cmdPikaDescription'))
   .setContexts(InteractionContextType.Guild)
   .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
   .addSubcommand((sub) =>
     addCommonOptions(
-      addAspectRatio(addModel(addPrompt(true, 'Describe the video')(sub.setName('text').setDescription('Make a video from a description')))),
+      addAspectRatio(addModel(addPrompt(true, t('cmdPikaPromptDescription'))(named(sub, t('cmdPikaTextName'), t('cmdPikaTextDescription'))))),
     ),
   )
   .addSubcommand((sub) =>
     addCommonOptions(
       addModel(
-        addPrompt(false, 'How the image should move (optional)')(
-          sub
-            .setName('image')
-            .setDescription('Bring an image to life')
-            .addAttachmentOption((o) => o.setName('image').setDescription('PNG, JPEG or WebP image').setRequired(true)),
+        addPrompt(false, t('cmdPikaPromptImageDescription'))(
+          named(sub, t('cmdPikaImageName'), t('cmdPikaImageDescription')).addAttachmentOption((o) =>
+            named(o, t('cmdPikaImageOptionName'), t('cmdPikaImageOptionDescription')).setRequired(true),
+          ),
         ),
       ),
     ),
   )
-  .addSubcommand((sub) => sub.setName('quota').setDescription('See how many videos you have left and when they reset'))
+  .addSubcommand((sub) => named(sub, t('cmdPikaQuotaName'), t('cmdPikaQuotaDescription')))
   .addSubcommand((sub) => {
-    sub.setName('ingredients').setDescription('Combine several images into one video (model 2.0)');
-    for (const [index, name] of INGREDIENT_OPTIONS.slice(0, 2).entries()) {
-      sub.addAttachmentOption((o) => o.setName(name).setDescription(`Image ${index + 1} (PNG, JPEG or WebP)`).setRequired(true));
+    named(sub, t('cmdPikaIngredientsName'), t('cmdPikaIngredientsDescription'));
+    const ingredient = (number: number, description: CommandText) => (o: SlashCommandAttachmentOption) =>
+      named(o, t('cmdPikaIngredientName', { number }), description);
+    for (const number of [1, 2]) {
+      sub.addAttachmentOption((o) => ingredient(number, t('cmdPikaIngredientRequiredDescription', { number }))(o).setRequired(true));
     }
-    addPrompt(true, 'Describe the video')(sub);
-    for (const [index, name] of INGREDIENT_OPTIONS.slice(2).entries()) {
-      sub.addAttachmentOption((o) => o.setName(name).setDescription(`Image ${index + 3} (optional)`));
+    addPrompt(true, t('cmdPikaPromptDescription'))(sub);
+    for (let number = 3; number <= MAX_INGREDIENTS; number++) {
+      sub.addAttachmentOption(ingredient(number, t('cmdPikaIngredientOptionalDescription', { number })));
     }
     sub.addStringOption((o) =>
-      o
-        .setName('mode')
-        .setDescription('precise (default) or creative')
-        .addChoices(...INGREDIENTS_MODES.map((m) => ({ name: m, value: m }))),
+      named(o, t('cmdPikaModeName'), t('cmdPikaModeDescription')).addChoices(
+        ...INGREDIENTS_MODES.map((mode) => choice(t('pikaIngredientsMode', { mode }), mode)),
+      ),
     );
     return addCommonOptions(addAspectRatio(sub));
   });
@@ -179,16 +171,17 @@ export const pika: Command = {
     const requester = requesterOf(interaction);
     if (subcommand === 'quota') {
       const { view, owner, exempt } = await ctx.usage.quota(scope, interaction.user.id, requester.roleIds);
-      await interaction.reply({ content: renderQuota(view, owner, exempt), flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+      const content = renderQuota(view, owner, exempt, resolveLocale(interaction.locale));
+      await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
       return;
     }
     if (!isGenerationKind(subcommand)) {
-      throw new UserError('I don’t know that subcommand. Try `/pika text`, `/pika image`, `/pika ingredients` or `/pika quota`.');
+      throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaUnknownSubcommand);
     }
     const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
     requireAppPermissions(interaction, [
-      [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
-      [PermissionFlagsBits.AttachFiles, 'Attach Files'],
+      [PermissionFlagsBits.EmbedLinks, 'EmbedLinks'],
+      [PermissionFlagsBits.AttachFiles, 'AttachFiles'],
     ]);
     warnIfChannelFallbackWouldFail(interaction, ctx.logger);
     const admitted = await ctx.admission.admit(scope, requester, request);

@@ -151,6 +151,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
       prompt: job.request.prompt,
       seed: job.outcome?.seed,
       messageUrl: job.outcome?.messageUrl,
+      guildLocale: job.guildLocale,
     });
   });
   const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs, now });

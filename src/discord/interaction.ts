@@ -2,6 +2,7 @@ import { PermissionFlagsBits, type ChatInputCommandInteraction } from 'discord.j
 import type { Logger } from '../logger.js';
 import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
+import { messagesFor, resolveLocale } from '../i18n/index.js';
 import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
 
 /**
@@ -10,18 +11,19 @@ import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
  */
 export function requireAppPermissions(
   interaction: ChatInputCommandInteraction,
-  needed: ReadonlyArray<readonly [bigint, string]>,
+  needed: ReadonlyArray<readonly [bigint, AppPermission]>,
 ): void {
-  const missing = missingAppPermissions(interaction, needed).map((name) => `**${name}**`);
+  const missing = missingAppPermissions(interaction, needed);
   if (missing.length > 0) {
-    throw new UserError(
-      `I can’t post videos in this channel: I’m missing the ${missing.join(' and ')} permission${missing.length > 1 ? 's' : ''}. A moderator can grant ${missing.length > 1 ? 'them' : 'it'} to my role in the channel settings.`,
-    );
+    throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaMissingPermissions({ permissions: missing }));
   }
 }
 
+/** The permissions a command may require of the bot, by PermissionFlagsBits name (the catalogs word them). */
+export type AppPermission = 'EmbedLinks' | 'AttachFiles';
+
 /** Names of the permissions in `needed` the bot lacks in this channel. */
-export function missingAppPermissions(interaction: ChatInputCommandInteraction, needed: ReadonlyArray<readonly [bigint, string]>): string[] {
+export function missingAppPermissions<Name extends string>(interaction: ChatInputCommandInteraction, needed: ReadonlyArray<readonly [bigint, Name]>): Name[] {
   return needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => name);
 }
 
@@ -65,7 +67,7 @@ export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTa
  */
 export function usageScopeOf(interaction: ChatInputCommandInteraction, allowDms: boolean): string {
   if (interaction.guildId) return interaction.guildId;
-  if (!allowDms) throw new UserError('I only work in servers. Please use me in a server channel.');
+  if (!allowDms) throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaServersOnly);
   return DIRECT_MESSAGES_SCOPE;
 }
 

@@ -7,7 +7,8 @@ import {
   type APIEmbed,
   type APIEmbedField,
 } from 'discord.js';
-import { CAMERA_MOVES, formatBytes, type GenerationRequest } from '../pika/request.js';
+import { messagesFor, resolveLocale, type Catalog, type Locale } from '../i18n/index.js';
+import { formatBytes, type GenerationRequest } from '../pika/request.js';
 import { truncate } from '../text.js';
 
 export { truncate };
@@ -31,9 +32,24 @@ export interface MessageBody {
   allowed_mentions: APIAllowedMentions;
 }
 
+/** The stages the bot has words for; the poller maps the upstream statuses onto them. */
+export type ProgressStatusCode = 'waiting' | 'starting' | 'queued' | 'generating';
+/** A known stage, or an upstream status the bot has no words for (sanitized), shown as sent. */
+export type ProgressStatus = ProgressStatusCode | { upstream: string };
+
+/** The languages a job writes in: the requester's on the reply, the server's in the channel. */
+export interface Audiences {
+  requester: Locale;
+  server: Locale;
+}
+
+/** A job's audiences, from the Discord locales it was started with. */
+export function audiencesOf(job: { locale: string; guildLocale: string | null }): Audiences {
+  return { requester: resolveLocale(job.locale), server: resolveLocale(job.guildLocale) };
+}
+
 export interface ProgressState {
-  /** Words for the upstream status: "Waiting to start", "Queued", "Generating"… */
-  status: string;
+  status: ProgressStatus;
   progress: number;
   posterUrl: string | undefined;
 }
@@ -78,11 +94,12 @@ export function progressBar(percent: number, width = 12): string {
   return `${'▰'.repeat(filled)}${'▱'.repeat(width - filled)} ${clamped}%`;
 }
 
-export function formatDuration(ms: number): string {
+export function formatDuration(ms: number, locale: Locale = 'en-US'): string {
+  const t = messagesFor(locale);
   const total = Math.max(0, Math.round(ms / 1000));
   const minutes = Math.floor(total / 60);
   const seconds = total % 60;
-  return minutes > 0 ? `${minutes}m ${String(seconds).padStart(2, '0')}s` : `${seconds}s`;
+  return minutes > 0 ? t.pikaElapsedMinutes({ minutes, seconds: String(seconds).padStart(2, '0') }) : t.pikaElapsedSeconds({ seconds });
 }
 
 /** User text for a field or description; Discord refuses empty values, so `fallback` stands in. */
@@ -90,38 +107,42 @@ function displayOr(text: string, max: number, fallback: string): string {
   return displayText(text, max) || fallback;
 }
 
-function requestFields(request: DisplayRequest): APIEmbedField[] {
+function requestFields(request: DisplayRequest, t: Catalog): APIEmbedField[] {
   const fields: APIEmbedField[] = [
-    { name: 'Model', value: request.model, inline: true },
-    { name: 'Effect', value: displayOr(request.pikaffect, 100, 'none'), inline: true },
+    { name: t.pikaFieldModel, value: request.model, inline: true },
+    { name: t.pikaFieldEffect, value: displayOr(request.pikaffect, 100, t.pikaNoEffect), inline: true },
   ];
-  if (request.camera) fields.push({ name: 'Camera', value: CAMERA_MOVES[request.camera].label, inline: true });
-  if (request.aspectRatio) fields.push({ name: 'Aspect ratio', value: request.aspectRatio, inline: true });
-  if (request.ingredientsMode) fields.push({ name: 'Mode', value: request.ingredientsMode, inline: true });
+  if (request.camera) fields.push({ name: t.pikaFieldCamera, value: t.pikaCamera({ move: request.camera }), inline: true });
+  if (request.aspectRatio) fields.push({ name: t.pikaFieldAspectRatio, value: request.aspectRatio, inline: true });
+  if (request.ingredientsMode) fields.push({ name: t.pikaFieldMode, value: t.pikaIngredientsMode({ mode: request.ingredientsMode }), inline: true });
   const negativePrompt = displayText(request.negativePrompt, NEGATIVE_PROMPT_DISPLAY_MAX);
-  if (negativePrompt) fields.push({ name: 'Negative prompt', value: negativePrompt });
+  if (negativePrompt) fields.push({ name: t.pikaFieldNegativePrompt, value: negativePrompt });
   return fields;
 }
 
-function promptDescription(request: DisplayRequest): string {
-  return displayOr(request.prompt, PROMPT_DISPLAY_MAX, request.kind === 'image' ? '*Animating your image (no prompt)*' : '*(no prompt)*');
+function promptDescription(request: DisplayRequest, t: Catalog): string {
+  return displayOr(request.prompt, PROMPT_DISPLAY_MAX, request.kind === 'image' ? t.pikaNoPromptImage : t.pikaNoPrompt);
 }
 
-const KIND_TITLES = { text: 'Text to video', image: 'Image to video', ingredients: 'Ingredients to video' } as const;
+function statusWords(status: ProgressStatus, t: Catalog): string {
+  if (typeof status === 'string') return t.pikaStatus({ status });
+  return status.upstream.charAt(0).toUpperCase() + status.upstream.slice(1);
+}
 
 /** The live progress view of a running task. Elapsed time is refreshed with each edit. */
-export function renderProgress(request: DisplayRequest, state: ProgressState, elapsedMs: number): MessageBody {
+export function renderProgress(request: DisplayRequest, state: ProgressState, elapsedMs: number, locale: Locale = 'en-US'): MessageBody {
+  const t = messagesFor(locale);
   return {
     content: '',
     embeds: [
       {
-        title: `🎬 ${KIND_TITLES[request.kind]}: ${state.status}`,
-        description: promptDescription(request),
+        title: truncate(t.pikaTitleRunning({ kind: t.pikaKind({ kind: request.kind }), status: statusWords(state.status, t) }), LIMITS.title),
+        description: promptDescription(request, t),
         color: COLORS.running,
         fields: [
-          { name: 'Progress', value: progressBar(state.progress) },
-          { name: 'Elapsed', value: formatDuration(elapsedMs), inline: true },
-          ...requestFields(request),
+          { name: t.pikaFieldProgress, value: progressBar(state.progress) },
+          { name: t.pikaFieldElapsed, value: formatDuration(elapsedMs, locale), inline: true },
+          ...requestFields(request, t),
         ],
         ...(state.posterUrl ? { thumbnail: { url: state.posterUrl } } : {}),
       },
@@ -147,45 +168,47 @@ export function videoFileName(seed: number | undefined, taskId: string): string 
 }
 
 /** The finished video: the mp4 attached (or linked when too large), with its seed and settings. */
-export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number): MessageBody {
+export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number, locale: Locale = 'en-US'): MessageBody {
+  const t = messagesFor(locale);
   const fields: APIEmbedField[] = [
-    { name: 'Seed', value: video.seed === undefined ? 'unknown' : `\`${video.seed}\``, inline: true },
-    { name: 'Duration', value: video.durationSeconds === undefined ? 'unknown' : `${video.durationSeconds} s`, inline: true },
-    { name: 'Took', value: formatDuration(elapsedMs), inline: true },
-    ...requestFields(request),
+    { name: t.pikaFieldSeed, value: video.seed === undefined ? t.pikaUnknownValue : `\`${video.seed}\``, inline: true },
+    { name: t.pikaFieldDuration, value: video.durationSeconds === undefined ? t.pikaUnknownValue : t.pikaSeconds({ seconds: video.durationSeconds }), inline: true },
+    { name: t.pikaFieldTook, value: formatDuration(elapsedMs, locale), inline: true },
+    ...requestFields(request, t),
   ];
   const linkOnly = video.attachmentName === undefined;
   if (linkOnly) {
     // Upstream URLs have no length limit; Discord's field (1024) and button (512) do.
-    const link = video.resultUrl.length <= MAX_FIELD_LINK ? `[open the video](${video.resultUrl})` : 'the address Pika gave is too long to show here';
-    const why = video.linkReason === 'unreachable' ? 'I could not fetch the file to upload it' : `Too large to upload here${video.sizeBytes ? ` (${formatBytes(video.sizeBytes)})` : ''}`;
-    fields.push({ name: 'Video', value: video.resultUrl ? `${why}: ${link}` : `${why}, and Pika gave no address to link.` });
+    const link = video.resultUrl.length <= MAX_FIELD_LINK ? t.pikaOpenVideoLink({ url: video.resultUrl }) : t.pikaLinkTooLong;
+    const why = video.linkReason === 'unreachable' ? t.pikaUnfetchable : t.pikaTooLarge({ size: video.sizeBytes ? formatBytes(video.sizeBytes) : undefined });
+    fields.push({ name: t.pikaFieldVideo, value: video.resultUrl ? t.pikaLinked({ why, link }) : t.pikaNoAddress({ why }) });
   }
   return {
-    content: `<@${requesterId}> your video is ready.`,
+    content: t.pikaVideoReady({ mention: `<@${requesterId}>` }),
     embeds: [
       {
-        title: `✅ ${KIND_TITLES[request.kind]}: done`,
-        description: promptDescription(request),
+        title: t.pikaTitleDone({ kind: t.pikaKind({ kind: request.kind }) }),
+        description: promptDescription(request, t),
         color: COLORS.done,
         fields,
       },
     ],
-    components: linkOnly && video.resultUrl && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow('Open video', video.resultUrl)] : [],
+    components: linkOnly && video.resultUrl && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow(t.pikaOpenVideoButton, video.resultUrl)] : [],
     allowed_mentions: pingOnly(requesterId),
   };
 }
 
 /** A task that ended without a video, saying why in plain words. */
-export function renderFailure(request: DisplayRequest, reason: string): MessageBody {
+export function renderFailure(request: DisplayRequest, reason: string, locale: Locale = 'en-US'): MessageBody {
+  const t = messagesFor(locale);
   return {
     content: '',
     embeds: [
       {
-        title: `❌ ${KIND_TITLES[request.kind]}: failed`,
+        title: t.pikaTitleFailed({ kind: t.pikaKind({ kind: request.kind }) }),
         description: truncate(reason, 1000),
         color: COLORS.failed,
-        fields: [{ name: 'Prompt', value: displayOr(request.prompt, LIMITS.fieldValue, '*(none)*') }, ...requestFields(request)],
+        fields: [{ name: t.pikaFieldPrompt, value: displayOr(request.prompt, LIMITS.fieldValue, t.pikaPromptNone) }, ...requestFields(request, t)],
       },
     ],
     components: [],

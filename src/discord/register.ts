@@ -9,7 +9,8 @@ import type { Command } from './command.js';
 
 /**
  * Makes the registered commands match `commands` with one bulk overwrite, and only when they
- * differ: an unchanged start-up sends no write, so restarts don't churn Discord's command cache.
+ * differ (names, descriptions, options, choices and their localizations): an unchanged start-up
+ * sends no write, so restarts don't churn Discord's command cache.
  */
 export async function registerCommands(
   application: ClientApplication,
@@ -18,7 +19,9 @@ export async function registerCommands(
   allowDms = false,
 ): Promise<'unchanged' | 'updated'> {
   const wanted = commandDefinitions(commands, allowDms) as Array<ApplicationCommandDataResolvable & EqualsArgument>;
-  const registered = await application.commands.fetch(guildId ? { guildId } : {});
+  // Without withLocalizations Discord leaves out the localization maps, and every start would
+  // look like a change.
+  const registered = await application.commands.fetch({ ...(guildId ? { guildId } : {}), withLocalizations: true });
   const unchanged =
     registered.size === wanted.length &&
     wanted.every((definition) => registered.find((existing) => existing.name === definition.name)?.equals(definition, true));

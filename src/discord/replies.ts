@@ -1,7 +1,8 @@
 import { REST, Routes, SnowflakeUtil } from 'discord.js';
 import { transferTimeoutMs } from '../download.js';
 import { processClock } from '../clock.js';
-import { pingOnly, type MessageBody } from './messages.js';
+import { messagesFor, type Locale } from '../i18n/index.js';
+import { pingOnly, type Audiences, type MessageBody } from './messages.js';
 import { uploadMessage } from './upload.js';
 
 /** Where a job's answers go: the interaction's original reply, or its channel. Serializable, for resuming. */
@@ -64,6 +65,15 @@ export interface ReplyWriterOptions {
   now?: () => number;
 }
 
+/**
+ * A final message, rendered for whoever reads it where it lands: in the requester's language on
+ * their reply, in the server's when it is posted in the channel for everyone.
+ */
+export interface FinalMessage {
+  render: (locale: Locale) => MessageBody;
+  audiences: Audiences;
+}
+
 export interface Posted {
   message: PostedMessage;
   where: 'reply' | 'channel';
@@ -100,20 +110,21 @@ export class ReplyWriter {
   }
 
   /** Posts the final message (with `video` attached when given) once, where it can still go. */
-  async post(target: ReplyTarget, body: MessageBody, video?: VideoFile): Promise<Posted> {
+  async post(target: ReplyTarget, final: FinalMessage, video?: VideoFile): Promise<Posted> {
     if (this.tokenUsable(target)) {
+      const body = final.render(final.audiences.requester);
       const message = video ? await this.upload('PATCH', originalRoute(target), { ...body, attachments: [{ id: 0, filename: video.name }] }, video, false) : await this.edit(target, body);
       return { message, where: 'reply' };
     }
-    return { message: await this.postInChannel(target, body, video), where: 'channel' };
+    return { message: await this.postInChannel(target, final.render(final.audiences.server), final.audiences.server, video), where: 'channel' };
   }
 
   /** A normal message replying to the original one (if it still exists), pinging only the requester. */
-  private async postInChannel(target: ReplyTarget, body: MessageBody, video: VideoFile | undefined): Promise<PostedMessage> {
+  private async postInChannel(target: ReplyTarget, body: MessageBody, locale: Locale, video: VideoFile | undefined): Promise<PostedMessage> {
     const mention = `<@${target.requesterId}>`;
     const payload = {
       ...body,
-      content: body.content.includes(mention) ? body.content : `${mention} ${body.content || 'here is the outcome of your video request.'}`,
+      content: body.content.includes(mention) ? body.content : `${mention} ${body.content || messagesFor(locale).pikaChannelOutcome}`,
       allowed_mentions: { ...pingOnly(target.requesterId), replied_user: false },
       // One nonce per job and kind of message: Discord then never creates it twice.
       nonce: `${target.interactionId}${video ? 'v' : 'm'}`.slice(-25),

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { AppContext } from '../context.js';
 import { UserError } from '../errors.js';
+import { messagesFor, resolveLocale } from '../i18n/index.js';
 import { isStoreError } from '../storage.js';
 import type { Command } from './command.js';
 import { NO_PINGS } from './messages.js';
+import { describeRefusal } from './refusals.js';
 
 /**
- * Sends each interaction to its command and is the one error boundary: a UserError becomes a
- * polite ephemeral answer (or an edit of the deferred reply), anything else a short message with
+ * Sends each interaction to its command and is the one error boundary: a refusal (a UserError, or
+ * one thrown as data and worded here in the user's language) becomes a polite ephemeral answer (or an edit of the deferred reply), anything else a short message with
  * a reference that matches a log line.
  */
 export class InteractionRouter {
@@ -42,8 +44,9 @@ export class InteractionRouter {
 
     const command = this.commands.get(interaction.commandName);
     try {
-      if (!this.accepting) throw new UserError('The bot is restarting. Please try again in a minute.');
-      if (!command) throw new UserError('I don’t know that command. It may have been removed; try again in a minute.');
+      const t = messagesFor(resolveLocale(interaction.locale));
+      if (!this.accepting) throw new UserError(t.errorRestarting);
+      if (!command) throw new UserError(t.errorUnknownCommand);
       await command.execute(interaction, this.ctx);
     } catch (error) {
       await this.respondWithError(interaction, error);
@@ -51,15 +54,18 @@ export class InteractionRouter {
   }
 
   private async respondWithError(interaction: RepliableInteraction, error: unknown): Promise<void> {
+    const locale = resolveLocale(interaction.locale);
+    const t = messagesFor(locale);
     let content: string;
-    if (error instanceof UserError) {
+    const refusal = describeRefusal(error, locale);
+    if (refusal !== undefined) {
+      content = refusal;
+    } else if (error instanceof UserError) {
       content = error.message;
     } else {
       const reference = randomBytes(4).toString('hex');
       this.ctx.logger.error('command failed', { error, reference, interaction: interaction.id });
-      content = isStoreError(error)
-        ? `I can’t reach my records right now, so nothing was started and nothing was charged. Please try again in a moment (reference \`${reference}\`).`
-        : `Sorry, something went wrong on my side (reference \`${reference}\`). Please try again.`;
+      content = isStoreError(error) ? t.errorStoreUnreachable({ reference }) : t.errorInternal({ reference });
     }
     try {
       if (interaction.deferred || interaction.replied) {

@@ -1,144 +1,141 @@
-import { time, TimestampStyles } from 'discord.js';
 import { serverDayTotal, serverWeekTotal, type Limit, type LimitRules, type QuotaView, type Refusal, type GuildUsage, type UserUsage } from '../usage/limits.js';
 import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
 import type { PolicyRefusal } from '../moderation/policy.js';
 import { displayText, LIMITS } from './messages.js';
 import { truncate } from '../text.js';
+import { messagesFor, type Locale } from '../i18n/index.js';
 
-const relative = (ms: number) => time(Math.ceil(ms / 1000), TimestampStyles.RelativeTime);
-const videos = (n: number) => `${n} video${n === 1 ? '' : 's'}`;
-
-/** Why a command was refused, and when trying again can work. */
-export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit): string {
-  const retry = refusal.retryAt === undefined ? 'later' : relative(refusal.retryAt);
+/** Why a command was refused, and when trying again can work, in `locale`. */
+export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit, locale: Locale = 'en-US'): string {
+  const t = messagesFor(locale);
+  const { retryAt } = refusal;
   const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null };
-  if (refusal.hits.some((limit) => allowed[limit] === 0)) {
-    return 'Making videos is switched off here for now. A moderator can change that with `/pika-admin limits`.';
-  }
+  if (refusal.hits.some((limit) => allowed[limit] === 0)) return t.pikaLimitsOff;
   switch (refusal.limit) {
     case 'concurrency':
-      return `You already have ${videos(rules.maxConcurrent ?? 0)} in progress, the most allowed at once here. You can start another as soon as one finishes.`;
+      return t.pikaRefusedConcurrency({ max: rules.maxConcurrent ?? 0 });
     case 'cooldown':
-      return `Please wait a moment between videos: you can start your next one ${retry}.`;
+      return t.pikaRefusedCooldown({ retryAt });
     case 'daily':
-      return `You have used all ${videos(rules.dailyLimit ?? 0)} of your daily allowance here. You can make more ${retry}.`;
+      return t.pikaRefusedDaily({ limit: rules.dailyLimit ?? 0, retryAt });
     case 'weekly':
-      return `You have used all ${videos(rules.weeklyLimit ?? 0)} of your weekly allowance here. You can make more ${retry}.`;
+      return t.pikaRefusedWeekly({ limit: rules.weeklyLimit ?? 0, retryAt });
     case 'server':
-      return `This server has reached its limit of ${videos(rules.serverDailyCap ?? 0)} for today. Videos can be made again ${retry}.`;
+      return t.pikaRefusedServer({ limit: rules.serverDailyCap ?? 0, retryAt });
     case 'global':
-      return `The bot has reached its daily limit of ${videos(globalDailyCap ?? 0)} across all servers. Videos can be made again ${retry}.`;
+      return t.pikaRefusedGlobal({ limit: globalDailyCap ?? 0, retryAt });
   }
 }
 
 /** The circuit breaker is open: the video service failed repeatedly. */
-export function renderServiceUnavailable(retryAt: number | null): string {
-  return `The video service is unavailable right now, so I’m not starting new videos for a moment. Please try again ${retryAt === null ? 'shortly' : relative(retryAt)}.`;
+export function renderServiceUnavailable(retryAt: number | null, locale: Locale = 'en-US'): string {
+  return messagesFor(locale).pikaServiceUnavailable({ retryAt: retryAt ?? undefined });
 }
 
 /** Why moderation refused a command: polite, and never which banned word matched. */
-export function renderPolicyRefusal(refusal: PolicyRefusal): string {
+export function renderPolicyRefusal(refusal: PolicyRefusal, locale: Locale = 'en-US'): string {
+  const t = messagesFor(locale);
   switch (refusal.rule) {
     case 'blocked':
-      return `A moderator has blocked you from making videos in this server.${refusal.reason ? ` Reason: ${displayText(refusal.reason, 500)}` : ''}`;
+      return t.pikaPolicyBlocked({ reason: refusal.reason ? displayText(refusal.reason, 500) : '' });
     case 'required-role':
-      return `You need the <@&${refusal.roleId}> role to make videos in this server.`;
+      return t.pikaPolicyRequiredRole({ roleId: refusal.roleId });
     case 'channel':
-      return `I can’t be used in this channel. Please use ${refusal.allowedChannelIds.map((id) => `<#${id}>`).join(', ')}.`;
+      return t.pikaPolicyChannel({ channels: refusal.allowedChannelIds.map((id) => `<#${id}>`).join(', ') });
     case 'banned-word':
-      return 'Your prompt was refused by this server’s rules. Please rephrase it.';
+      return t.pikaPolicyBannedWord;
   }
 }
 
-/** `/pika quota`: what the user has left, and when each part resets. */
-export function renderQuota(view: QuotaView, owner: boolean, exempt = false): string {
-  if (owner) return '**Your Pika allowance**\nYou are one of the bot’s owners: no limits apply to you.';
-  if (exempt) return '**Your Pika allowance in this server**\nOne of your roles exempts you from this server’s limits.';
-  const allowance = (left: Limit, resetsAt: number) =>
-    left === null ? 'unlimited' : `${videos(left)} left · resets ${relative(resetsAt)}`;
+/** `/pika quota`: what the user has left, and when each part resets, in `locale`. */
+export function renderQuota(view: QuotaView, owner: boolean, exempt = false, locale: Locale = 'en-US'): string {
+  const t = messagesFor(locale);
+  if (owner) return t.pikaQuotaOwner;
+  if (exempt) return t.pikaQuotaExempt;
+  const allowance = (left: Limit, resetsAt: number) => (left === null ? t.pikaQuotaUnlimited : t.pikaQuotaLeft({ left, resetsAt }));
   const lines = [
-    '**Your Pika allowance in this server**',
-    `Today: ${allowance(view.dailyLeft, view.dayResetsAt)}`,
-    `This week: ${allowance(view.weeklyLeft, view.weekResetsAt)}`,
-    `Cooldown: ${view.cooldownUntil === null ? 'ready now' : `next video ${relative(view.cooldownUntil)}`}`,
-    `In progress: ${view.running}${view.maxConcurrent === null ? '' : ` of at most ${view.maxConcurrent}`}`,
+    t.pikaQuotaHeading,
+    t.pikaQuotaToday({ allowance: allowance(view.dailyLeft, view.dayResetsAt) }),
+    t.pikaQuotaWeek({ allowance: allowance(view.weeklyLeft, view.weekResetsAt) }),
+    t.pikaQuotaCooldown({ until: view.cooldownUntil }),
+    t.pikaQuotaRunning({ running: view.running, max: view.maxConcurrent }),
   ];
-  if (view.bonus > 0) lines.push(`Extra videos granted: ${view.bonus}`);
-  if (view.serverLeftToday !== null) lines.push(`Server today: ${videos(view.serverLeftToday)} left · resets ${relative(view.dayResetsAt)}`);
+  if (view.bonus > 0) lines.push(t.pikaQuotaBonus({ bonus: view.bonus }));
+  if (view.serverLeftToday !== null) lines.push(t.pikaQuotaServer({ left: view.serverLeftToday, resetsAt: view.dayResetsAt }));
   return lines.join('\n');
 }
 
-export const LIMIT_LABELS: Record<LimitField, string> = {
-  dailyLimit: 'Videos per user per day',
-  weeklyLimit: 'Videos per user per week',
-  cooldownSeconds: 'Cooldown between a user’s videos',
-  maxConcurrent: 'Videos in progress per user',
-  serverDailyCap: 'Videos per day for the whole server',
-};
+/** The label of a limit, as `/pika-admin show` and the changes name it. */
+export function limitLabel(field: LimitField, locale: Locale): string {
+  return messagesFor(locale).adminLimitLabel({ field });
+}
 
-function formatLimit(field: LimitField, value: Limit): string {
-  if (field === 'cooldownSeconds') return value ? `${value} s` : 'none';
-  return value === null ? 'unlimited' : String(value);
+function formatLimit(field: LimitField, value: Limit, locale: Locale): string {
+  const t = messagesFor(locale);
+  if (field === 'cooldownSeconds') return value ? t.adminSeconds({ seconds: value }) : t.adminNoCooldown;
+  return value === null ? t.adminUnlimited : String(value);
 }
 
 /** `/pika-admin show`: the server's whole configuration, marking what is the operator's default. */
-export function renderSettings(settings: GuildSettings, rules: LimitRules, globalDailyCap: Limit): string {
-  const lines = ['**Pika settings for this server**', '__Limits__'];
+export function renderSettings(settings: GuildSettings, rules: LimitRules, globalDailyCap: Limit, locale: Locale): string {
+  const t = messagesFor(locale);
+  const lines = [t.adminSettingsHeading, t.adminSettingsLimits];
   for (const field of LIMIT_FIELDS) {
-    const isDefault = settings.limits[field] === undefined;
-    lines.push(`${LIMIT_LABELS[field]}: ${formatLimit(field, rules[field])}${isDefault ? ' (default)' : ''}`);
+    lines.push(t.adminSettingsLimit({ label: limitLabel(field, locale), value: formatLimit(field, rules[field], locale), isDefault: settings.limits[field] === undefined }));
   }
-  lines.push(`All servers together (set by the operator): ${globalDailyCap === null ? 'no daily cap' : `${videos(globalDailyCap)} per day`}`);
+  lines.push(t.adminSettingsGlobal({ cap: globalDailyCap }));
   const { moderation } = settings;
-  lines.push('__Roles__');
+  lines.push(t.adminSettingsRoles);
   const roleLines = Object.entries(moderation.roles).map(([id, rule]) => {
     const parts = [
-      ...(rule.exempt ? ['exempt from limits'] : []),
-      ...(rule.dailyLimit !== undefined ? [`${formatLimit('dailyLimit', rule.dailyLimit)} per day`] : []),
-      ...(rule.weeklyLimit !== undefined ? [`${formatLimit('weeklyLimit', rule.weeklyLimit)} per week`] : []),
+      ...(rule.exempt ? [t.adminSettingsRoleExempt] : []),
+      ...(rule.dailyLimit !== undefined ? [t.adminSettingsRolePerDay({ limit: rule.dailyLimit })] : []),
+      ...(rule.weeklyLimit !== undefined ? [t.adminSettingsRolePerWeek({ limit: rule.weeklyLimit })] : []),
     ];
-    return `<@&${id}>: ${parts.join(', ')}`;
+    return t.adminSettingsRole({ roleId: id, parts });
   });
-  lines.push(...(roleLines.length ? roleLines : ['no role rules']));
-  lines.push(`Required role: ${moderation.requiredRoleId ? `<@&${moderation.requiredRoleId}>` : 'none (everyone may use the bot)'}`);
-  lines.push('__Blocked users__');
-  const blocked = Object.entries(moderation.blocked).map(([id, block]) => `<@${id}>${block.reason ? `: ${displayText(block.reason, 200)}` : ''}`);
-  lines.push(...(blocked.length ? blocked : ['nobody']));
-  lines.push(`__Banned words__ (${moderation.bannedWords.length}; see \`/pika-admin words list\`)`);
-  lines.push(`__Channels__: ${moderation.allowedChannelIds.length ? moderation.allowedChannelIds.map((id) => `<#${id}>`).join(', ') : 'every channel'}`);
-  lines.push(`__Audit log__: ${moderation.auditChannelId ? `<#${moderation.auditChannelId}>` : 'off'}`);
-  return fitMessage(lines.join('\n'));
+  lines.push(...(roleLines.length ? roleLines : [t.adminSettingsNoRoles]));
+  lines.push(t.adminSettingsRequiredRole({ roleId: moderation.requiredRoleId }));
+  lines.push(t.adminSettingsBlocked);
+  const blocked = Object.entries(moderation.blocked).map(([id, block]) => t.adminSettingsBlockedUser({ userId: id, reason: block.reason ? displayText(block.reason, 200) : null }));
+  lines.push(...(blocked.length ? blocked : [t.adminSettingsNobody]));
+  lines.push(t.adminSettingsWords({ count: moderation.bannedWords.length }));
+  lines.push(t.adminSettingsChannels({ channels: moderation.allowedChannelIds.map((id) => `<#${id}>`) }));
+  lines.push(t.adminSettingsAudit({ channelId: moderation.auditChannelId }));
+  return fitMessage(lines.join('\n'), locale);
 }
 
 /** One user's use of the bot in a server, for `/pika-admin usage user:`. */
-export function renderUserUsage(userId: string, user: UserUsage, blocked: boolean): string {
+export function renderUserUsage(userId: string, user: UserUsage, blocked: boolean, locale: Locale): string {
+  const t = messagesFor(locale);
   return [
-    `**Pika usage of <@${userId}> in this server**`,
-    `Today (UTC): ${videos(user.dayCount)} · This week: ${videos(user.weekCount)}`,
-    `In progress: ${user.running.length}`,
-    `Extra videos granted: ${user.bonus ?? 0}`,
-    `Blocked: ${blocked ? 'yes' : 'no'}`,
+    t.adminUserUsageHeading({ userId }),
+    t.adminUsageTotals({ day: user.dayCount, week: user.weekCount }),
+    t.adminUserUsageRunning({ running: user.running.length }),
+    t.adminUserUsageBonus({ bonus: user.bonus ?? 0 }),
+    t.adminUserUsageBlocked({ blocked }),
   ].join('\n');
 }
 
 /** Keeps a listing within Discord's 2,000 characters. */
-export function fitMessage(text: string): string {
-  const note = '\n(list cut short)';
+export function fitMessage(text: string, locale: Locale): string {
+  const note = `\n${messagesFor(locale).adminListCut}`;
   return text.length <= LIMITS.content ? text : `${truncate(text, LIMITS.content - note.length)}${note}`;
 }
 
 /** `/pika-admin usage`: totals and the heaviest users of the day and the week. */
-export function renderUsage(usage: GuildUsage, top = 10): string {
+export function renderUsage(usage: GuildUsage, locale: Locale, top = 10): string {
+  const t = messagesFor(locale);
   const ranking = (counts: Record<string, number>) => {
     const entries = Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).slice(0, top);
-    return entries.length === 0 ? 'nobody yet' : entries.map(([user, n], i) => `${i + 1}. <@${user}>: ${n}`).join('\n');
+    return entries.length === 0 ? t.adminUsageNobody : entries.map(([userId, count], i) => t.adminUsageRank({ rank: i + 1, userId, count })).join('\n');
   };
   return [
-    '**Pika usage in this server**',
-    `Today (UTC): ${videos(serverDayTotal(usage))} · This week: ${videos(serverWeekTotal(usage))}`,
-    '__Top users today__',
+    t.adminUsageHeading,
+    t.adminUsageTotals({ day: serverDayTotal(usage), week: serverWeekTotal(usage) }),
+    t.adminUsageTopToday,
     ranking(usage.dayByUser),
-    '__Top users this week__',
+    t.adminUsageTopWeek,
     ranking(usage.weekByUser),
   ].join('\n');
 }

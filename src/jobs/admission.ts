@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from '../discord/usage-messages.js';
-import { UserError } from '../errors.js';
-import { checkPolicy, type Requester } from '../moderation/policy.js';
+import { checkPolicy, type PolicyRefusal, type Requester } from '../moderation/policy.js';
 import type { BreakerTicket, CircuitBreaker } from '../pika/circuit-breaker.js';
 import type { GenerationRequest } from '../pika/request.js';
 import type { GuildSettingsStore } from '../usage/guild-settings.js';
-import type { Reservation } from '../usage/limits.js';
+import type { Limit, LimitRules, Refusal, Reservation } from '../usage/limits.js';
 import type { UsageService } from '../usage/usage-service.js';
 
 /** A request let through: its allowance is held and it has its place in the circuit breaker. */
@@ -14,6 +12,20 @@ export interface Admitted {
   ticket: BreakerTicket;
   /** Gives both back, for a request that ends before its task starts. */
   cancel(): Promise<void>;
+}
+
+/** Why a request was not let through, as data: the Discord edge words it in the requester's language. */
+export type AdmissionRefusal =
+  | { kind: 'policy'; refusal: PolicyRefusal }
+  | { kind: 'service_unavailable'; retryAt: number | null }
+  | { kind: 'limit'; refusal: Refusal; rules: LimitRules; globalDailyCap: Limit };
+
+/** A refusal of admission: expected, shown to the requester, never logged as a failure. */
+export class AdmissionRefused extends Error {
+  override readonly name = 'AdmissionRefused';
+  constructor(readonly refusal: AdmissionRefusal) {
+    super(`admission refused: ${refusal.kind}`);
+  }
 }
 
 export interface AdmissionDeps {
@@ -25,7 +37,7 @@ export interface AdmissionDeps {
 /**
  * Everything that may refuse a checked request before anything is sent or shown publicly, in
  * the order a user can act on: the server's moderation rules, the video service's health, then
- * the usage limits (which reserve the allowance). A refusal is a UserError with the reason.
+ * the usage limits (which reserve the allowance). A refusal is an AdmissionRefused with the reason.
  */
 export class Admission {
   constructor(private readonly deps: AdmissionDeps) {}
@@ -35,10 +47,10 @@ export class Admission {
     if (!usage.isOwner(requester.userId)) {
       const { moderation } = await settings.get(scope);
       const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt, request.pikaffect]);
-      if (refusal) throw new UserError(renderPolicyRefusal(refusal));
+      if (refusal) throw new AdmissionRefused({ kind: 'policy', refusal });
     }
     const ticket = breaker.admit();
-    if (!ticket) throw new UserError(renderServiceUnavailable(breaker.retryAt));
+    if (!ticket) throw new AdmissionRefused({ kind: 'service_unavailable', retryAt: breaker.retryAt });
     let outcome;
     try {
       // The reservation's id is the job's id: what reconciliation matches them by.
@@ -49,7 +61,7 @@ export class Admission {
     }
     if (!outcome.ok) {
       ticket.release();
-      throw new UserError(renderRefusal(outcome.refusal, outcome.rules, usage.globalDailyCap));
+      throw new AdmissionRefused({ kind: 'limit', refusal: outcome.refusal, rules: outcome.rules, globalDailyCap: usage.globalDailyCap });
     }
     const { reservation } = outcome;
     return {

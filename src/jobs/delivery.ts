@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { renderDelivery, toDisplayRequest, videoFileName, type FinishedVideo } from '../discord/messages.js';
+import { audiencesOf, renderDelivery, toDisplayRequest, videoFileName, type FinishedVideo } from '../discord/messages.js';
 import { classifyWriteFailure, messageUrl, type ReplyWriter } from '../discord/replies.js';
 import { DownloadError } from '../download.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +7,7 @@ import type { PollJob } from './scheduler.js';
 import type { ByteBudget } from '../util/byte-budget.js';
 import { markDelivered, markFailed, markReplyGone, type Failure, type Job, type JobOutcome } from './job.js';
 import type { JobHooks } from './job-hooks.js';
+import type { Locale } from '../i18n/index.js';
 
 /** A result downloaded to disk, ready to upload. */
 export interface FetchedVideo {
@@ -158,11 +159,15 @@ export class DeliveryRun implements PollJob {
       return 'done';
     }
     const video = this.finishedVideo(media);
-    const body = renderDelivery(toDisplayRequest(this.job.request), this.job.reply.requesterId, video, this.job.result!.finishedAt - this.job.createdAt);
+    const { request, reply, result, createdAt } = this.job;
+    const message = {
+      render: (locale: Locale) => renderDelivery(toDisplayRequest(request), reply.requesterId, video, result!.finishedAt - createdAt, locale),
+      audiences: audiencesOf(this.job),
+    };
     try {
       const posted = await this.deps.replies.post(
         this.job.reply,
-        body,
+        message,
         media.kind === 'file' ? { name: video.attachmentName!, path: media.file.path, sizeBytes: media.file.sizeBytes } : undefined,
       );
       const outcome: JobOutcome = {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeFailure } from '../discord/failure-messages.js';
-import { renderFailure, toDisplayRequest } from '../discord/messages.js';
+import { audiencesOf, renderFailure, toDisplayRequest } from '../discord/messages.js';
 import type { ReplyTarget, ReplyWriter } from '../discord/replies.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
@@ -17,6 +17,7 @@ import type { JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
 import { KeyedMutex } from '../usage/usage-store.js';
+import type { Locale } from '../i18n/index.js';
 
 export interface JobEvents {
   /** A job reached `delivered` or `failed` (and was settled). */
@@ -105,7 +106,7 @@ export class JobService {
     this.live.set(id, job);
     const log = this.deps.logger.child({ job: id, kind: request.kind, user: reply.requesterId });
     const poll = this.pollerOf(id);
-    poll.showProgress({ status: 'Starting', progress: 0, posterUrl: undefined });
+    poll.showProgress({ status: 'starting', progress: 0, posterUrl: undefined });
 
     let body;
     try {
@@ -235,12 +236,15 @@ export class JobService {
   }
 
   private async showFailure(job: Job, reply: ReplyTarget): Promise<void> {
-    const body = renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!));
+    const message = {
+      render: (locale: Locale) => renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!, locale), locale),
+      audiences: audiencesOf(job),
+    };
     try {
-      await this.deps.replies.post(reply, body);
+      await this.deps.replies.post(reply, message);
     } catch (error) {
       try {
-        await this.deps.replies.post({ ...reply, gone: true }, body);
+        await this.deps.replies.post({ ...reply, gone: true }, message);
       } catch {
         this.deps.logger.error('could not show the failure on the reply', { job: job.id, error });
       }

@@ -61,6 +61,9 @@ export type FailureCode =
   | 'undeliverable'
   | 'internal';
 
+/** For `outcome_unknown`: what left it unknown whether the task started. */
+export type FailureCause = 'timeout' | 'connection' | 'gateway' | 'unreadable';
+
 export interface Failure {
   code: FailureCode;
   billed: boolean;
@@ -69,7 +72,7 @@ export interface Failure {
   /** For `timed_out`: how long the bot waited. */
   waitedMs?: number;
   /** For `outcome_unknown`: what left it unknown. */
-  cause?: 'timeout' | 'connection' | 'gateway' | 'unreadable';
+  cause?: FailureCause;
   /** For `image_unreadable`: the image option, and what was wrong with it. */
   option?: string;
   problem?: string;

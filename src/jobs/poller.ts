@@ -1,4 +1,4 @@
-import { renderProgress, toDisplayRequest, type MessageBody } from '../discord/messages.js';
+import { audiencesOf, renderProgress, toDisplayRequest, type MessageBody, type ProgressStatus, type ProgressStatusCode } from '../discord/messages.js';
 import { classifyWriteFailure, type ReplyWriter } from '../discord/replies.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
@@ -12,7 +12,7 @@ export interface PollerDeps {
   config: { pollIntervalMs: number; progressEditIntervalMs: number };
   pika: Pick<PikaClient, 'feed'>;
   replies: Pick<ReplyWriter, 'edit' | 'tokenUsable'>;
-  /** Makes upstream text (status words, errors) safe to show. */
+  /** Makes upstream text (unknown statuses, errors) safe to show. */
   sanitize: (text: string) => string;
   logger: Logger;
   now: () => number;
@@ -20,14 +20,14 @@ export interface PollerDeps {
 
 const MAX_FEED_BACKOFF_MS = 60_000;
 
-/** Words for the upstream statuses; unknown ones are shown as sent (sanitized). */
-const STATUS_WORDS: Record<string, string> = {
-  '': 'Starting',
-  queued: 'Queued',
-  pending: 'Generating',
-  started: 'Generating',
-  processing: 'Generating',
-  running: 'Generating',
+/** The stages the upstream statuses mean (the edge words them); unknown ones are shown as sent (sanitized). */
+const STATUS_CODES: Record<string, ProgressStatusCode> = {
+  '': 'starting',
+  queued: 'queued',
+  pending: 'generating',
+  started: 'generating',
+  processing: 'generating',
+  running: 'generating',
 };
 
 /**
@@ -59,9 +59,12 @@ export class FeedPoll implements PollJob {
   }
 
   /** Shows a state on the reply (throttled; only the newest pending state is sent). */
-  showProgress(state: { status: string; progress: number; posterUrl: string | undefined }): void {
-    const key = `${state.status}|${state.progress}|${state.posterUrl ?? ''}`;
-    this.editor.show(key, () => renderProgress(toDisplayRequest(this.job.request), state, this.deps.now() - this.job.createdAt));
+  showProgress(state: { status: ProgressStatus; progress: number; posterUrl: string | undefined }): void {
+    const status = typeof state.status === 'string' ? state.status : `upstream:${state.status.upstream}`;
+    const key = `${status}|${state.progress}|${state.posterUrl ?? ''}`;
+    this.editor.show(key, () =>
+      renderProgress(toDisplayRequest(this.job.request), state, this.deps.now() - this.job.createdAt, audiencesOf(this.job).requester),
+    );
   }
 
   async poll(): Promise<number | 'done'> {
@@ -105,19 +108,15 @@ export class FeedPoll implements PollJob {
       return 'done';
     }
     this.showProgress({
-      status: video ? this.describeStatus(video.status) : 'Waiting to start',
+      status: video ? this.statusOf(video.status) : 'waiting',
       progress: video?.progress ?? 0,
       posterUrl: httpUrlOrUndefined(video?.videoPoster || video?.imageThumb),
     });
     return config.pollIntervalMs;
   }
 
-  private describeStatus(status: string): string {
-    const key = status.toLowerCase();
-    const known = STATUS_WORDS[key];
-    if (known) return known;
-    const shown = this.deps.sanitize(status);
-    return shown.charAt(0).toUpperCase() + shown.slice(1);
+  private statusOf(status: string): ProgressStatus {
+    return STATUS_CODES[status.toLowerCase()] ?? { upstream: this.deps.sanitize(status) };
   }
 
   private async fail(failure: Failure): Promise<void> {

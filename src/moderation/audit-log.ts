@@ -1,7 +1,10 @@
 import { Routes, type REST } from 'discord.js';
-import { displayText, NO_PINGS } from '../discord/messages.js';
+import { renderAuditChange, renderAuditGeneration } from '../discord/admin-messages.js';
+import { NO_PINGS } from '../discord/messages.js';
+import { resolveLocale } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import type { GuildSettingsStore } from '../usage/guild-settings.js';
+import type { Change } from './settings-edits.js';
 
 export interface GenerationEntry {
   guildId: string;
@@ -10,11 +13,15 @@ export interface GenerationEntry {
   prompt: string;
   seed: number | undefined;
   messageUrl: string | undefined;
+  /** The server's Discord locale (the job's `guildLocale`): the channel is worded in it. */
+  guildLocale: string | null;
 }
 
 /**
  * Posts a line to a server's audit-log channel, when it has one, for each video made and each
- * moderator change. Never fails its caller: a missing channel or permission is logged only.
+ * moderator change, in the server's language (English when it has none we speak; the wording
+ * lives in src/discord/admin-messages.ts). Never fails its caller: a missing channel or
+ * permission is logged only.
  */
 export class AuditLog {
   constructor(
@@ -24,17 +31,11 @@ export class AuditLog {
   ) {}
 
   async generation(entry: GenerationEntry): Promise<void> {
-    const lines = [
-      `🎬 <@${entry.userId}> made a video with \`${entry.command}\``,
-      `Prompt: ${displayText(entry.prompt, 1500) || '*(none)*'}`,
-      `Seed: ${entry.seed ?? 'unknown'}`,
-      ...(entry.messageUrl ? [`Message: ${entry.messageUrl}`] : []),
-    ];
-    await this.post(entry.guildId, lines.join('\n'));
+    await this.post(entry.guildId, renderAuditGeneration(entry, resolveLocale(entry.guildLocale)));
   }
 
-  async change(guildId: string, moderatorId: string, description: string): Promise<void> {
-    await this.post(guildId, `🛠️ <@${moderatorId}> ${description}`);
+  async change(guildId: string, moderatorId: string, change: Change, guildLocale: string | null): Promise<void> {
+    await this.post(guildId, renderAuditChange(moderatorId, change, resolveLocale(guildLocale)));
   }
 
   private async post(guildId: string, content: string): Promise<void> {

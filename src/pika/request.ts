@@ -8,7 +8,6 @@ import {
   type IngredientsMode,
   type Model,
 } from '../config.js';
-import { UserError } from '../errors.js';
 import type { PikaCamera, PikaGenerateBody } from './types.js';
 
 export type GenerationKind = 'text' | 'image' | 'ingredients';
@@ -25,17 +24,17 @@ export const KNOWN_PIKAFFECTS = [
   'Inflate', 'Melt', 'Crush', 'Cake-ify', 'Explode', 'Peel', 'Poke', 'Tear',
 ] as const;
 
-/** Camera choices: the value users pick, the label they see, the object the API expects. */
+/** Camera choices: the value users pick, and the object the API expects (labels are in the catalogs). */
 export const CAMERA_MOVES = {
-  zoom_in: { label: 'zoom in', camera: { zoom: 'in' } },
-  zoom_out: { label: 'zoom out', camera: { zoom: 'out' } },
-  pan_left: { label: 'pan left', camera: { pan: 'left' } },
-  pan_right: { label: 'pan right', camera: { pan: 'right' } },
-  tilt_up: { label: 'tilt up', camera: { tilt: 'up' } },
-  tilt_down: { label: 'tilt down', camera: { tilt: 'down' } },
-  rotate_cw: { label: 'rotate clockwise', camera: { rotate: 'cw' } },
-  rotate_ccw: { label: 'rotate counter-clockwise', camera: { rotate: 'ccw' } },
-} as const satisfies Record<string, { label: string; camera: PikaCamera }>;
+  zoom_in: { camera: { zoom: 'in' } },
+  zoom_out: { camera: { zoom: 'out' } },
+  pan_left: { camera: { pan: 'left' } },
+  pan_right: { camera: { pan: 'right' } },
+  tilt_up: { camera: { tilt: 'up' } },
+  tilt_down: { camera: { tilt: 'down' } },
+  rotate_cw: { camera: { rotate: 'cw' } },
+  rotate_ccw: { camera: { rotate: 'ccw' } },
+} as const satisfies Record<string, { camera: PikaCamera }>;
 export type CameraMove = keyof typeof CAMERA_MOVES;
 
 export const ACCEPTED_IMAGE_TYPES = {
@@ -44,6 +43,31 @@ export const ACCEPTED_IMAGE_TYPES = {
   'image/webp': ['webp'],
 } as const satisfies Record<string, readonly string[]>;
 export type ImageType = keyof typeof ACCEPTED_IMAGE_TYPES;
+
+/**
+ * What is wrong with a command's options, as data (option names as the user typed them, sizes in
+ * bytes): the Discord edge words it in the requester's language.
+ */
+export type OptionProblem =
+  | { code: 'prompt_empty' }
+  | { code: 'too_long'; option: string; length: number; max: number }
+  | { code: 'pikaffect_characters' }
+  | { code: 'image_missing' }
+  | { code: 'images_missing' }
+  | { code: 'too_many_images'; kind: GenerationKind }
+  | { code: 'image_type'; option: string }
+  | { code: 'image_empty'; option: string }
+  | { code: 'image_too_large'; option: string; sizeBytes: number; maxBytes: number }
+  | { code: 'not_a_choice'; option: string; choices: readonly string[] }
+  | { code: 'out_of_range'; option: string; integer: boolean; min: number; max: number };
+
+/** A request the checks refuse; shown to the requester, never logged as a failure. */
+export class InvalidOptions extends Error {
+  override readonly name = 'InvalidOptions';
+  constructor(readonly problem: OptionProblem) {
+    super(`invalid options: ${problem.code}`);
+  }
+}
 
 /** An image the user attached, as Discord describes it (nothing downloaded yet). */
 export interface ImageAttachment {
@@ -91,8 +115,8 @@ export interface GenerationRequest {
 }
 
 /**
- * Checks the options of one command and fills in the operator's defaults. Throws a UserError
- * naming the first problem; Discord enforces most bounds already, but a client can send anything.
+ * Checks the options of one command and fills in the operator's defaults. Throws InvalidOptions
+ * with the first problem; Discord enforces most bounds already, but a client can send anything.
  */
 export function checkGenerationOptions(
   kind: GenerationKind,
@@ -102,7 +126,7 @@ export function checkGenerationOptions(
 ): GenerationRequest {
   const prompt = raw.prompt ?? '';
   if (kind !== 'image' && isBlank(prompt)) {
-    throw new UserError('Please describe the video in `prompt`: it cannot be empty.');
+    throw new InvalidOptions({ code: 'prompt_empty' });
   }
   checkLength('prompt', prompt, PROMPT_MAX_LENGTH);
   const negativePrompt = raw.negative_prompt ?? '';
@@ -110,16 +134,16 @@ export function checkGenerationOptions(
   const pikaffect = (raw.pikaffect ?? '').trim();
   checkLength('pikaffect', pikaffect, PIKAFFECT_MAX_LENGTH);
   if (/[\p{Cc}\p{Cf}]/u.test(pikaffect)) {
-    throw new UserError('That `pikaffect` contains characters an effect name cannot have.');
+    throw new InvalidOptions({ code: 'pikaffect_characters' });
   }
 
   const images = raw.images.map((image) => checkImage(image, maxImageBytes));
   const expectedImages = kind === 'text' ? 0 : kind === 'image' ? 1 : 2;
   if (images.length < expectedImages) {
-    throw new UserError(kind === 'image' ? 'Please attach an image in `image`.' : 'Please attach at least two images (`image1` and `image2`).');
+    throw new InvalidOptions({ code: kind === 'image' ? 'image_missing' : 'images_missing' });
   }
   if (images.length > (kind === 'ingredients' ? MAX_INGREDIENTS : expectedImages)) {
-    throw new UserError(`That is more images than \`/pika ${kind}\` takes.`);
+    throw new InvalidOptions({ code: 'too_many_images', kind });
   }
 
   return {
@@ -142,13 +166,13 @@ export function checkGenerationOptions(
 export function checkImage(image: ImageAttachment, maxImageBytes: number): CheckedImage {
   const type = imageTypeOf(image);
   if (!type) {
-    throw new UserError(`\`${image.optionName}\` must be a PNG, JPEG or WebP image.`);
+    throw new InvalidOptions({ code: 'image_type', option: image.optionName });
   }
   if (image.size <= 0) {
-    throw new UserError(`\`${image.optionName}\` is an empty file.`);
+    throw new InvalidOptions({ code: 'image_empty', option: image.optionName });
   }
   if (image.size > maxImageBytes) {
-    throw new UserError(`\`${image.optionName}\` is ${formatBytes(image.size)}; images may be at most ${formatBytes(maxImageBytes)}.`);
+    throw new InvalidOptions({ code: 'image_too_large', option: image.optionName, sizeBytes: image.size, maxBytes: maxImageBytes });
   }
   return { ...image, type };
 }
@@ -215,14 +239,14 @@ export function isBlank(text: string): boolean {
 
 function checkLength(name: string, value: string, max: number): void {
   if (value.length > max) {
-    throw new UserError(`\`${name}\` is ${value.length} characters long; the most it can be is ${max}.`);
+    throw new InvalidOptions({ code: 'too_long', option: name, length: value.length, max });
   }
 }
 
 function choice<T extends string, F extends T | undefined>(name: string, value: string | null | undefined, choices: readonly T[], fallback: F): T | F {
   if (value === null || value === undefined) return fallback;
   if (!(choices as readonly string[]).includes(value)) {
-    throw new UserError(`\`${name}\` must be one of: ${choices.join(', ')}.`);
+    throw new InvalidOptions({ code: 'not_a_choice', option: name, choices });
   }
   return value as T;
 }
@@ -236,7 +260,7 @@ function inRange(
 ): number {
   if (value === null || value === undefined) return fallback;
   if (!Number.isFinite(value) || value < range.min || value > range.max || (integer && !Number.isInteger(value))) {
-    throw new UserError(`\`${name}\` must be ${integer ? 'a whole number' : 'a number'} from ${range.min} to ${range.max}.`);
+    throw new InvalidOptions({ code: 'out_of_range', option: name, integer, min: range.min, max: range.max });
   }
   return value;
 }

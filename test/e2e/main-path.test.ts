@@ -50,6 +50,69 @@ describe('main path: /pika text, image and ingredients end to end', () => {
     ]);
   });
 
+  test('every command, group, subcommand, option and choice is registered in English and Simplified Chinese', async () => {
+    const registered = world.discord.registeredCommands(world.discord.guildId);
+    // English exactly as before the translations: the canonical names the code reads options by.
+    const english = JSON.parse((await fixture('commands.en-US.json')).toString('utf8'));
+    const withoutLocalizations = (value: any): any =>
+      Array.isArray(value)
+        ? value.map(withoutLocalizations)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).filter(([key]) => !key.endsWith('_localizations')).map(([key, v]) => [key, withoutLocalizations(v)]))
+          : value;
+    const sorted = [...registered].sort((a: any, b: any) => a.name.localeCompare(b.name));
+    assert.deepEqual(sorted.map(({ name, description, options }: any) => withoutLocalizations({ name, description, options })), english);
+
+    const NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
+    const HAN = /\p{sc=Han}/u;
+    let checked = 0;
+    const checkName = (where: string, item: any) => {
+      const zh = item.name_localizations?.['zh-CN'];
+      assert.equal(typeof zh, 'string', `${where} has a zh-CN name`);
+      assert.ok(NAME.test(zh) && zh === zh.toLowerCase(), `${where}: "${zh}" breaks Discord's name rules`);
+      assert.ok(!HAN.test(item.name), `${where}: the English name has no Chinese`);
+    };
+    const checkDescription = (where: string, item: any) => {
+      const zh = item.description_localizations?.['zh-CN'];
+      assert.equal(typeof zh, 'string', `${where} has a zh-CN description`);
+      assert.ok([...zh].length >= 1 && [...zh].length <= 100, `${where}: the zh-CN description is 1–100 characters`);
+      assert.ok(HAN.test(zh), `${where}: "${zh}" is written in Chinese`);
+      assert.ok(!HAN.test(item.description), `${where}: the English description has no Chinese`);
+    };
+    const checkSiblings = (where: string, items: any[]) => {
+      const names = items.map((item) => item.name_localizations['zh-CN']);
+      assert.equal(new Set(names).size, names.length, `${where}: zh-CN names are unique among siblings (${names.join(', ')})`);
+    };
+    const walk = (where: string, item: any) => {
+      checkName(where, item);
+      checkDescription(where, item);
+      checked += 1;
+      for (const choice of item.choices ?? []) {
+        const zh = choice.name_localizations?.['zh-CN'];
+        assert.equal(typeof zh, 'string', `${where} choice ${choice.name} has a zh-CN name`);
+        assert.ok([...zh].length >= 1 && [...zh].length <= 100, `${where} choice ${choice.name}: 1–100 characters`);
+        checked += 1;
+      }
+      if (item.choices) checkSiblings(`${where} choices`, item.choices);
+      if (item.options) {
+        checkSiblings(where, item.options);
+        for (const option of item.options) walk(`${where} ${option.name}`, option);
+      }
+    };
+    checkSiblings('commands', registered);
+    for (const command of registered) walk(`/${command.name}`, command);
+    assert.ok(checked > 100, `every level was checked (${checked})`);
+
+    // What a Chinese client shows, spot-checked.
+    const pika = registered.find((c: any) => c.name === 'pika');
+    const text = pika.options.find((o: any) => o.name === 'text');
+    const prompt = text.options.find((o: any) => o.name === 'prompt');
+    assert.equal(prompt.name_localizations['zh-CN'], '提示词');
+    const camera = text.options.find((o: any) => o.name === 'camera');
+    assert.ok(camera.choices.every((c: any) => HAN.test(c.name_localizations['zh-CN'])), 'camera moves are worded in Chinese');
+    assert.equal(registered.find((c: any) => c.name === 'pika-admin').name_localizations['zh-CN'], 'pika-管理');
+  });
+
   test('/pika text with every option: deferred publicly, live progress, then the mp4 with its seed', async () => {
     const seed = 3183047765;
     world.pika.nextTask({ seed, duration: 5 });
@@ -254,5 +317,27 @@ describe('main path: /pika text, image and ingredients end to end', () => {
     assert.equal(before, 1);
     await world.restartBot();
     assert.equal(writes(), before);
+    const fetches = world.discord.requests.filter((r) => r.method === 'GET' && r.route.endsWith(`/guilds/${world.discord.guildId}/commands`));
+    assert.ok(fetches.length >= 2 && fetches.every((r) => r.query.with_localizations === 'true'), 'the comparison sees the localizations');
+  });
+
+  test('a restart registers again when only a translation changed', async () => {
+    const writes = () => world.discord.requests.filter((r) => r.method === 'PUT' && r.route.includes(`/guilds/${world.discord.guildId}/commands`)).length;
+    const before = writes();
+    // As if the registered /pika were older: one camera choice carries a different Chinese name.
+    const choiceOf = () =>
+      world.discord
+        .registeredCommands(world.discord.guildId)
+        .find((c: any) => c.name === 'pika')
+        .options.find((o: any) => o.name === 'text')
+        .options.find((o: any) => o.name === 'camera')
+        .choices.find((c: any) => c.value === 'zoom_in');
+    const current = choiceOf().name_localizations['zh-CN'];
+    choiceOf().name_localizations = { 'zh-CN': '旧的名字' };
+    await world.restartBot();
+    assert.equal(writes(), before + 1, 'registered once');
+    assert.equal(choiceOf().name_localizations['zh-CN'], current);
+    await world.restartBot();
+    assert.equal(writes(), before + 1, 'and not again');
   });
 });

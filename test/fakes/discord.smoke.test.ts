@@ -362,3 +362,54 @@ test('member roles and created roles reach the client; role, channel and mention
   assert.equal(guild.roles.cache.get(role)?.name, 'Video makers');
   assert.ok(guild.roles.cache.has(otherRole));
 });
+
+test('localized command names and descriptions are checked, stored and listed as Discord does', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const route = Routes.applicationCommands(fake.applicationId);
+  const command = (zhName: string, optionName: string, description = '生成视频', locale = 'zh-CN') => ({
+    name: 'clip',
+    description: 'Make a clip',
+    name_localizations: { 'zh-CN': zhName },
+    description_localizations: { 'zh-CN': description },
+    integration_types: [0],
+    options: [
+      {
+        type: 3,
+        name: 'style',
+        description: 'A style',
+        required: false,
+        name_localizations: { 'zh-CN': optionName },
+        description_localizations: { 'zh-CN': '风格' },
+        choices: [{ name: 'calm', value: 'calm', name_localizations: { [locale]: '平静' } }],
+      },
+    ],
+  });
+
+  // Discord's name rule applies to every language: lowercase where the script has case, no spaces.
+  const refused = apiErrorOf(
+    (await Promise.allSettled([client.rest.put(route, { body: [command('Clip', '风 格', 'x'.repeat(101), 'xx-YY')] })]))[0]!,
+  );
+  assert.equal(refused.code, 50035);
+  const errors = JSON.stringify(refused.rawError);
+  assert.match(errors, /"name_localizations":\{"zh-CN":\{"_errors":\[\{"code":"APPLICATION_COMMAND_INVALID_NAME"/);
+  assert.match(errors, /"options":\{"0":\{"name_localizations":\{"zh-CN":\{"_errors":\[\{"code":"APPLICATION_COMMAND_INVALID_NAME"/);
+  assert.match(errors, /"description_localizations":\{"zh-CN":\{"_errors":\[\{"code":"BASE_TYPE_MAX_LENGTH"/);
+  assert.match(errors, /"choices":\{"0":\{"name_localizations":\{"xx-YY":\{"_errors":\[\{"code":"BASE_TYPE_CHOICES"/);
+  assert.deepEqual(fake.registeredCommands(), [], 'nothing was stored');
+
+  // Chinese characters are letters; the maps come back in full only with with_localizations.
+  await client.rest.put(route, { body: [command('剪辑', '风格')] });
+  const [stored] = fake.registeredCommands();
+  assert.deepEqual(stored.name_localizations, { 'zh-CN': '剪辑' });
+  const plain = (await client.rest.get(route)) as any[];
+  assert.ok(!JSON.stringify(plain).includes('_localizations'), 'no maps without with_localizations');
+  const localized = (await client.rest.get(route, { headers: { 'X-Discord-Locale': 'zh-CN' } })) as any[];
+  assert.equal(localized[0].name_localized, '剪辑');
+  assert.equal(localized[0].options[0].description_localized, '风格');
+  const fetched = await client.application!.commands.fetch({ withLocalizations: true });
+  const clip = fetched.find((c) => c.name === 'clip')!;
+  assert.deepEqual(clip.nameLocalizations, { 'zh-CN': '剪辑' });
+  assert.deepEqual(clip.options[0]?.nameLocalizations, { 'zh-CN': '风格' });
+  assert.ok(clip.equals(command('剪辑', '风格') as any, true), 'equal to what was sent');
+  assert.ok(!clip.equals(command('剪辑', '样式') as any, true), 'a changed option translation is a change');
+  await client.rest.put(route, { body: [] });
+});

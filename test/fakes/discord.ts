@@ -679,13 +679,69 @@ function assertValidEdit(body: Record<string, any>, files: RecordedFile[], uploa
 
 const CHAT_INPUT_NAME = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
 
-function validateCommandName(name: unknown, errors: FormErrors, at: ErrorPath, chatInput: boolean): void {
-  errors.required([...at, 'name'], name);
+function validateCommandName(name: unknown, errors: FormErrors, at: ErrorPath, chatInput: boolean, field = 'name'): void {
+  errors.required([...at, field], name);
   if (typeof name !== 'string') return;
-  errors.maxLength([...at, 'name'], name, 32);
+  errors.maxLength([...at, field], name, 32);
   if (chatInput && (!CHAT_INPUT_NAME.test(name) || name !== name.toLowerCase())) {
-    errors.add([...at, 'name'], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
+    errors.add([...at, field], 'APPLICATION_COMMAND_INVALID_NAME', 'Command name is invalid');
   }
+}
+
+/** The locales Discord accepts as keys of `name_localizations` / `description_localizations`. */
+const DISCORD_LOCALES = new Set([
+  'id', 'da', 'de', 'en-GB', 'en-US', 'es-ES', 'es-419', 'fr', 'hr', 'it', 'lt', 'hu', 'nl', 'no', 'pl', 'pt-BR', 'ro', 'fi',
+  'sv-SE', 'vi', 'tr', 'cs', 'el', 'bg', 'ru', 'uk', 'hi', 'th', 'zh-CN', 'ja', 'zh-TW', 'ko',
+]);
+
+/**
+ * A localization map (absent or null means none): known locale keys only, each value checked
+ * like the field it translates (`check` gets the path of that value).
+ */
+function validateLocalizations(
+  map: unknown,
+  errors: FormErrors,
+  at: ErrorPath,
+  check: (value: unknown, path: ErrorPath) => void,
+): void {
+  if (map === undefined || map === null) return;
+  if (!isPlainObject(map)) {
+    errors.add(at, 'DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType');
+    return;
+  }
+  for (const [locale, value] of Object.entries(map)) {
+    if (!DISCORD_LOCALES.has(locale)) {
+      errors.add([...at, locale], 'BASE_TYPE_CHOICES', `Value must be one of ${[...DISCORD_LOCALES].join(', ')}.`);
+    } else if (value !== null) {
+      check(value, [...at, locale]);
+    }
+  }
+}
+
+/** The translations of a command's or option's name and description, checked by the same rules. */
+function validateNameAndDescriptionLocalizations(item: any, errors: FormErrors, at: ErrorPath, chatInput: boolean): void {
+  validateLocalizations(item?.name_localizations, errors, [...at, 'name_localizations'], (value, path) =>
+    validateCommandName(value, errors, path.slice(0, -1), chatInput, String(path.at(-1))),
+  );
+  if (!chatInput) return;
+  validateLocalizations(item?.description_localizations, errors, [...at, 'description_localizations'], (value, path) => {
+    errors.required(path, value);
+    errors.maxLength(path, value, 100);
+  });
+}
+
+/** Choices: names 1–100 characters, in every language. */
+function validateChoices(choices: unknown, errors: FormErrors, at: ErrorPath): void {
+  if (!Array.isArray(choices)) return;
+  choices.forEach((choice, index) => {
+    const path = [...at, index];
+    errors.required([...path, 'name'], choice?.name);
+    errors.maxLength([...path, 'name'], choice?.name, 100);
+    validateLocalizations(choice?.name_localizations, errors, [...path, 'name_localizations'], (value, valuePath) => {
+      errors.required(valuePath, value);
+      errors.maxLength(valuePath, value, 100);
+    });
+  });
 }
 
 function validateCommand(definition: any, errors: FormErrors, at: ErrorPath): void {
@@ -695,6 +751,7 @@ function validateCommand(definition: any, errors: FormErrors, at: ErrorPath): vo
   }
   const chatInput = (definition.type ?? 1) === 1;
   validateCommandName(definition.name, errors, at, chatInput);
+  validateNameAndDescriptionLocalizations(definition, errors, at, chatInput);
   if (chatInput) {
     errors.required([...at, 'description'], definition.description);
     errors.maxLength([...at, 'description'], definition.description, 100);
@@ -722,6 +779,8 @@ function validateCommandOptions(options: unknown, errors: FormErrors, at: ErrorP
     errors.required([...path, 'description'], option?.description);
     errors.maxLength([...path, 'description'], option?.description, 100);
     errors.maxItems([...path, 'choices'], option?.choices, 25);
+    validateNameAndDescriptionLocalizations(option, errors, path, true);
+    validateChoices(option?.choices, errors, [...path, 'choices']);
     if (typeof option?.name === 'string') {
       if (names.has(option.name)) {
         errors.add([...path, 'name'], 'APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS', 'Option names must be unique');
@@ -741,6 +800,27 @@ function validateCommandOptions(options: unknown, errors: FormErrors, at: ErrorP
     }
     if (isSubcommandLike(option)) validateCommandOptions(option.options, errors, [...path, 'options']);
   });
+}
+
+/**
+ * A command as GET …/commands lists it: the full localization maps only with
+ * `with_localizations=true`; otherwise `name_localized` / `description_localized` in the
+ * `X-Discord-Locale` of the request, where there is one.
+ */
+function listedCommand(command: any, request: RecordedRequest): any {
+  if (request.query.with_localizations === 'true') return command;
+  const locale = request.headers['x-discord-locale'];
+  const localize = (item: any): any => {
+    if (!isPlainObject(item)) return item;
+    const { name_localizations: names, description_localizations: descriptions, ...rest } = item;
+    const localized: Record<string, any> = { ...rest };
+    if (locale && names?.[locale]) localized.name_localized = names[locale];
+    if (locale && descriptions?.[locale]) localized.description_localized = descriptions[locale];
+    if (Array.isArray(item.options)) localized.options = item.options.map(localize);
+    if (Array.isArray(item.choices)) localized.choices = item.choices.map(localize);
+    return localized;
+  };
+  return localize(command);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1638,7 +1718,7 @@ export class FakeDiscord {
     });
 
     for (const scope of ['/applications/:appId', '/applications/:appId/guilds/:guildId']) {
-      this.addRoute('GET', `${scope}/commands`, AUTH, (context) => ok(this.commandList(context)));
+      this.addRoute('GET', `${scope}/commands`, AUTH, (context) => ok(this.commandList(context).map((command) => listedCommand(command, context.request))));
       this.addRoute('PUT', `${scope}/commands`, AUTH, (context) => this.overwriteCommands(context));
       this.addRoute('POST', `${scope}/commands`, AUTH, (context) => this.createCommand(context));
       this.addRoute('GET', `${scope}/commands/:commandId`, AUTH, (context) => ok(this.findCommandById(context).command));

@@ -98,12 +98,12 @@ export async function startWorld(overrides: Record<string, string> = {}): Promis
 
 export const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
 
-/** The reply shows a finished video or a failure: the task is over. */
+/** The reply shows a finished video or a failure (✅ / ❌, in any language): the task is over. */
 export function isSettled(interaction: FakeInteraction): boolean {
   const original = interaction.original;
   if (!original) return false;
   const title = String(original.embeds[0]?.title ?? '');
-  return title.includes(': done') || title.includes(': failed') || (interaction.ephemeral && original.content !== '');
+  return title.startsWith('✅') || title.startsWith('❌') || (interaction.ephemeral && original.content !== '');
 }
 
 export async function waitSettled(interaction: FakeInteraction, timeoutMs = 15_000): Promise<void> {

@@ -309,7 +309,7 @@ describe('renderProgress', () => {
   test('shows status, progress, elapsed time and settings, pinging no one', () => {
     const body = renderProgress(
       displayRequest({ pikaffect: 'Melt', camera: 'zoom_in', negativePrompt: 'blur' }),
-      { status: 'Generating', progress: 40, posterUrl: 'https://cdn.pika.art/poster.jpg' },
+      { status: 'generating', progress: 40, posterUrl: 'https://cdn.pika.art/poster.jpg' },
       75_000,
     );
     assert.equal(body.content, '');
@@ -332,19 +332,19 @@ describe('renderProgress', () => {
   });
 
   test('no poster means no thumbnail key; no effect shows "none"', () => {
-    const body = renderProgress(displayRequest(), { status: 'Queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest(), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
     assert.ok(!('thumbnail' in body.embeds[0]!), "!('thumbnail' in body.embeds[0]!)");
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Effect')!.value, 'none');
   });
 
   test('an image request without prompt says so instead of an empty description', () => {
-    const body = renderProgress(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined, imageCount: 1 }), { status: 'Queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined, imageCount: 1 }), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
     assert.equal(body.embeds[0]!.description, '*Animating your image (no prompt)*');
     assert.ok(!body.embeds[0]!.fields!.some((f) => f.name === 'Aspect ratio'), "!body.embeds[0]!.fields!.some((f) => f.name === 'Aspect ratio')");
   });
 
   test('the user prompt is escaped and pings no one', () => {
-    const body = renderProgress(displayRequest({ prompt: '@everyone **look** <@1>' }), { status: 'Queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest({ prompt: '@everyone **look** <@1>' }), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
     const description = body.embeds[0]!.description!;
     assert.equal(description, displayText('@everyone **look** <@1>', 3000));
     assert.ok(massPingNeutralised(description), description);
@@ -354,16 +354,16 @@ describe('renderProgress', () => {
   });
 
   test('stays within Discord limits for the worst-case request', () => {
-    const body = renderProgress(WORST, { status: 'Generating', progress: 99, posterUrl: 'https://cdn.pika.art/p.jpg' }, 10 * 60_000);
+    const body = renderProgress(WORST, { status: 'generating', progress: 99, posterUrl: 'https://cdn.pika.art/p.jpg' }, 10 * 60_000);
     assertWithinDiscordLimits(body);
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Mode')!.value, 'creative');
   });
 
   test('stays within limits when the prompt escapes to more than the description holds', () => {
     for (const ch of ['*', '_', '`', '\\', '<', '~', '|', '#', '>', '[']) {
-      assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: ch.repeat(2000), negativePrompt: ch.repeat(1000) }), { status: 'Queued', progress: 0, posterUrl: undefined }, 0));
+      assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: ch.repeat(2000), negativePrompt: ch.repeat(1000) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0));
     }
-    assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: '@everyone'.repeat(222) }), { status: 'Queued', progress: 0, posterUrl: undefined }, 0));
+    assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: '@everyone'.repeat(222) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0));
   });
 });
 

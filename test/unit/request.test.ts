@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ASPECT_RATIOS, type AspectRatio, type GenerationDefaults } from '../../src/config.js';
-import { UserError } from '../../src/errors.js';
+import { describeOptionProblem } from '../../src/discord/refusals.js';
 import {
   aspectRatioValue,
   buildGenerateBody,
   checkGenerationOptions,
   checkImage,
   formatBytes,
+  InvalidOptions,
   MAX_INGREDIENTS,
   NEGATIVE_PROMPT_MAX_LENGTH,
   PROMPT_MAX_LENGTH,
@@ -52,17 +53,18 @@ function body(kind: GenerationKind, raw: Partial<RawGenerationOptions>, defaults
   return buildGenerateBody(request, request.images.map((_, i) => `ref-${i + 1}`));
 }
 
-/** Asserts that `fn` throws a UserError whose message matches every pattern. */
-function assertUserError(fn: () => unknown, ...patterns: RegExp[]): UserError {
+/** Asserts that `fn` throws InvalidOptions (a problem as data) whose English words match every pattern. */
+function assertUserError(fn: () => unknown, ...patterns: RegExp[]): InvalidOptions {
   let caught: unknown;
   try {
     fn();
   } catch (error) {
     caught = error;
   }
-  assert.ok(caught instanceof UserError, `expected a UserError, got ${caught === undefined ? 'no error' : String(caught)}`);
-  assert.equal(caught.name, 'UserError');
-  for (const pattern of patterns) assert.match(caught.message, pattern);
+  assert.ok(caught instanceof InvalidOptions, `expected InvalidOptions, got ${caught === undefined ? 'no error' : String(caught)}`);
+  assert.equal(caught.name, 'InvalidOptions');
+  const words = describeOptionProblem(caught.problem, 'en-US');
+  for (const pattern of patterns) assert.match(words, pattern);
   return caught;
 }
 
@@ -351,7 +353,7 @@ describe('checkGenerationOptions: the prompt is sent exactly as typed', () => {
   });
 });
 
-describe('checkGenerationOptions: refusals are UserErrors with a helpful message', () => {
+describe('checkGenerationOptions: refusals are problems as data, worded helpfully at the edge', () => {
   for (const prompt of [undefined, null, '', '   ', '\n\t ']) {
     test(`text and ingredients refuse the empty prompt ${JSON.stringify(prompt)}`, () => {
       const raw = prompt === undefined ? {} : { prompt };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Keyv from 'keyv';
 import type { OperatorLimits } from '../../src/config.js';
-import { LIMIT_LABELS, renderQuota, renderRefusal, renderSettings, renderUsage } from '../../src/discord/usage-messages.js';
+import { limitLabel, renderQuota, renderRefusal, renderSettings, renderUsage } from '../../src/discord/usage-messages.js';
 import { effectiveRules, GuildSettingsStore, LIMIT_FIELDS, type GuildSettings } from '../../src/usage/guild-settings.js';
 import {
   checkLimits,
@@ -353,7 +353,7 @@ describe('renderSettings', () => {
     '__Audit log__: off',
   ];
   const render = (settings: GuildSettings, globalDailyCap: number | null = null) =>
-    renderSettings(settings, effectiveRules(settings, operator), globalDailyCap);
+    renderSettings(settings, effectiveRules(settings, operator), globalDailyCap, 'en-US');
 
   test('a server that set nothing: every field is the default', () => {
     assert.equal(
@@ -401,7 +401,7 @@ describe('renderSettings', () => {
     const lines = render(settingsWith({})).split('\n').slice(2, 2 + LIMIT_FIELDS.length);
     assert.deepEqual(
       lines.map((line) => line.slice(0, line.indexOf(':'))),
-      LIMIT_FIELDS.map((field) => LIMIT_LABELS[field]),
+      LIMIT_FIELDS.map((field) => limitLabel(field, 'en-US')),
     );
   });
 });
@@ -415,7 +415,7 @@ describe('renderUsage', () => {
   test('nobody yet', () => {
     const usage: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} };
     assert.equal(
-      renderUsage(usage),
+      renderUsage(usage, 'en-US'),
       [
         '**Pika usage in this server**',
         'Today (UTC): 0 videos · This week: 0 videos',
@@ -435,7 +435,7 @@ describe('renderUsage', () => {
       weekByUser: { [A]: 4, [D]: 9, [B]: 4, [C]: 7 },
     };
     assert.equal(
-      renderUsage(usage),
+      renderUsage(usage, 'en-US'),
       [
         '**Pika usage in this server**',
         'Today (UTC): 10 videos · This week: 24 videos',
@@ -456,7 +456,7 @@ describe('renderUsage', () => {
   test('singular "1 video" in the totals; nobody today but someone this week', () => {
     const usage: GuildUsage = { day: '2026-11-25', week: '2026-W48', dayByUser: {}, weekByUser: { [A]: 1 } };
     assert.equal(
-      renderUsage(usage),
+      renderUsage(usage, 'en-US'),
       [
         '**Pika usage in this server**',
         'Today (UTC): 0 videos · This week: 1 video',
@@ -471,14 +471,14 @@ describe('renderUsage', () => {
   test('shows at most `top` users but counts everyone in the totals', () => {
     const dayByUser = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`1000000000000000${String(i).padStart(2, '0')}`, i + 1]));
     const usage: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayByUser, weekByUser: dayByUser };
-    const lines = renderUsage(usage).split('\n');
+    const lines = renderUsage(usage, 'en-US').split('\n');
     assert.equal(lines[1], 'Today (UTC): 120 videos · This week: 120 videos');
     const today = lines.slice(3, lines.indexOf('__Top users this week__'));
     assert.equal(today.length, 10);
     assert.equal(today[0], '1. <@100000000000000014>: 15');
     assert.equal(today[9], '10. <@100000000000000005>: 6');
 
-    const three = renderUsage(usage, 3).split('\n');
+    const three = renderUsage(usage, 'en-US', 3).split('\n');
     assert.deepEqual(three.slice(3, 6), ['1. <@100000000000000014>: 15', '2. <@100000000000000013>: 14', '3. <@100000000000000012>: 13']);
     assert.equal(three[6], '__Top users this week__');
   });

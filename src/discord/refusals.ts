@@ -1,0 +1,53 @@
+import { messagesFor, type Locale } from '../i18n/index.js';
+import { AdmissionRefused } from '../jobs/admission.js';
+import { formatBytes, InvalidOptions, type OptionProblem } from '../pika/request.js';
+import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from './usage-messages.js';
+
+/** Words, in `locale`, for what is wrong with a command's options. */
+export function describeOptionProblem(problem: OptionProblem, locale: Locale = 'en-US'): string {
+  const t = messagesFor(locale);
+  switch (problem.code) {
+    case 'prompt_empty':
+      return t.pikaOptionPromptEmpty;
+    case 'too_long':
+      return t.pikaOptionTooLong(problem);
+    case 'pikaffect_characters':
+      return t.pikaOptionPikaffectCharacters;
+    case 'image_missing':
+      return t.pikaOptionImageMissing;
+    case 'images_missing':
+      return t.pikaOptionImagesMissing;
+    case 'too_many_images':
+      return t.pikaOptionTooManyImages(problem);
+    case 'image_type':
+      return t.pikaOptionImageType(problem);
+    case 'image_empty':
+      return t.pikaOptionImageEmpty(problem);
+    case 'image_too_large':
+      return t.pikaOptionImageTooLarge({ option: problem.option, size: formatBytes(problem.sizeBytes), max: formatBytes(problem.maxBytes) });
+    case 'not_a_choice':
+      return t.pikaOptionNotAChoice(problem);
+    case 'out_of_range':
+      return t.pikaOptionOutOfRange(problem);
+  }
+}
+
+/**
+ * The words for a refusal the domain threw as data (a request that fails the checks, or one
+ * admission turned away), in `locale`; undefined for any other error.
+ */
+export function describeRefusal(error: unknown, locale: Locale): string | undefined {
+  if (error instanceof InvalidOptions) return describeOptionProblem(error.problem, locale);
+  if (error instanceof AdmissionRefused) {
+    const { refusal } = error;
+    switch (refusal.kind) {
+      case 'policy':
+        return renderPolicyRefusal(refusal.refusal, locale);
+      case 'service_unavailable':
+        return renderServiceUnavailable(refusal.retryAt, locale);
+      case 'limit':
+        return renderRefusal(refusal.refusal, refusal.rules, refusal.globalDailyCap, locale);
+    }
+  }
+  return undefined;
+}
