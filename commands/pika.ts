@@ -200,9 +200,13 @@ export const pika: Command = {
     const focused = interaction.options.getFocused(true);
     if (focused.name !== 'pikaffect') return interaction.respond([]);
     const typed = String(focused.value).trim();
-    const matches = KNOWN_PIKAFFECTS.filter((effect) => effect.toLowerCase().includes(typed.toLowerCase()));
-    const exact = matches.some((effect) => effect.toLowerCase() === typed.toLowerCase());
-    const choices = typed && !exact ? [typed.slice(0, PIKAFFECT_MAX_LENGTH), ...matches] : matches;
-    await interaction.respond(choices.slice(0, 25).map((name) => ({ name, value: name })));
+    const needle = typed.toLowerCase();
+    const t = messagesFor(resolveLocale(interaction.locale));
+    // Labels in the user's language, values as Pika names them; either matches what was typed.
+    const known = KNOWN_PIKAFFECTS.map((effect) => ({ name: t.pikaEffectLabel({ effect }), value: effect as string }));
+    const matches = known.filter(({ name, value }) => value.toLowerCase().includes(needle) || name.toLowerCase().includes(needle));
+    const exact = matches.some(({ value }) => value.toLowerCase() === needle);
+    const typedChoice = { name: typed.slice(0, PIKAFFECT_MAX_LENGTH), value: typed.slice(0, PIKAFFECT_MAX_LENGTH) };
+    await interaction.respond((typed && !exact ? [typedChoice, ...matches] : matches).slice(0, 25));
   },
 };

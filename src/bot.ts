@@ -147,7 +147,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     void audit.generation({
       guildId: job.reply.guildId,
       userId: job.reply.requesterId,
-      command: `/pika ${job.request.kind}`,
+      kind: job.request.kind,
       prompt: job.request.prompt,
       seed: job.outcome?.seed,
       messageUrl: job.outcome?.messageUrl,

@@ -1,3 +1,5 @@
+import type { GenerationKind } from '../pika/request.js';
+import { commandLabel } from './option-names.js';
 /**
  * The words of /pika-admin's changes and refusals and of the audit-log channel, from the values
  * the moderation code returns. The moderator reads answers in their own language; the audit-log
@@ -86,7 +88,7 @@ export function renderAuditChange(moderatorId: string, change: Change, locale: L
 
 export interface GenerationRecord {
   userId: string;
-  command: string;
+  kind: GenerationKind;
   prompt: string;
   seed: number | undefined;
   messageUrl: string | undefined;
@@ -96,7 +98,7 @@ export interface GenerationRecord {
 export function renderAuditGeneration(entry: GenerationRecord, locale: Locale): string {
   const t = messagesFor(locale);
   return [
-    t.auditGeneration({ userId: entry.userId, command: entry.command }),
+    t.auditGeneration({ userId: entry.userId, command: commandLabel(entry.kind, locale) }),
     t.auditPrompt({ prompt: displayText(entry.prompt, 1500) }),
     t.auditSeed({ seed: entry.seed }),
     ...(entry.messageUrl ? [t.auditMessage({ url: entry.messageUrl })] : []),

@@ -1,4 +1,5 @@
 import type { Failure } from '../jobs/job.js';
+import { optionLabel } from './option-names.js';
 import { messagesFor, type Locale } from '../i18n/index.js';
 import { formatDuration } from './messages.js';
 
@@ -7,7 +8,7 @@ export function describeFailure(failure: Failure, locale: Locale = 'en-US'): str
   const t = messagesFor(locale);
   switch (failure.code) {
     case 'image_unreadable':
-      return t.pikaFailImageUnreadable({ option: failure.option, problem: failure.problem });
+      return t.pikaFailImageUnreadable({ option: optionLabel(failure.option ?? 'image', locale), problem: failure.problem });
     case 'store_unavailable':
       return t.pikaFailStoreUnavailable;
     case 'interrupted_start':

@@ -99,7 +99,7 @@ export function formatDuration(ms: number, locale: Locale = 'en-US'): string {
   const total = Math.max(0, Math.round(ms / 1000));
   const minutes = Math.floor(total / 60);
   const seconds = total % 60;
-  return minutes > 0 ? t.pikaElapsedMinutes({ minutes, seconds: String(seconds).padStart(2, '0') }) : t.pikaElapsedSeconds({ seconds });
+  return minutes > 0 ? t.pikaElapsedMinutes({ minutes, seconds }) : t.pikaElapsedSeconds({ seconds });
 }
 
 /** User text for a field or description; Discord refuses empty values, so `fallback` stands in. */

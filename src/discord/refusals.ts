@@ -1,16 +1,18 @@
 import { messagesFor, type Locale } from '../i18n/index.js';
 import { AdmissionRefused } from '../jobs/admission.js';
 import { formatBytes, InvalidOptions, type OptionProblem } from '../pika/request.js';
+import { commandLabel, optionLabel } from './option-names.js';
 import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from './usage-messages.js';
 
 /** Words, in `locale`, for what is wrong with a command's options. */
 export function describeOptionProblem(problem: OptionProblem, locale: Locale = 'en-US'): string {
   const t = messagesFor(locale);
+  const option = 'option' in problem ? optionLabel(problem.option, locale) : '';
   switch (problem.code) {
     case 'prompt_empty':
       return t.pikaOptionPromptEmpty;
     case 'too_long':
-      return t.pikaOptionTooLong(problem);
+      return t.pikaOptionTooLong({ ...problem, option });
     case 'pikaffect_characters':
       return t.pikaOptionPikaffectCharacters;
     case 'image_missing':
@@ -18,17 +20,17 @@ export function describeOptionProblem(problem: OptionProblem, locale: Locale = '
     case 'images_missing':
       return t.pikaOptionImagesMissing;
     case 'too_many_images':
-      return t.pikaOptionTooManyImages(problem);
+      return t.pikaOptionTooManyImages({ command: commandLabel(problem.kind, locale) });
     case 'image_type':
-      return t.pikaOptionImageType(problem);
+      return t.pikaOptionImageType({ option });
     case 'image_empty':
-      return t.pikaOptionImageEmpty(problem);
+      return t.pikaOptionImageEmpty({ option });
     case 'image_too_large':
-      return t.pikaOptionImageTooLarge({ option: problem.option, size: formatBytes(problem.sizeBytes), max: formatBytes(problem.maxBytes) });
+      return t.pikaOptionImageTooLarge({ option, size: formatBytes(problem.sizeBytes), max: formatBytes(problem.maxBytes) });
     case 'not_a_choice':
-      return t.pikaOptionNotAChoice(problem);
+      return t.pikaOptionNotAChoice({ ...problem, option });
     case 'out_of_range':
-      return t.pikaOptionOutOfRange(problem);
+      return t.pikaOptionOutOfRange({ ...problem, option });
   }
 }
 

@@ -41,7 +41,7 @@ export function renderPolicyRefusal(refusal: PolicyRefusal, locale: Locale = 'en
     case 'required-role':
       return t.pikaPolicyRequiredRole({ roleId: refusal.roleId });
     case 'channel':
-      return t.pikaPolicyChannel({ channels: refusal.allowedChannelIds.map((id) => `<#${id}>`).join(', ') });
+      return t.pikaPolicyChannel({ channels: refusal.allowedChannelIds.map((id) => `<#${id}>`) });
     case 'banned-word':
       return t.pikaPolicyBannedWord;
   }

@@ -3,7 +3,7 @@ import type { ProgressStatusCode } from '../discord/messages.js';
 import type { AppPermission } from '../discord/interaction.js';
 import type { IngredientsMode } from '../config.js';
 import type { FailureCause } from '../jobs/job.js';
-import type { CameraMove, GenerationKind } from '../pika/request.js';
+import type { CameraMove, GenerationKind, KnownPikaffect } from '../pika/request.js';
 import { relativeTime } from './format.js';
 import type { LimitField } from '../usage/guild-settings.js';
 import type { Limit } from '../usage/limits.js';
@@ -56,7 +56,7 @@ const pikaText = {
   pikaUnknownValue: 'unknown',
   pikaSeconds: ({ seconds }: { seconds: number }) => `${seconds} s`,
   pikaElapsedSeconds: ({ seconds }: { seconds: number }) => `${seconds}s`,
-  pikaElapsedMinutes: ({ minutes, seconds }: { minutes: number; seconds: string }) => `${minutes}m ${seconds}s`,
+  pikaElapsedMinutes: ({ minutes, seconds }: { minutes: number; seconds: number }) => `${minutes}m ${String(seconds).padStart(2, '0')}s`,
   pikaCamera: ({ move }: { move: CameraMove }) =>
     ({
       zoom_in: 'zoom in',
@@ -69,6 +69,8 @@ const pikaText = {
       rotate_ccw: 'rotate counter-clockwise',
     })[move],
   pikaIngredientsMode: ({ mode }: { mode: IngredientsMode }) => ({ precise: 'precise', creative: 'creative' })[mode],
+  /** A known effect as autocomplete lists it (the value sent to Pika stays the English name). */
+  pikaEffectLabel: ({ effect }: { effect: KnownPikaffect }): string => effect,
   pikaNoPromptImage: '*Animating your image (no prompt)*',
   pikaNoPrompt: '*(no prompt)*',
   pikaPromptNone: '*(none)*',
@@ -134,7 +136,7 @@ const pikaText = {
     `The video service is unavailable right now, so I’m not starting new videos for a moment. Please try again ${pikaWhen(retryAt, 'shortly')}.`,
   pikaPolicyBlocked: ({ reason }: { reason: string }) => `A moderator has blocked you from making videos in this server.${reason ? ` Reason: ${reason}` : ''}`,
   pikaPolicyRequiredRole: ({ roleId }: { roleId: string }) => `You need the <@&${roleId}> role to make videos in this server.`,
-  pikaPolicyChannel: ({ channels }: { channels: string }) => `I can’t be used in this channel. Please use ${channels}.`,
+  pikaPolicyChannel: ({ channels }: { channels: string[] }) => `I can’t be used in this channel. Please use ${channels.join(', ')}.`,
   pikaPolicyBannedWord: 'Your prompt was refused by this server’s rules. Please rephrase it.',
   pikaMissingPermissions: ({ permissions }: { permissions: AppPermission[] }) => {
     const names = permissions.map((p) => `**${{ EmbedLinks: 'Embed Links', AttachFiles: 'Attach Files' }[p]}**`);
@@ -151,7 +153,7 @@ const pikaText = {
   pikaOptionPikaffectCharacters: 'That `pikaffect` contains characters an effect name cannot have.',
   pikaOptionImageMissing: 'Please attach an image in `image`.',
   pikaOptionImagesMissing: 'Please attach at least two images (`image1` and `image2`).',
-  pikaOptionTooManyImages: ({ kind }: { kind: GenerationKind }) => `That is more images than \`/pika ${kind}\` takes.`,
+  pikaOptionTooManyImages: ({ command }: { command: string }) => `That is more images than \`${command}\` takes.`,
   pikaOptionImageType: ({ option }: { option: string }) => `\`${option}\` must be a PNG, JPEG or WebP image.`,
   pikaOptionImageEmpty: ({ option }: { option: string }) => `\`${option}\` is an empty file.`,
   pikaOptionImageTooLarge: ({ option, size, max }: { option: string; size: string; max: string }) => `\`${option}\` is ${size}; images may be at most ${max}.`,

@@ -3,13 +3,14 @@ import { renderAuditChange, renderAuditGeneration } from '../discord/admin-messa
 import { NO_PINGS } from '../discord/messages.js';
 import { resolveLocale } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
+import type { GenerationKind } from '../pika/request.js';
 import type { GuildSettingsStore } from '../usage/guild-settings.js';
 import type { Change } from './settings-edits.js';
 
 export interface GenerationEntry {
   guildId: string;
   userId: string;
-  command: string;
+  kind: GenerationKind;
   prompt: string;
   seed: number | undefined;
   messageUrl: string | undefined;

@@ -23,6 +23,7 @@ export const KNOWN_PIKAFFECTS = [
   'Levitate', 'Decapitate', 'Eye-pop', 'Ta-da', 'Deflate', 'Crumble', 'Dissolve', 'Squish',
   'Inflate', 'Melt', 'Crush', 'Cake-ify', 'Explode', 'Peel', 'Poke', 'Tear',
 ] as const;
+export type KnownPikaffect = (typeof KNOWN_PIKAFFECTS)[number];
 
 /** Camera choices: the value users pick, and the object the API expects (labels are in the catalogs). */
 export const CAMERA_MOVES = {

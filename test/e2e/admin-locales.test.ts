@@ -63,7 +63,7 @@ describe('/pika-admin in the moderator’s language, the audit log in the server
     const zh = await adminIn(world, 'zh-CN', 'limits', { daily: 3, cooldown: 30 });
     const [zhDone, ...zhSettings] = zh.split('\n\n');
     assert.equal(zhDone, '完成：已将每位用户每天的视频数设为 3；已将用户两次制作视频之间的冷却时间设为 30。');
-    assert.match(zhSettings.join('\n\n'), /^\*\*本服务器的 Pika 设置\*\*\n__限额__\n每位用户每天的视频数：3\n每位用户每周的视频数：20（默认）\n/);
+    assert.match(zhSettings.join('\n\n'), /^\*\*本服务器的 Pika 设置\*\*\n__限制__\n每位用户每天的视频数：3\n每位用户每周的视频数：20（默认）\n/);
     assert.match(zh, /^用户两次制作视频之间的冷却时间：30 秒$/m);
     assertChinese(zh, 'zh-CN limits');
 
@@ -72,8 +72,8 @@ describe('/pika-admin in the moderator’s language, the audit log in the server
     assert.match(en, /^Videos per user per day: 3$/m);
     assertEnglish(en, 'en-US limits');
 
-    assert.equal(await adminIn(world, 'zh-CN', 'limits', { concurrent: 0 }), '`concurrent` 至少为 1，或用 -1 表示不限。');
-    assert.equal(await adminIn(world, 'zh-CN', 'limits'), '没有要更改的内容：请至少给出一项限额，或使用 `reset`。');
+    assert.equal(await adminIn(world, 'zh-CN', 'limits', { concurrent: 0 }), '`同时进行` 至少为 1，或用 -1 表示不限。');
+    assert.equal(await adminIn(world, 'zh-CN', 'limits'), '没有要更改的内容：请至少给出一项限制，或使用 `重置`。');
     assert.equal(await adminIn(world, 'en-US', 'limits'), 'Nothing to change: give at least one limit, or `reset`.');
   });
 
@@ -178,7 +178,7 @@ describe('/pika-admin in the moderator’s language, the audit log in the server
     assert.equal(
       channelMessages(world, auditChannel)[4]!.content,
       [
-        `🎬 <@${maker}> 用 \`/pika text\` 制作了一个视频`,
+        `🎬 <@${maker}> 用 \`/pika 文生视频\` 制作了一个视频`,
         '提示词：湖上的黎明',
         '种子：777',
         `消息：https://discord.com/channels/${world.discord.guildId}/${original.channel_id}/${original.id}`,

@@ -88,8 +88,17 @@ describe('languages: every /pika user reads their own language', () => {
       const answer = await firstAnswer(
         await world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt, model: '3.0' }, userId: newUserId(), locale }),
       );
-      assert.match(answer, /`model`/);
+      assert.match(answer, locale === 'zh-CN' ? /`模型`/ : /`model`/, 'the option as the user’s client names it');
       assertLanguage(answer, `${locale} option refusal`);
+    });
+
+    test(`${locale}: effects are suggested under names in the user's language, and sent to Pika as Pika names them`, async () => {
+      const typed = locale === 'zh-CN' ? '融' : 'mel';
+      const interaction = await world.discord.autocomplete({ name: 'pika', subcommand: 'text', options: { prompt: 'x', pikaffect: typed }, focused: 'pikaffect', locale });
+      await interaction.waitFor((i) => i.callbacks.length > 0, 5000);
+      const choices = interaction.callbacks[0]!.data.choices as Array<{ name: string; value: string }>;
+      const melt = choices.find((c) => c.value === 'Melt');
+      assert.equal(melt?.name, locale === 'zh-CN' ? '融化（Melt）' : 'Melt');
     });
 
     test(`${locale}: a video Pika could not make is explained in the user's language`, async () => {

@@ -51,10 +51,10 @@ describe('the catalogs', () => {
 
   test('every message takes the same placeholders in every language', () => {
     const reference = placeholdersIn(CATALOG_FILES['en-US']);
+    assert.deepEqual(english.filter((key) => !reference.has(key)), [], 'every English message is written out where the parser can read it');
     for (const [locale, file] of Object.entries(CATALOG_FILES)) {
       const placeholders = placeholdersIn(file);
       for (const key of english) {
-        if (!reference.has(key)) continue; // built by a helper rather than written out: typed only
         assert.deepEqual(placeholders.get(key), reference.get(key), `${locale} ${key}`);
       }
     }

@@ -152,7 +152,7 @@ describe('channels and the audit log', () => {
 describe('changes in Chinese', () => {
   test('the same values read in Chinese, with no English words', () => {
     const zh = (change: Change) => renderChange(change, 'zh-CN');
-    assert.equal(zh({ kind: 'limits', reset: true, set: [{ field: 'dailyLimit', value: 3 }] }), '已将所有限额恢复为机器人的默认值；已将每位用户每天的视频数设为 3');
+    assert.equal(zh({ kind: 'limits', reset: true, set: [{ field: 'dailyLimit', value: 3 }] }), '已将所有限制恢复为机器人的默认值；已将每位用户每天的视频数设为 3');
     assert.equal(zh({ kind: 'user-blocked', userId: '5', reason: 'spam' }), '已封禁 <@5>（原因：spam）');
     assert.equal(zh({ kind: 'role-allowance', roleId: '7', daily: 2, weekly: null }), '已为 <@&7> 设定专属额度：每天 2 个，每周不限');
     assert.equal(zh({ kind: 'bonus-granted', userId: '5', videos: 2 }), '已额外给予 <@5> 2 个视频');
