@@ -101,6 +101,10 @@ export class KeyvUsageBackend implements UsageBackend {
   }
 
   async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
+    // Read what is not in memory yet before queueing for the keys: a read inside would wait
+    // behind the commit under way on the same connection, and so would every transaction queued
+    // after it, which then could no longer share a commit.
+    await Promise.all(keys.map((key) => this.read(key)));
     const { result, committed } = await this.mutex.runExclusive(keys, async () => {
       const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.read(key)] as const)));
       const { writes, result } = update(values);
@@ -173,7 +177,8 @@ export class KeyvUsageBackend implements UsageBackend {
   private async read(key: string): Promise<unknown> {
     if (this.cache.has(key)) return this.cache.get(key);
     const value = await this.keyv.get(key);
-    this.cache.set(key, value);
-    return value;
+    // A transaction may have written the key while this read was under way: its value is newer.
+    if (!this.cache.has(key)) this.cache.set(key, value);
+    return this.cache.get(key);
   }
 }
