@@ -37,10 +37,10 @@ function benchRendering(): void {
   const worst = checkGenerationOptions('text', { prompt: '*_`<@&1>|'.repeat(250).slice(0, 2000), negative_prompt: '~'.repeat(1000), images: [] }, defaults, 1);
   const display = toDisplayRequest(worst);
   measure('render progress (2000-char prompt, all escaped)', 20_000, (i) => {
-    renderProgress(display, { status: 'generating', progress: i % 100, posterUrl: undefined }, i);
+    renderProgress(display, { status: 'generating', progress: i % 100, posterUrl: undefined }, i, 'en-US');
   });
   measure('render delivery', 20_000, (i) => {
-    renderDelivery(display, '1', { seed: i, durationSeconds: 5, resultUrl: 'https://x/y.mp4', sizeBytes: 1, attachmentName: 'a.mp4' }, i);
+    renderDelivery(display, '1', { seed: i, durationSeconds: 5, resultUrl: 'https://x/y.mp4', sizeBytes: 1, attachmentName: 'a.mp4' }, i, 'en-US');
   });
 }
 

@@ -16,8 +16,8 @@ const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceSca
 const request = toDisplayRequest(
   checkGenerationOptions('text', { prompt: 'A red fox leaps over a frozen stream at dawn, cinematic', model: '2.0', pikaffect: 'Levitate', camera: 'zoom_in', images: [] }, defaults, 1),
 );
-const progress = renderProgress(request, { status: 'generating', progress: 64, posterUrl: undefined }, 52_000);
-const done = renderDelivery(request, '1', { seed: 3183047765, durationSeconds: 5, resultUrl: 'https://cdn.example/v.mp4', sizeBytes: 2_400_000, attachmentName: 'pika-3183047765.mp4' }, 94_000);
+const progress = renderProgress(request, { status: 'generating', progress: 64, posterUrl: undefined }, 52_000, 'en-US');
+const done = renderDelivery(request, '1', { seed: 3183047765, durationSeconds: 5, resultUrl: 'https://cdn.example/v.mp4', sizeBytes: 2_400_000, attachmentName: 'pika-3183047765.mp4' }, 94_000, 'en-US');
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 /** Discord hides the backslash of an escape; so does this preview. */

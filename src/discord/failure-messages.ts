@@ -4,7 +4,7 @@ import { messagesFor, type Locale } from '../i18n/index.js';
 import { formatDuration } from './messages.js';
 
 /** Plain words, in `locale`, for why a job ended without a video, safe to show to anyone. */
-export function describeFailure(failure: Failure, locale: Locale = 'en-US'): string {
+export function describeFailure(failure: Failure, locale: Locale): string {
   const t = messagesFor(locale);
   switch (failure.code) {
     case 'image_unreadable':

@@ -94,7 +94,7 @@ export function progressBar(percent: number, width = 12): string {
   return `${'▰'.repeat(filled)}${'▱'.repeat(width - filled)} ${clamped}%`;
 }
 
-export function formatDuration(ms: number, locale: Locale = 'en-US'): string {
+export function formatDuration(ms: number, locale: Locale): string {
   const t = messagesFor(locale);
   const total = Math.max(0, Math.round(ms / 1000));
   const minutes = Math.floor(total / 60);
@@ -130,7 +130,7 @@ function statusWords(status: ProgressStatus, t: Catalog): string {
 }
 
 /** The live progress view of a running task. Elapsed time is refreshed with each edit. */
-export function renderProgress(request: DisplayRequest, state: ProgressState, elapsedMs: number, locale: Locale = 'en-US'): MessageBody {
+export function renderProgress(request: DisplayRequest, state: ProgressState, elapsedMs: number, locale: Locale): MessageBody {
   const t = messagesFor(locale);
   return {
     content: '',
@@ -168,7 +168,7 @@ export function videoFileName(seed: number | undefined, taskId: string): string 
 }
 
 /** The finished video: the mp4 attached (or linked when too large), with its seed and settings. */
-export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number, locale: Locale = 'en-US'): MessageBody {
+export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number, locale: Locale): MessageBody {
   const t = messagesFor(locale);
   const fields: APIEmbedField[] = [
     { name: t.pikaFieldSeed, value: video.seed === undefined ? t.pikaUnknownValue : `\`${video.seed}\``, inline: true },
@@ -199,7 +199,7 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
 }
 
 /** A task that ended without a video, saying why in plain words. */
-export function renderFailure(request: DisplayRequest, reason: string, locale: Locale = 'en-US'): MessageBody {
+export function renderFailure(request: DisplayRequest, reason: string, locale: Locale): MessageBody {
   const t = messagesFor(locale);
   return {
     content: '',

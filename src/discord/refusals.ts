@@ -5,7 +5,7 @@ import { commandLabel, optionLabel } from './option-names.js';
 import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from './usage-messages.js';
 
 /** Words, in `locale`, for what is wrong with a command's options. */
-export function describeOptionProblem(problem: OptionProblem, locale: Locale = 'en-US'): string {
+export function describeOptionProblem(problem: OptionProblem, locale: Locale): string {
   const t = messagesFor(locale);
   const option = 'option' in problem ? optionLabel(problem.option, locale) : '';
   switch (problem.code) {

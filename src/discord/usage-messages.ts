@@ -6,7 +6,7 @@ import { truncate } from '../text.js';
 import { messagesFor, type Locale } from '../i18n/index.js';
 
 /** Why a command was refused, and when trying again can work, in `locale`. */
-export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit, locale: Locale = 'en-US'): string {
+export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit, locale: Locale): string {
   const t = messagesFor(locale);
   const { retryAt } = refusal;
   const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null };
@@ -28,12 +28,12 @@ export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCa
 }
 
 /** The circuit breaker is open: the video service failed repeatedly. */
-export function renderServiceUnavailable(retryAt: number | null, locale: Locale = 'en-US'): string {
+export function renderServiceUnavailable(retryAt: number | null, locale: Locale): string {
   return messagesFor(locale).pikaServiceUnavailable({ retryAt: retryAt ?? undefined });
 }
 
 /** Why moderation refused a command: polite, and never which banned word matched. */
-export function renderPolicyRefusal(refusal: PolicyRefusal, locale: Locale = 'en-US'): string {
+export function renderPolicyRefusal(refusal: PolicyRefusal, locale: Locale): string {
   const t = messagesFor(locale);
   switch (refusal.rule) {
     case 'blocked':
@@ -48,7 +48,7 @@ export function renderPolicyRefusal(refusal: PolicyRefusal, locale: Locale = 'en
 }
 
 /** `/pika quota`: what the user has left, and when each part resets, in `locale`. */
-export function renderQuota(view: QuotaView, owner: boolean, exempt = false, locale: Locale = 'en-US'): string {
+export function renderQuota(view: QuotaView, owner: boolean, exempt: boolean, locale: Locale): string {
   const t = messagesFor(locale);
   if (owner) return t.pikaQuotaOwner;
   if (exempt) return t.pikaQuotaExempt;

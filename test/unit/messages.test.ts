@@ -289,19 +289,19 @@ describe('progressBar', () => {
 
 describe('formatDuration', () => {
   test('seconds, then minutes and zero-padded seconds', () => {
-    assert.equal(formatDuration(0), '0s');
-    assert.equal(formatDuration(499), '0s');
-    assert.equal(formatDuration(1000), '1s');
-    assert.equal(formatDuration(59_000), '59s');
-    assert.equal(formatDuration(59_600), '1m 00s');
-    assert.equal(formatDuration(61_000), '1m 01s');
-    assert.equal(formatDuration(125_000), '2m 05s');
-    assert.equal(formatDuration(15 * 60_000), '15m 00s');
-    assert.equal(formatDuration(3_600_000), '60m 00s');
+    assert.equal(formatDuration(0, 'en-US'), '0s');
+    assert.equal(formatDuration(499, 'en-US'), '0s');
+    assert.equal(formatDuration(1000, 'en-US'), '1s');
+    assert.equal(formatDuration(59_000, 'en-US'), '59s');
+    assert.equal(formatDuration(59_600, 'en-US'), '1m 00s');
+    assert.equal(formatDuration(61_000, 'en-US'), '1m 01s');
+    assert.equal(formatDuration(125_000, 'en-US'), '2m 05s');
+    assert.equal(formatDuration(15 * 60_000, 'en-US'), '15m 00s');
+    assert.equal(formatDuration(3_600_000, 'en-US'), '60m 00s');
   });
 
   test('negative durations show as 0s', () => {
-    assert.equal(formatDuration(-5000), '0s');
+    assert.equal(formatDuration(-5000, 'en-US'), '0s');
   });
 });
 
@@ -310,7 +310,7 @@ describe('renderProgress', () => {
     const body = renderProgress(
       displayRequest({ pikaffect: 'Melt', camera: 'zoom_in', negativePrompt: 'blur' }),
       { status: 'generating', progress: 40, posterUrl: 'https://cdn.pika.art/poster.jpg' },
-      75_000,
+      75_000, 'en-US',
     );
     assert.equal(body.content, '');
     assert.deepStrictEqual(body.allowed_mentions, { parse: [] });
@@ -332,19 +332,19 @@ describe('renderProgress', () => {
   });
 
   test('no poster means no thumbnail key; no effect shows "none"', () => {
-    const body = renderProgress(displayRequest(), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest(), { status: 'queued', progress: 0, posterUrl: undefined }, 0, 'en-US');
     assert.ok(!('thumbnail' in body.embeds[0]!), "!('thumbnail' in body.embeds[0]!)");
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Effect')!.value, 'none');
   });
 
   test('an image request without prompt says so instead of an empty description', () => {
-    const body = renderProgress(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined, imageCount: 1 }), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined, imageCount: 1 }), { status: 'queued', progress: 0, posterUrl: undefined }, 0, 'en-US');
     assert.equal(body.embeds[0]!.description, '*Animating your image (no prompt)*');
     assert.ok(!body.embeds[0]!.fields!.some((f) => f.name === 'Aspect ratio'), "!body.embeds[0]!.fields!.some((f) => f.name === 'Aspect ratio')");
   });
 
   test('the user prompt is escaped and pings no one', () => {
-    const body = renderProgress(displayRequest({ prompt: '@everyone **look** <@1>' }), { status: 'queued', progress: 0, posterUrl: undefined }, 0);
+    const body = renderProgress(displayRequest({ prompt: '@everyone **look** <@1>' }), { status: 'queued', progress: 0, posterUrl: undefined }, 0, 'en-US');
     const description = body.embeds[0]!.description!;
     assert.equal(description, displayText('@everyone **look** <@1>', 3000));
     assert.ok(massPingNeutralised(description), description);
@@ -354,23 +354,23 @@ describe('renderProgress', () => {
   });
 
   test('stays within Discord limits for the worst-case request', () => {
-    const body = renderProgress(WORST, { status: 'generating', progress: 99, posterUrl: 'https://cdn.pika.art/p.jpg' }, 10 * 60_000);
+    const body = renderProgress(WORST, { status: 'generating', progress: 99, posterUrl: 'https://cdn.pika.art/p.jpg' }, 10 * 60_000, 'en-US');
     assertWithinDiscordLimits(body);
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Mode')!.value, 'creative');
   });
 
   test('stays within limits when the prompt escapes to more than the description holds', () => {
     for (const ch of ['*', '_', '`', '\\', '<', '~', '|', '#', '>', '[']) {
-      assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: ch.repeat(2000), negativePrompt: ch.repeat(1000) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0));
+      assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: ch.repeat(2000), negativePrompt: ch.repeat(1000) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0, 'en-US'));
     }
-    assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: '@everyone'.repeat(222) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0));
+    assertWithinDiscordLimits(renderProgress(displayRequest({ prompt: '@everyone'.repeat(222) }), { status: 'queued', progress: 0, posterUrl: undefined }, 0, 'en-US'));
   });
 });
 
 describe('renderDelivery', () => {
   test('attached video: pings only the requester, shows the seed, no link button', () => {
     const name = videoFileName(VIDEO.seed, 'task-id');
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: name }, 95_000);
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: name }, 95_000, 'en-US');
     assert.equal(name, 'pika-3183047765.mp4');
     assert.equal(body.content, `<@${REQUESTER}> your video is ready.`);
     assert.deepStrictEqual(body.allowed_mentions, { parse: [], users: [REQUESTER] });
@@ -388,19 +388,19 @@ describe('renderDelivery', () => {
   });
 
   test('unknown seed and duration say so', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: undefined, durationSeconds: undefined }, 0);
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: undefined, durationSeconds: undefined }, 0, 'en-US');
     const fields = Object.fromEntries((body.embeds[0]!.fields ?? []).map((f) => [f.name, f.value]));
     assert.equal(fields.Seed, 'unknown');
     assert.equal(fields.Duration, 'unknown');
   });
 
   test('a seed of 0 is shown, not treated as missing', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: 0 }, 0);
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: 0 }, 0, 'en-US');
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Seed')!.value, '`0`');
   });
 
   test('link-only delivery has a link button, the URL and the size', () => {
-    const body = renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: 300 * 1024 * 1024 }, 0);
+    const body = renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: 300 * 1024 * 1024 }, 0, 'en-US');
     assert.deepStrictEqual(body.components, [
       {
         type: ComponentType.ActionRow,
@@ -414,13 +414,13 @@ describe('renderDelivery', () => {
   });
 
   test('link-only without a known size leaves the size out', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: undefined }, 0);
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: undefined }, 0, 'en-US');
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Video')!.value, `Too large to upload here: [open the video](${VIDEO.resultUrl})`);
   });
 
   test('stays within Discord limits for the worst-case request, attached or linked', () => {
-    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, VIDEO, 3_600_000));
-    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined }, 3_600_000));
+    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, VIDEO, 3_600_000, 'en-US'));
+    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined }, 3_600_000, 'en-US'));
   });
 
   test(
@@ -428,12 +428,12 @@ describe('renderDelivery', () => {
     {},
     () => {
       const resultUrl = `https://cdn.pika.art/v1/66e0818e/${'a_long_prompt_slug_'.repeat(60)}seed1.mp4`;
-      assertWithinDiscordLimits(renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, resultUrl, attachmentName: undefined }, 0));
+      assertWithinDiscordLimits(renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, resultUrl, attachmentName: undefined }, 0, 'en-US'));
     },
   );
 
   test('the prompt cannot ping anyone: only the requester is allowed', () => {
-    const body = renderDelivery(displayRequest({ prompt: '@everyone <@999> <@&5>' }), REQUESTER, VIDEO, 0);
+    const body = renderDelivery(displayRequest({ prompt: '@everyone <@999> <@&5>' }), REQUESTER, VIDEO, 0, 'en-US');
     assert.deepStrictEqual(body.allowed_mentions.parse, []);
     assert.deepStrictEqual(body.allowed_mentions.users, [REQUESTER]);
     assert.ok(!('roles' in body.allowed_mentions), "!('roles' in body.allowed_mentions)");
@@ -457,7 +457,7 @@ describe('videoFileName', () => {
 
 describe('renderFailure', () => {
   test('says why, shows the prompt escaped, pings no one', () => {
-    const body = renderFailure(displayRequest({ prompt: '**x** @here' }), 'The video service is busy right now.');
+    const body = renderFailure(displayRequest({ prompt: '**x** @here' }), 'The video service is busy right now.', 'en-US');
     assert.equal(body.content, '');
     assert.deepStrictEqual(body.allowed_mentions, { parse: [] });
     assert.deepStrictEqual(body.components, []);
@@ -472,20 +472,20 @@ describe('renderFailure', () => {
   });
 
   test('an empty prompt shows as "(none)"', () => {
-    const body = renderFailure(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined }), 'reason');
+    const body = renderFailure(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined }), 'reason', 'en-US');
     assert.equal(body.embeds[0]!.fields![0]!.value, '*(none)*');
     assert.equal(body.embeds[0]!.title, '❌ Image to video: failed');
   });
 
   test('a very long reason is cut to 1000 characters', () => {
-    const body = renderFailure(displayRequest(), 'r'.repeat(5000));
+    const body = renderFailure(displayRequest(), 'r'.repeat(5000), 'en-US');
     assert.equal(body.embeds[0]!.description!.length, 1000);
     assert.ok(body.embeds[0]!.description!.endsWith('…'), "body.embeds[0]!.description!.endsWith('…')");
   });
 
   test('stays within Discord limits for the worst-case request and reason', () => {
-    assertWithinDiscordLimits(renderFailure(WORST, `The video service refused this request: “${'*'.repeat(5000)}”.`));
-    const prompt = renderFailure(WORST, 'x').embeds[0]!.fields![0]!;
+    assertWithinDiscordLimits(renderFailure(WORST, `The video service refused this request: “${'*'.repeat(5000)}”.`, 'en-US'));
+    const prompt = renderFailure(WORST, 'x', 'en-US').embeds[0]!.fields![0]!;
     assert.equal(prompt.name, 'Prompt');
     assert.ok(prompt.value.length <= LIMITS.fieldValue, 'prompt.value.length <= LIMITS.fieldValue');
   });
@@ -494,7 +494,7 @@ describe('renderFailure', () => {
     'a prompt that displays as nothing (only invisible characters) still gives a non-empty field',
     {},
     () => {
-      assertWithinDiscordLimits(renderFailure(displayRequest({ kind: 'image', prompt: '\u200b', aspectRatio: undefined }), 'reason'));
+      assertWithinDiscordLimits(renderFailure(displayRequest({ kind: 'image', prompt: '\u200b', aspectRatio: undefined }), 'reason', 'en-US'));
     },
   );
 });

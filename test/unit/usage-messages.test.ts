@@ -42,37 +42,37 @@ const SWITCHED_OFF = 'Making videos is switched off here for now. A moderator ca
 describe('renderRefusal', () => {
   test('concurrency names the number allowed at once', () => {
     assert.equal(
-      renderRefusal({ limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }, RULES, null),
+      renderRefusal({ limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }, RULES, null, 'en-US'),
       'You already have 2 videos in progress, the most allowed at once here. You can start another as soon as one finishes.',
     );
     assert.equal(
-      renderRefusal({ limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }, { ...RULES, maxConcurrent: 1 }, null),
+      renderRefusal({ limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }, { ...RULES, maxConcurrent: 1 }, null, 'en-US'),
       'You already have 1 video in progress, the most allowed at once here. You can start another as soon as one finishes.',
     );
   });
 
   test('cooldown gives a relative timestamp, rounded up to the next whole second', () => {
     assert.equal(
-      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_000, hits: ['cooldown'] }, RULES, null),
+      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_000, hits: ['cooldown'] }, RULES, null, 'en-US'),
       `Please wait a moment between videos: you can start your next one <t:${NOW_S + 30}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_001, hits: ['cooldown'] }, RULES, null),
+      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_001, hits: ['cooldown'] }, RULES, null, 'en-US'),
       `Please wait a moment between videos: you can start your next one <t:${NOW_S + 31}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_999, hits: ['cooldown'] }, RULES, null),
+      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_999, hits: ['cooldown'] }, RULES, null, 'en-US'),
       `Please wait a moment between videos: you can start your next one <t:${NOW_S + 31}:R>.`,
     );
   });
 
   test('daily', () => {
     assert.equal(
-      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, RULES, null),
+      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, RULES, null, 'en-US'),
       `You have used all 5 videos of your daily allowance here. You can make more <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, { ...RULES, dailyLimit: 1 }, null),
+      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, { ...RULES, dailyLimit: 1 }, null, 'en-US'),
       `You have used all 1 video of your daily allowance here. You can make more <t:${WEDNESDAY_S}:R>.`,
     );
   });
@@ -81,7 +81,7 @@ describe('renderRefusal', () => {
     const refuse = (user: Partial<UserUsage>) => {
       const refusal = checkLimits(RULES, null, { ...emptySnapshot(NOW), user: { ...emptySnapshot(NOW).user, ...user } }, NOW);
       assert.ok(refusal);
-      return renderRefusal(refusal, RULES, null);
+      return renderRefusal(refusal, RULES, null, 'en-US');
     };
     // In cooldown and the day used up: the daily allowance and midnight, not the cooldown.
     assert.equal(
@@ -98,7 +98,7 @@ describe('renderRefusal', () => {
     const late = checkLimits(longCooldown, null, { ...emptySnapshot(NOW), user: { ...emptySnapshot(NOW).user, lastStartAt: NOW, dayCount: 5 } }, NOW);
     assert.ok(late);
     assert.equal(
-      renderRefusal(late, longCooldown, null),
+      renderRefusal(late, longCooldown, null, 'en-US'),
       `You have used all 5 videos of your daily allowance here. You can make more <t:${NOW_S + 13 * 3600}:R>.`,
     );
     // Videos in progress and the day used up: the daily allowance and midnight.
@@ -115,67 +115,67 @@ describe('renderRefusal', () => {
 
   test('the text follows the limit named, not the first hit, and the time given', () => {
     assert.equal(
-      renderRefusal({ limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['cooldown', 'daily', 'weekly'] }, RULES, null),
+      renderRefusal({ limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['cooldown', 'daily', 'weekly'] }, RULES, null, 'en-US'),
       `You have used all 20 videos of your weekly allowance here. You can make more <t:${NEXT_MONDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['daily', 'server'] }, RULES, null),
+      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['daily', 'server'] }, RULES, null, 'en-US'),
       `This server has reached its limit of 50 videos for today. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
   });
 
   test('weekly', () => {
     assert.equal(
-      renderRefusal({ limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['weekly'] }, RULES, null),
+      renderRefusal({ limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['weekly'] }, RULES, null, 'en-US'),
       `You have used all 20 videos of your weekly allowance here. You can make more <t:${NEXT_MONDAY_S}:R>.`,
     );
   });
 
   test('server', () => {
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, RULES, null),
+      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, RULES, null, 'en-US'),
       `This server has reached its limit of 50 videos for today. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, { ...RULES, serverDailyCap: 1 }, null),
+      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, { ...RULES, serverDailyCap: 1 }, null, 'en-US'),
       `This server has reached its limit of 1 video for today. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
   });
 
   test('global uses the operator’s cap, not the server’s rules', () => {
     assert.equal(
-      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, RULES, 1000),
+      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, RULES, 1000, 'en-US'),
       `The bot has reached its daily limit of 1000 videos across all servers. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000 + 1, hits: ['global'] }, RULES, 1),
+      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000 + 1, hits: ['global'] }, RULES, 1, 'en-US'),
       `The bot has reached its daily limit of 1 video across all servers. Videos can be made again <t:${WEDNESDAY_S + 1}:R>.`,
     );
   });
 
   test('no retry time reads "later"', () => {
     assert.equal(
-      renderRefusal({ limit: 'cooldown', retryAt: undefined, hits: ['cooldown'] }, RULES, null),
+      renderRefusal({ limit: 'cooldown', retryAt: undefined, hits: ['cooldown'] }, RULES, null, 'en-US'),
       'Please wait a moment between videos: you can start your next one later.',
     );
     assert.equal(
-      renderRefusal({ limit: 'daily', retryAt: undefined, hits: ['daily'] }, RULES, null),
+      renderRefusal({ limit: 'daily', retryAt: undefined, hits: ['daily'] }, RULES, null, 'en-US'),
       'You have used all 5 videos of your daily allowance here. You can make more later.',
     );
     assert.equal(
-      renderRefusal({ limit: 'weekly', retryAt: undefined, hits: ['weekly'] }, RULES, null),
+      renderRefusal({ limit: 'weekly', retryAt: undefined, hits: ['weekly'] }, RULES, null, 'en-US'),
       'You have used all 20 videos of your weekly allowance here. You can make more later.',
     );
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: undefined, hits: ['server'] }, RULES, null),
+      renderRefusal({ limit: 'server', retryAt: undefined, hits: ['server'] }, RULES, null, 'en-US'),
       'This server has reached its limit of 50 videos for today. Videos can be made again later.',
     );
     assert.equal(
-      renderRefusal({ limit: 'global', retryAt: undefined, hits: ['global'] }, RULES, 3),
+      renderRefusal({ limit: 'global', retryAt: undefined, hits: ['global'] }, RULES, 3, 'en-US'),
       'The bot has reached its daily limit of 3 videos across all servers. Videos can be made again later.',
     );
     for (const limit of ['concurrency', 'cooldown', 'daily', 'weekly', 'server', 'global'] as const) {
-      const text = renderRefusal({ limit, retryAt: undefined, hits: [limit] }, RULES, 3);
+      const text = renderRefusal({ limit, retryAt: undefined, hits: [limit] }, RULES, 3, 'en-US');
       assert.doesNotMatch(text, /<t:|undefined|NaN| \./, limit);
     }
   });
@@ -189,39 +189,39 @@ describe('renderRefusal', () => {
       ['global', {}, 0, WEDNESDAY_S * 1000],
     ];
     for (const [limit, zero, globalDailyCap, retryAt] of cases) {
-      assert.equal(renderRefusal({ limit, retryAt, hits: [limit] }, { ...RULES, ...zero }, globalDailyCap), SWITCHED_OFF, limit);
+      assert.equal(renderRefusal({ limit, retryAt, hits: [limit] }, { ...RULES, ...zero }, globalDailyCap, 'en-US'), SWITCHED_OFF, limit);
       // As checkLimits refuses a fresh user under those rules.
       const refusal = checkLimits({ ...RULES, ...zero }, globalDailyCap, emptySnapshot(NOW), NOW);
       assert.deepEqual(refusal, { limit, retryAt, hits: [limit] });
-      assert.equal(renderRefusal(refusal, { ...RULES, ...zero }, globalDailyCap), SWITCHED_OFF, `${limit} from checkLimits`);
+      assert.equal(renderRefusal(refusal, { ...RULES, ...zero }, globalDailyCap, 'en-US'), SWITCHED_OFF, `${limit} from checkLimits`);
     }
   });
 
   test('only a limit hit being 0 switches off: 0 in a limit not hit, or a cooldown of 0, keeps the usual wording', () => {
     assert.equal(
-      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, { ...RULES, maxConcurrent: 0 }, null),
+      renderRefusal({ limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['daily'] }, { ...RULES, maxConcurrent: 0 }, null, 'en-US'),
       `You have used all 5 videos of your daily allowance here. You can make more <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, { ...RULES, dailyLimit: 0, serverDailyCap: 0 }, 10),
+      renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, { ...RULES, dailyLimit: 0, serverDailyCap: 0 }, 10, 'en-US'),
       `The bot has reached its daily limit of 10 videos across all servers. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, RULES, 0),
+      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['server'] }, RULES, 0, 'en-US'),
       `This server has reached its limit of 50 videos for today. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_000, hits: ['cooldown'] }, { ...RULES, cooldownSeconds: 0 }, 0),
+      renderRefusal({ limit: 'cooldown', retryAt: NOW + 30_000, hits: ['cooldown'] }, { ...RULES, cooldownSeconds: 0 }, 0, 'en-US'),
       `Please wait a moment between videos: you can start your next one <t:${NOW_S + 30}:R>.`,
     );
     assert.equal(
-      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['daily', 'server'] }, { ...RULES, weeklyLimit: 0 }, 0),
+      renderRefusal({ limit: 'server', retryAt: WEDNESDAY_S * 1000, hits: ['daily', 'server'] }, { ...RULES, weeklyLimit: 0 }, 0, 'en-US'),
       `This server has reached its limit of 50 videos for today. Videos can be made again <t:${WEDNESDAY_S}:R>.`,
     );
     // null is unlimited, not 0.
-    assert.notEqual(renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, RULES, null), SWITCHED_OFF);
+    assert.notEqual(renderRefusal({ limit: 'global', retryAt: WEDNESDAY_S * 1000, hits: ['global'] }, RULES, null, 'en-US'), SWITCHED_OFF);
     assert.notEqual(
-      renderRefusal({ limit: 'weekly', retryAt: undefined, hits: ['concurrency', 'daily', 'weekly', 'server', 'global'] }, { ...RULES, maxConcurrent: null, dailyLimit: null, serverDailyCap: null }, null),
+      renderRefusal({ limit: 'weekly', retryAt: undefined, hits: ['concurrency', 'daily', 'weekly', 'server', 'global'] }, { ...RULES, maxConcurrent: null, dailyLimit: null, serverDailyCap: null }, null, 'en-US'),
       SWITCHED_OFF,
     );
   });
@@ -235,7 +235,7 @@ describe('renderRefusal', () => {
       ['the named limit 0 among others', { limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['concurrency', 'cooldown', 'weekly'] }, { weeklyLimit: 0 }, null],
     ];
     for (const [label, refusal, zero, globalDailyCap] of cases) {
-      assert.equal(renderRefusal(refusal, { ...RULES, ...zero }, globalDailyCap), SWITCHED_OFF, label);
+      assert.equal(renderRefusal(refusal, { ...RULES, ...zero }, globalDailyCap, 'en-US'), SWITCHED_OFF, label);
     }
   });
 
@@ -246,20 +246,20 @@ describe('renderRefusal', () => {
     const dailyOff = { ...RULES, maxConcurrent: 1, dailyLimit: 0 };
     const running = checkLimits(dailyOff, null, withUser({ running: ['r1'] }), NOW);
     assert.deepEqual(running, { limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['concurrency', 'daily'] });
-    assert.equal(renderRefusal(running, dailyOff, null), SWITCHED_OFF);
+    assert.equal(renderRefusal(running, dailyOff, null, 'en-US'), SWITCHED_OFF);
     // Videos in progress set to 0 on a day the allowance is used up: the daily limit (5) is named.
     const concurrencyOff = { ...RULES, maxConcurrent: 0 };
     const spentDay = checkLimits(concurrencyOff, null, withUser({ dayCount: 5 }), NOW);
     assert.deepEqual(spentDay, { limit: 'daily', retryAt: WEDNESDAY_S * 1000, hits: ['concurrency', 'daily'] });
-    assert.equal(renderRefusal(spentDay, concurrencyOff, null), SWITCHED_OFF);
+    assert.equal(renderRefusal(spentDay, concurrencyOff, null, 'en-US'), SWITCHED_OFF);
     // The daily limit set to 0 for a user whose week is used up: the weekly limit (20) is named.
     const spentWeek = checkLimits(dailyOff, null, withUser({ weekCount: 20 }), NOW);
     assert.deepEqual(spentWeek, { limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['daily', 'weekly'] });
-    assert.equal(renderRefusal(spentWeek, dailyOff, null), SWITCHED_OFF);
+    assert.equal(renderRefusal(spentWeek, dailyOff, null, 'en-US'), SWITCHED_OFF);
     // The operator's cap set to 0, the user's week used up: the weekly limit is named.
     const spentWeekGlobalOff = checkLimits(RULES, 0, withUser({ weekCount: 20 }), NOW);
     assert.deepEqual(spentWeekGlobalOff, { limit: 'weekly', retryAt: NEXT_MONDAY_S * 1000, hits: ['weekly', 'global'] });
-    assert.equal(renderRefusal(spentWeekGlobalOff, RULES, 0), SWITCHED_OFF);
+    assert.equal(renderRefusal(spentWeekGlobalOff, RULES, 0, 'en-US'), SWITCHED_OFF);
   });
 });
 
@@ -277,13 +277,13 @@ describe('renderQuota', () => {
 
   test('an owner is told no limits apply, whatever the view', () => {
     const expected = '**Your Pika allowance**\nYou are one of the bot’s owners: no limits apply to you.';
-    assert.equal(renderQuota(limitedView, true), expected);
-    assert.equal(renderQuota({ ...limitedView, dailyLeft: 0 }, true), expected);
+    assert.equal(renderQuota(limitedView, true, false, 'en-US'), expected);
+    assert.equal(renderQuota({ ...limitedView, dailyLeft: 0 }, true, false, 'en-US'), expected);
   });
 
   test('limited, with the cooldown active and a server cap', () => {
     assert.equal(
-      renderQuota(limitedView, false),
+      renderQuota(limitedView, false, false, 'en-US'),
       [
         '**Your Pika allowance in this server**',
         `Today: 3 videos left · resets <t:${WEDNESDAY_S}:R>`,
@@ -296,7 +296,7 @@ describe('renderQuota', () => {
   });
 
   test('used up shows 0 videos left', () => {
-    const text = renderQuota({ ...limitedView, dailyLeft: 0, serverLeftToday: 0, cooldownUntil: null }, false);
+    const text = renderQuota({ ...limitedView, dailyLeft: 0, serverLeftToday: 0, cooldownUntil: null }, false, false, 'en-US');
     assert.match(text, /^Today: 0 videos left · resets <t:\d+:R>$/m);
     assert.match(text, /^Server today: 0 videos left · resets <t:\d+:R>$/m);
     assert.match(text, /^Cooldown: ready now$/m);
@@ -314,7 +314,7 @@ describe('renderQuota', () => {
       serverLeftToday: null,
     });
     assert.equal(
-      renderQuota(view, false),
+      renderQuota(view, false, false, 'en-US'),
       ['**Your Pika allowance in this server**', 'Today: unlimited', 'This week: unlimited', 'Cooldown: ready now', 'In progress: 0'].join('\n'),
     );
   });
@@ -322,7 +322,7 @@ describe('renderQuota', () => {
   test('from a real quotaView of a fresh user', () => {
     const view = quotaView({ ...RULES, serverDailyCap: null }, emptySnapshot(NOW), NOW);
     assert.equal(
-      renderQuota(view, false),
+      renderQuota(view, false, false, 'en-US'),
       [
         '**Your Pika allowance in this server**',
         `Today: 5 videos left · resets <t:${WEDNESDAY_S}:R>`,
