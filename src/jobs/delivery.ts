@@ -125,7 +125,7 @@ export class DeliveryRun implements PollJob {
   private downloadFailed(error: unknown, url: string, sources: string[]): number | undefined {
     const reason = error instanceof DownloadError ? error.reason : 'network';
     if (reason === 'too_large') {
-      const sizeBytes = (error as DownloadError & { sizeBytes?: number }).sizeBytes;
+      const { sizeBytes } = error as DownloadError;
       this.log.info('the video is over the upload limit; linking it', { sizeBytes });
       this.media = { kind: 'link', url, sizeBytes, reason: 'too_large' };
       return undefined;

@@ -16,7 +16,7 @@ import { isEnded, markFailed, markRunning, newJob, settlementFor, type Job } fro
 import type { JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
-import { KeyedMutex } from '../usage/usage-store.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { Locale } from '../i18n/index.js';
 
 export interface JobEvents {

@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import { KeyedMutex } from '../usage/usage-store.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { isEnded, type Job } from './job.js';
 
 const HOUR_MS = 3_600_000;

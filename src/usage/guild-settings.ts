@@ -2,7 +2,7 @@ import type Keyv from 'keyv';
 import type { OperatorLimits } from '../config.js';
 import { emptyModeration, roleEffect, type ModerationSettings } from '../moderation/policy.js';
 import type { Limit, LimitRules } from './limits.js';
-import { KeyedMutex } from './usage-store.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 
 /**
  * What a server's moderators set. A limit left out means "the operator's default"; `null`

@@ -11,7 +11,8 @@ import { emptyModeration } from '../../src/moderation/policy.js';
 import { effectiveRules, GuildSettingsStore, LIMIT_FIELDS, type GuildSettings } from '../../src/usage/guild-settings.js';
 import type { GlobalUsage, GuildUsage, LimitRules, Reservation, Settlement, UserUsage } from '../../src/usage/limits.js';
 import { UsageService, type ReserveOutcome } from '../../src/usage/usage-service.js';
-import { KeyedMutex, KeyvUsageBackend, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
+import { KeyvUsageBackend, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
+import { KeyedMutex } from '../../src/util/keyed-mutex.js';
 
 const SECOND = 1000;
 const HOUR = 3_600_000;
