@@ -22,6 +22,8 @@ import { GuildSettingsStore } from '../src/usage/guild-settings.js';
 import { isoWeek, utcDay } from '../src/usage/limits.js';
 import { UsageService } from '../src/usage/usage-service.js';
 import { KeyvUsageBackend } from '../src/usage/usage-store.js';
+/** A job id as the bot makes them (a UUID). */
+const JOB_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
 
@@ -40,7 +42,7 @@ function benchRendering(): void {
     renderProgress(display, { status: 'generating', progress: i % 100, posterUrl: undefined }, i, 'en-US');
   });
   measure('render delivery', 20_000, (i) => {
-    renderDelivery(display, '1', { seed: i, durationSeconds: 5, resultUrl: 'https://x/y.mp4', sizeBytes: 1, attachmentName: 'a.mp4' }, i, 'en-US');
+    renderDelivery(display, '1', { seed: i, durationSeconds: 5, resultUrl: 'https://x/y.mp4', sizeBytes: 1, attachmentName: 'a.mp4' }, i, 'en-US', JOB_ID);
   });
 }
 

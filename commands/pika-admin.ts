@@ -11,6 +11,7 @@ import type { AppContext } from '../src/context.js';
 import type { Command } from '../src/discord/command.js';
 import { displayText, NO_PINGS } from '../src/discord/messages.js';
 import { renderDone, renderEditProblem } from '../src/discord/admin-messages.js';
+import { historyView } from '../src/discord/history-view.js';
 import { fitMessage, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import { messagesFor, resolveLocale, type Locale } from '../src/i18n/index.js';
@@ -144,6 +145,11 @@ const data = named(new SlashCommandBuilder(), t('cmdAdminName'), t('cmdAdminDesc
         ),
       )
       .addSubcommand((sub) => named(sub, t('cmdAdminChannelsClearName'), t('cmdAdminChannelsClearDescription'))),
+  )
+  .addSubcommand((sub) =>
+    named(sub, t('cmdAdminHistoryName'), t('cmdAdminHistoryDescription')).addUserOption((o) =>
+      named(o, t('cmdAdminUserName'), t('cmdAdminHistoryUserDescription')).setRequired(true),
+    ),
   )
   .addSubcommand((sub) =>
     named(sub, t('cmdAdminAuditLogName'), t('cmdAdminAuditLogDescription')).addChannelOption((o) =>
@@ -287,6 +293,12 @@ export const pikaAdmin: Command = {
   async execute(interaction, ctx) {
     const locale = resolveLocale(interaction.locale);
     const guildId = requireModerator(interaction, ctx, locale);
+    if (interaction.options.getSubcommandGroup(false) === null && interaction.options.getSubcommand(false) === 'history') {
+      // A page with buttons to page through, unlike the text answers of the other subcommands.
+      const member = interaction.options.getUser('user', true);
+      await interaction.reply({ ...(await historyView(interaction, ctx, member.id, 0)), flags: MessageFlags.Ephemeral });
+      return;
+    }
     const content = await run({ interaction, ctx, guildId, locale, guildLocale: interaction.guildLocale });
     await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
   },

@@ -2,7 +2,6 @@ import {
   ApplicationIntegrationType,
   InteractionContextType,
   MessageFlags,
-  PermissionFlagsBits,
   SlashCommandBuilder,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
@@ -12,7 +11,13 @@ import {
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/messages.js';
-import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf, warnIfChannelFallbackWouldFail } from '../src/discord/interaction.js';
+import { DIRECT_MESSAGES_SCOPE, requesterOf, usageScopeOf } from '../src/discord/interaction.js';
+import { deferPublicReply, requireVideoPermissions, startGeneration } from '../src/discord/generation.js';
+import { historyView } from '../src/discord/history-view.js';
+import { isJobId } from '../src/discord/custom-ids.js';
+import { JobActionRefused, requireJob } from '../src/jobs/job-actions.js';
+import type { AppContext } from '../src/context.js';
+import { truncate } from '../src/text.js';
 import { renderQuota } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import { messagesFor, resolveLocale } from '../src/i18n/index.js';
@@ -31,6 +36,8 @@ import {
   type RawGenerationOptions,
 } from '../src/pika/request.js';
 
+const JOB_ID_LENGTH = 36;
+const MAX_CHOICES = 25;
 const GENERATION_KINDS = ['text', 'image', 'ingredients'] as const satisfies readonly GenerationKind[];
 const INGREDIENT_OPTIONS = Array.from({ length: MAX_INGREDIENTS }, (_, i) => `image${i + 1}`);
 
@@ -103,6 +110,12 @@ const data = named(new SlashCommandBuilder(), t('cmdPikaName'), t('cmdPikaDescri
     ),
   )
   .addSubcommand((sub) => named(sub, t('cmdPikaQuotaName'), t('cmdPikaQuotaDescription')))
+  .addSubcommand((sub) => named(sub, t('cmdPikaHistoryName'), t('cmdPikaHistoryDescription')))
+  .addSubcommand((sub) =>
+    named(sub, t('cmdPikaShowName'), t('cmdPikaShowDescription')).addStringOption((o) =>
+      named(o, t('cmdPikaShowIdName'), t('cmdPikaShowIdDescription')).setRequired(true).setMaxLength(JOB_ID_LENGTH).setAutocomplete(true),
+    ),
+  )
   .addSubcommand((sub) => {
     named(sub, t('cmdPikaIngredientsName'), t('cmdPikaIngredientsDescription'));
     const ingredient = (number: number, description: CommandText) => (o: SlashCommandAttachmentOption) =>
@@ -158,6 +171,31 @@ function readOptions(interaction: ChatInputCommandInteraction, kind: GenerationK
   };
 }
 
+/**
+ * `/pika show`: a delivered video of the user's own, posted again on a public reply with its
+ * buttons. Nothing is generated or charged.
+ */
+async function showJob(interaction: ChatInputCommandInteraction, ctx: AppContext): Promise<void> {
+  const id = interaction.options.getString('id', true).trim().toLowerCase();
+  const job = requireJob(isJobId(id) ? await ctx.jobs.find(id) : undefined);
+  if (job.reservation.userId !== interaction.user.id) throw new JobActionRefused({ code: 'not_yours', action: 'show' });
+  if (job.state !== 'delivered' || !job.result) throw new JobActionRefused({ code: 'no_video' });
+  requireVideoPermissions(interaction);
+  ctx.jobs.show(job, await deferPublicReply(interaction), { locale: interaction.locale, guildLocale: interaction.guildLocale });
+}
+
+/** The user's recent delivered videos here, newest first, for `/pika show id:`; what was typed matches the prompt or the id. */
+async function recentVideoChoices(interaction: AutocompleteInteraction, ctx: AppContext, typed: string) {
+  const scope = interaction.guildId ?? DIRECT_MESSAGES_SCOPE;
+  const { jobs } = await ctx.jobs.history(scope, interaction.user.id, 0, MAX_CHOICES);
+  const needle = typed.trim().toLowerCase();
+  const when = new Intl.DateTimeFormat(resolveLocale(interaction.locale), { dateStyle: 'short', timeStyle: 'short', timeZone: 'UTC' });
+  return jobs
+    .filter((job) => job.state === 'delivered' && !job.deleted)
+    .filter((job) => !needle || job.id.startsWith(needle) || job.request.prompt.toLowerCase().includes(needle))
+    .map((job) => ({ name: truncate(`${when.format(job.createdAt)} UTC · ${job.request.prompt.replace(/\s+/g, ' ') || job.request.kind}`, 100), value: job.id }));
+}
+
 function isGenerationKind(name: string | null): name is GenerationKind {
   return (GENERATION_KINDS as readonly string[]).includes(name ?? '');
 }
@@ -175,29 +213,21 @@ export const pika: Command = {
       await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
       return;
     }
+    if (subcommand === 'history') {
+      await interaction.reply({ ...(await historyView(interaction, ctx, interaction.user.id, 0)), flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (subcommand === 'show') return showJob(interaction, ctx);
     if (!isGenerationKind(subcommand)) {
       throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaUnknownSubcommand);
     }
     const request = checkGenerationOptions(subcommand, readOptions(interaction, subcommand), ctx.config.defaults, ctx.config.maxImageBytes);
-    requireAppPermissions(interaction, [
-      [PermissionFlagsBits.EmbedLinks, 'EmbedLinks'],
-      [PermissionFlagsBits.AttachFiles, 'AttachFiles'],
-    ]);
-    warnIfChannelFallbackWouldFail(interaction, ctx.logger);
-    const admitted = await ctx.admission.admit(scope, requester, request);
-    let reply;
-    try {
-      const deferred = await interaction.deferReply({ withResponse: true });
-      reply = { ...replyTargetOf(interaction), ...(deferred.resource?.message ? { messageId: deferred.resource.message.id } : {}) };
-    } catch (error) {
-      await admitted.cancel();
-      throw error;
-    }
-    await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale });
+    await startGeneration(interaction, request, ctx);
   },
 
-  async autocomplete(interaction: AutocompleteInteraction) {
+  async autocomplete(interaction: AutocompleteInteraction, ctx) {
     const focused = interaction.options.getFocused(true);
+    if (focused.name === 'id') return interaction.respond(await recentVideoChoices(interaction, ctx, String(focused.value)));
     if (focused.name !== 'pikaffect') return interaction.respond([]);
     const typed = String(focused.value).trim();
     const needle = typed.toLowerCase();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Events, GatewayIntentBits, RESTEvents, type RESTOptions } from 'discord.js';
 import { commands } from '../commands/index.js';
+import { components } from '../components/index.js';
 import type { Config } from './config.js';
 import { processClock } from './clock.js';
 import type { AppContext } from './context.js';
@@ -158,7 +159,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const admission = new Admission({ usage, settings, breaker });
   const editor = new SettingsEditor(settings, audit, logger);
   const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor };
-  const router = new InteractionRouter(commands, ctx);
+  const router = new InteractionRouter(commands, components, ctx);
 
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.Error, (error) => logger.error('discord client error', { error }));

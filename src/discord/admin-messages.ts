@@ -104,3 +104,8 @@ export function renderAuditGeneration(entry: GenerationRecord, locale: Locale): 
     ...(entry.messageUrl ? [t.auditMessage({ url: entry.messageUrl })] : []),
   ].join('\n');
 }
+
+/** An audit-log entry for a video's message deleted by its button. */
+export function renderAuditDeletion(deletedBy: string, requesterId: string, jobId: string, locale: Locale): string {
+  return messagesFor(locale).auditDeleted({ moderatorId: deletedBy, userId: requesterId, jobId });
+}

@@ -1,4 +1,4 @@
-import { PermissionFlagsBits, type ChatInputCommandInteraction } from 'discord.js';
+import { PermissionFlagsBits, type RepliableInteraction } from 'discord.js';
 import type { Logger } from '../logger.js';
 import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
@@ -10,7 +10,7 @@ import { DEFAULT_ATTACHMENT_SIZE_LIMIT, type ReplyTarget } from './replies.js';
  * moderator must grant. Read from the interaction itself, so no request is needed.
  */
 export function requireAppPermissions(
-  interaction: ChatInputCommandInteraction,
+  interaction: RepliableInteraction,
   needed: ReadonlyArray<readonly [bigint, AppPermission]>,
 ): void {
   const missing = missingAppPermissions(interaction, needed);
@@ -23,7 +23,7 @@ export function requireAppPermissions(
 export type AppPermission = 'EmbedLinks' | 'AttachFiles';
 
 /** Names of the permissions in `needed` the bot lacks in this channel. */
-export function missingAppPermissions<Name extends string>(interaction: ChatInputCommandInteraction, needed: ReadonlyArray<readonly [bigint, Name]>): Name[] {
+export function missingAppPermissions<Name extends string>(interaction: RepliableInteraction, needed: ReadonlyArray<readonly [bigint, Name]>): Name[] {
   return needed.filter(([flag]) => !interaction.appPermissions.has(flag)).map(([, name]) => name);
 }
 
@@ -31,7 +31,7 @@ export function missingAppPermissions<Name extends string>(interaction: ChatInpu
  * The task runs even where posting in the channel (needed once the interaction token expires or
  * the reply is deleted) would fail; the operator learns of it from the log.
  */
-export function warnIfChannelFallbackWouldFail(interaction: ChatInputCommandInteraction, logger: Logger): void {
+export function warnIfChannelFallbackWouldFail(interaction: RepliableInteraction, logger: Logger): void {
   const missing = missingAppPermissions(interaction, channelFallbackPermissions(interaction));
   if (missing.length > 0) {
     logger.warn('if this reply expires, posting the video in the channel instead would fail', { channel: interaction.channelId, missing });
@@ -39,7 +39,7 @@ export function warnIfChannelFallbackWouldFail(interaction: ChatInputCommandInte
 }
 
 /** What posting the video in the channel needs, for when the interaction token has expired. */
-function channelFallbackPermissions(interaction: ChatInputCommandInteraction): Array<readonly [bigint, string]> {
+function channelFallbackPermissions(interaction: RepliableInteraction): Array<readonly [bigint, string]> {
   return [
     [PermissionFlagsBits.ViewChannel, 'View Channel'],
     interaction.channel?.isThread()
@@ -49,12 +49,18 @@ function channelFallbackPermissions(interaction: ChatInputCommandInteraction): A
   ];
 }
 
-export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTarget {
+/** Commands, buttons and modals always come from a channel (a DM is one); only pings have none. */
+function channelIdOf(interaction: RepliableInteraction): string {
+  if (!interaction.channelId) throw new Error(`interaction ${interaction.id} came from no channel`);
+  return interaction.channelId;
+}
+
+export function replyTargetOf(interaction: RepliableInteraction): ReplyTarget {
   return {
     applicationId: interaction.applicationId,
     interactionToken: interaction.token,
     interactionId: interaction.id,
-    channelId: interaction.channelId,
+    channelId: channelIdOf(interaction),
     guildId: interaction.guildId,
     requesterId: interaction.user.id,
     attachmentSizeLimit: interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_SIZE_LIMIT,
@@ -65,7 +71,7 @@ export function replyTargetOf(interaction: ChatInputCommandInteraction): ReplyTa
  * The server whose limits apply: the guild, or one shared scope for direct messages when the
  * operator allows them. Refuses direct messages otherwise.
  */
-export function usageScopeOf(interaction: ChatInputCommandInteraction, allowDms: boolean): string {
+export function usageScopeOf(interaction: RepliableInteraction, allowDms: boolean): string {
   if (interaction.guildId) return interaction.guildId;
   if (!allowDms) throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaServersOnly);
   return DIRECT_MESSAGES_SCOPE;
@@ -73,15 +79,20 @@ export function usageScopeOf(interaction: ChatInputCommandInteraction, allowDms:
 
 export const DIRECT_MESSAGES_SCOPE = 'dm';
 
+/** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */
+export function isModerator(interaction: RepliableInteraction, isOwner: (userId: string) => boolean): boolean {
+  return isOwner(interaction.user.id) || Boolean(interaction.guildId && interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild));
+}
+
 /** Who runs the command and from where, as moderation rules see it. */
-export function requesterOf(interaction: ChatInputCommandInteraction): Requester {
+export function requesterOf(interaction: RepliableInteraction): Requester {
   const roles = interaction.member?.roles;
   const roleIds = Array.isArray(roles) ? roles : roles ? [...roles.cache.keys()] : [];
   const channel = interaction.channel;
   return {
     userId: interaction.user.id,
     roleIds,
-    channelId: interaction.channelId,
+    channelId: channelIdOf(interaction),
     parentChannelId: channel?.isThread() ? channel.parentId : null,
   };
 }

@@ -10,6 +10,7 @@ import {
 import { messagesFor, resolveLocale, type Catalog, type Locale } from '../i18n/index.js';
 import { formatBytes, type GenerationRequest } from '../pika/request.js';
 import { truncate } from '../text.js';
+import { encodeComponentId, type ComponentId } from './custom-ids.js';
 
 export { truncate };
 
@@ -167,8 +168,8 @@ export function videoFileName(seed: number | undefined, taskId: string): string 
   return seed === undefined ? `pika-${taskId.replace(/[^\w-]/g, '').slice(0, 36)}.mp4` : `pika-${seed}.mp4`;
 }
 
-/** The finished video: the mp4 attached (or linked when too large), with its seed and settings. */
-export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number, locale: Locale): MessageBody {
+/** The finished video: the mp4 attached (or linked when too large), with its seed, its settings and the buttons that act on job `jobId`. */
+export function renderDelivery(request: DisplayRequest, requesterId: string, video: FinishedVideo, elapsedMs: number, locale: Locale, jobId: string): MessageBody {
   const t = messagesFor(locale);
   const fields: APIEmbedField[] = [
     { name: t.pikaFieldSeed, value: video.seed === undefined ? t.pikaUnknownValue : `\`${video.seed}\``, inline: true },
@@ -193,13 +194,27 @@ export function renderDelivery(request: DisplayRequest, requesterId: string, vid
         fields,
       },
     ],
-    components: linkOnly && video.resultUrl && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButtonRow(t.pikaOpenVideoButton, video.resultUrl)] : [],
+    components: [
+      buttonRow([
+        actionButton(t.pikaButtonReroll, '🔄', { action: 'reroll', jobId }),
+        actionButton(t.pikaButtonRemix, '🔀', { action: 'remix', jobId }),
+        actionButton(t.pikaButtonDelete, '🗑️', { action: 'delete', jobId }),
+        actionButton(t.pikaButtonDetails, 'ℹ️', { action: 'details', jobId }),
+        ...(linkOnly && video.resultUrl && video.resultUrl.length <= MAX_BUTTON_URL ? [linkButton(t.pikaOpenVideoButton, video.resultUrl)] : []),
+      ]),
+    ],
     allowed_mentions: pingOnly(requesterId),
   };
 }
 
+/** What a failure message offers: ℹ Details always, 🔄 Try again when another try could succeed. */
+export interface FailureActions {
+  jobId: string;
+  tryAgain: boolean;
+}
+
 /** A task that ended without a video, saying why in plain words. */
-export function renderFailure(request: DisplayRequest, reason: string, locale: Locale): MessageBody {
+export function renderFailure(request: DisplayRequest, reason: string, locale: Locale, actions: FailureActions): MessageBody {
   const t = messagesFor(locale);
   return {
     content: '',
@@ -211,14 +226,50 @@ export function renderFailure(request: DisplayRequest, reason: string, locale: L
         fields: [{ name: t.pikaFieldPrompt, value: displayOr(request.prompt, LIMITS.fieldValue, t.pikaPromptNone) }, ...requestFields(request, t)],
       },
     ],
-    components: [],
+    components: [
+      buttonRow([
+        ...(actions.tryAgain ? [actionButton(t.pikaButtonTryAgain, '🔄', { action: 'reroll', jobId: actions.jobId })] : []),
+        actionButton(t.pikaButtonDetails, 'ℹ️', { action: 'details', jobId: actions.jobId }),
+      ]),
+    ],
     allowed_mentions: NO_PINGS,
   };
 }
 
-function linkButtonRow(label: string, url: string): APIActionRowComponent<APIButtonComponent> {
+/** A job's end, for the follow-up that notifies its requester. */
+export interface Notice {
+  outcome: 'ready' | 'failed';
+  /** The reply that shows it. */
+  messageUrl: string;
+}
+
+/** The short follow-up that pings the requester (and no one else) when their reply shows the outcome. */
+export function renderNotice(requesterId: string, notice: Notice, locale: Locale): MessageBody {
+  const t = messagesFor(locale);
+  const mention = `<@${requesterId}>`;
   return {
-    type: ComponentType.ActionRow,
-    components: [{ type: ComponentType.Button, style: ButtonStyle.Link, label, url }],
+    content: notice.outcome === 'ready' ? t.pikaNoticeReady({ mention, url: notice.messageUrl }) : t.pikaNoticeFailed({ mention, url: notice.messageUrl }),
+    embeds: [],
+    components: [],
+    allowed_mentions: pingOnly(requesterId),
   };
+}
+
+export function buttonRow(buttons: APIButtonComponent[]): APIActionRowComponent<APIButtonComponent> {
+  return { type: ComponentType.ActionRow, components: buttons };
+}
+
+export function actionButton(label: string, emoji: string | undefined, id: ComponentId, disabled = false): APIButtonComponent {
+  return {
+    type: ComponentType.Button,
+    style: ButtonStyle.Secondary,
+    label,
+    custom_id: encodeComponentId(id),
+    ...(emoji ? { emoji: { name: emoji } } : {}),
+    ...(disabled ? { disabled } : {}),
+  };
+}
+
+function linkButton(label: string, url: string): APIButtonComponent {
+  return { type: ComponentType.Button, style: ButtonStyle.Link, label, url };
 }

@@ -1,5 +1,6 @@
 import { messagesFor, type Locale } from '../i18n/index.js';
 import { AdmissionRefused } from '../jobs/admission.js';
+import { JobActionRefused, type JobActionProblem } from '../jobs/job-actions.js';
 import { formatBytes, InvalidOptions, type OptionProblem } from '../pika/request.js';
 import { commandLabel, optionLabel } from './option-names.js';
 import { renderPolicyRefusal, renderRefusal, renderServiceUnavailable } from './usage-messages.js';
@@ -34,12 +35,28 @@ export function describeOptionProblem(problem: OptionProblem, locale: Locale): s
   }
 }
 
+/** Words, in `locale`, for why a button (or `/pika show`) cannot act on a stored job. */
+export function describeJobActionProblem(problem: JobActionProblem, locale: Locale): string {
+  const t = messagesFor(locale);
+  switch (problem.code) {
+    case 'expired':
+      return t.jobExpired;
+    case 'images_gone':
+      return t.jobImagesGone({ command: commandLabel(problem.kind, locale) });
+    case 'not_yours':
+      return problem.action === 'delete' ? t.jobNotYoursDelete : t.jobNotYoursShow;
+    case 'no_video':
+      return t.jobNoVideo;
+  }
+}
+
 /**
  * The words for a refusal the domain threw as data (a request that fails the checks, or one
  * admission turned away), in `locale`; undefined for any other error.
  */
 export function describeRefusal(error: unknown, locale: Locale): string | undefined {
   if (error instanceof InvalidOptions) return describeOptionProblem(error.problem, locale);
+  if (error instanceof JobActionRefused) return describeJobActionProblem(error.problem, locale);
   if (error instanceof AdmissionRefused) {
     const { refusal } = error;
     switch (refusal.kind) {

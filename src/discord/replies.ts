@@ -2,7 +2,7 @@ import { REST, Routes, SnowflakeUtil } from 'discord.js';
 import { transferTimeoutMs } from '../download.js';
 import { processClock } from '../clock.js';
 import { messagesFor, type Locale } from '../i18n/index.js';
-import { pingOnly, type Audiences, type MessageBody } from './messages.js';
+import { pingOnly, renderNotice, type Audiences, type MessageBody, type Notice } from './messages.js';
 import { uploadMessage } from './upload.js';
 
 /** Where a job's answers go: the interaction's original reply, or its channel. Serializable, for resuming. */
@@ -117,6 +117,27 @@ export class ReplyWriter {
       return { message, where: 'reply' };
     }
     return { message: await this.postInChannel(target, final.render(final.audiences.server), final.audiences.server, video), where: 'channel' };
+  }
+
+  /**
+   * Tells the requester, by a follow-up that mentions only them, that their reply now shows the
+   * outcome: an edit notifies no one. Sent only after the reply was edited, since Discord turns
+   * the first follow-up of an unedited deferral into the reply itself. Undefined when the token
+   * is no longer usable.
+   */
+  async notify(target: ReplyTarget, notice: Notice, locale: Locale): Promise<PostedMessage | undefined> {
+    if (!this.tokenUsable(target)) return undefined;
+    return (await this.options.rest.post(Routes.webhook(target.applicationId, target.interactionToken!), {
+      body: renderNotice(target.requesterId, notice, locale),
+      query: new URLSearchParams({ wait: 'true' }),
+      auth: false,
+    })) as PostedMessage;
+  }
+
+  /** Deletes a follow-up of the interaction (a notification that no longer has anything to point at). */
+  async withdraw(target: ReplyTarget, messageId: string): Promise<void> {
+    if (!this.tokenUsable(target)) return;
+    await this.options.rest.delete(Routes.webhookMessage(target.applicationId, target.interactionToken!, messageId), { auth: false });
   }
 
   /** A normal message replying to the original one (if it still exists), pinging only the requester. */

@@ -5,23 +5,28 @@ import { UserError } from '../errors.js';
 import { messagesFor, resolveLocale } from '../i18n/index.js';
 import { isStoreError } from '../storage.js';
 import type { Command } from './command.js';
+import type { ComponentHandler } from './component.js';
+import { decodeComponentId } from './custom-ids.js';
 import { NO_PINGS } from './messages.js';
 import { describeRefusal } from './refusals.js';
 
 /**
- * Sends each interaction to its command and is the one error boundary: a refusal (a UserError, or
+ * Sends each interaction to its command, button or modal handler and is the one error boundary: a refusal (a UserError, or
  * one thrown as data and worded here in the user's language) becomes a polite ephemeral answer (or an edit of the deferred reply), anything else a short message with
  * a reference that matches a log line.
  */
 export class InteractionRouter {
   private readonly commands: Map<string, Command>;
+  private readonly components: Map<string, ComponentHandler>;
   private accepting = true;
 
   constructor(
     commands: readonly Command[],
+    components: readonly ComponentHandler<any>[],
     private readonly ctx: AppContext,
   ) {
     this.commands = new Map(commands.map((command) => [command.data.name, command]));
+    this.components = new Map(components.map((handler) => [handler.action, handler]));
   }
 
   /** Refuses new commands from now on (shutdown). */
@@ -40,14 +45,22 @@ export class InteractionRouter {
       }
       return;
     }
-    if (!interaction.isChatInputCommand()) return;
-
-    const command = this.commands.get(interaction.commandName);
+    if (!interaction.isChatInputCommand() && !interaction.isButton() && !interaction.isModalSubmit()) return;
     try {
       const t = messagesFor(resolveLocale(interaction.locale));
       if (!this.accepting) throw new UserError(t.errorRestarting);
-      if (!command) throw new UserError(t.errorUnknownCommand);
-      await command.execute(interaction, this.ctx);
+      if (interaction.isChatInputCommand()) {
+        const command = this.commands.get(interaction.commandName);
+        if (!command) throw new UserError(t.errorUnknownCommand);
+        await command.execute(interaction, this.ctx);
+        return;
+      }
+      const id = decodeComponentId(interaction.customId);
+      const handler = id && this.components.get(id.action);
+      if (!id || !handler) throw new UserError(t.errorUnknownCommand);
+      if (interaction.isButton()) await handler.button(interaction, id, this.ctx);
+      else if (handler.modal) await handler.modal(interaction, id, this.ctx);
+      else throw new UserError(t.errorUnknownCommand);
     } catch (error) {
       await this.respondWithError(interaction, error);
     }
@@ -68,7 +81,10 @@ export class InteractionRouter {
       content = isStoreError(error) ? t.errorStoreUnreachable({ reference }) : t.errorInternal({ reference });
     }
     try {
-      if (interaction.deferred || interaction.replied) {
+      if ((interaction.deferred || interaction.replied) && interaction.ephemeral === null) {
+        // A button answered in place (the message it sits on) or with a modal: that message is not ours to overwrite.
+        await interaction.followUp({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+      } else if (interaction.deferred || interaction.replied) {
         await interaction.editReply({ content, embeds: [], components: [], allowedMentions: NO_PINGS });
       } else {
         await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });

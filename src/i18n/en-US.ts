@@ -280,6 +280,81 @@ const auditText = {
 };
 
 /**
+ * The buttons on results and what they answer, the notification, `/pika history` and
+ * `/pika show`. States and failures come in as codes; times as epoch ms.
+ */
+const jobText = {
+  // Buttons.
+  pikaButtonReroll: 'Re-roll',
+  pikaButtonRemix: 'Remix',
+  pikaButtonDelete: 'Delete',
+  pikaButtonDetails: 'Details',
+  pikaButtonTryAgain: 'Try again',
+  pikaButtonPrevious: 'Newer',
+  pikaButtonNext: 'Older',
+
+  // The follow-up that notifies the requester.
+  pikaNoticeReady: ({ mention, url }: { mention: string; url: string }) => `${mention} your video is ready: ${url}`,
+  pikaNoticeFailed: ({ mention, url }: { mention: string; url: string }) => `${mention} your video could not be made: ${url}`,
+
+  // Refusals of a button or of `/pika show`.
+  jobExpired: 'This video’s record has expired, so its buttons no longer work. Start a new one with `/pika`.',
+  jobImagesGone: ({ command }: { command: string }) =>
+    `The images of this video are no longer available (Discord’s links to attachments expire after about a day). Attach them again with \`${command}\`.`,
+  jobNotYoursDelete: 'Only the person who asked for this video, or a moderator, can delete it.',
+  jobNotYoursShow: 'You can only bring back your own videos. `/pika history` lists them.',
+  jobNoVideo: 'That request ended without a video, so there is nothing to show. `/pika history` lists your videos.',
+  jobDeleted: 'Deleted.',
+  jobNotAModerator: 'Only moderators (Manage Server) can see another member’s history.',
+
+  // Remix.
+  remixTitle: 'Remix this video',
+  remixPrompt: 'Prompt',
+  remixNegativePrompt: 'Negative prompt',
+  remixNegativePromptHint: 'What to avoid (optional)',
+  remixEffect: 'Effect',
+  remixNoEffect: 'No effect',
+  remixCamera: 'Camera',
+  remixNoCamera: 'No camera movement',
+  remixMotion: 'Motion',
+  remixMotionChoice: ({ motion }: { motion: number }): string => `${motion}${motion === 0 ? ' (still)' : motion === 4 ? ' (most)' : ''}`,
+
+  // ℹ Details.
+  detailsTitle: ({ kind }: { kind: string }) => `ℹ️ ${kind}`,
+  detailsFieldRequester: 'Asked by',
+  detailsFieldState: 'State',
+  detailsFieldCreated: 'Made',
+  detailsFieldFrameRate: 'Frame rate',
+  detailsFieldGuidanceScale: 'Guidance scale',
+  detailsFieldMotion: 'Motion',
+  detailsFieldImages: 'Images',
+  detailsFieldOrigin: 'Made from',
+  detailsFieldMessage: 'Message',
+  detailsFieldJob: 'Job id',
+  detailsOrigin: ({ how, jobId }: { how: 'reroll' | 'remix'; jobId: string }): string => `${how === 'reroll' ? 'a re-roll' : 'a remix'} of \`${jobId}\``,
+  detailsImages: ({ names }: { names: string }): string => names || 'none',
+  detailsLegacy: 'Made by an earlier version of the bot, which kept only the options shown on the message.',
+  jobState: ({ state, deleted }: { state: 'starting' | 'running' | 'delivering' | 'delivered' | 'failed'; deleted: boolean }): string =>
+    deleted
+      ? '🗑️ deleted'
+      : { starting: '⏳ starting', running: '🎬 in progress', delivering: '📤 being posted', delivered: '✅ delivered', failed: '❌ failed' }[state],
+
+  // `/pika history` and `/pika-admin history`.
+  historyTitle: ({ own }: { own: boolean }): string => (own ? '🕘 Your videos here' : '🕘 A member’s videos here'),
+  historyEmpty: ({ own }: { own: boolean }): string => (own ? 'You have not made any videos here yet. Try `/pika text`.' : 'This member has not made any videos here.'),
+  historyPage: ({ page, pageCount, total }: { page: number; pageCount: number; total: number }): string =>
+    `Page ${page} of ${pageCount} · ${total} ${total === 1 ? 'video' : 'videos'} (kept for a limited time)`,
+  historyEntry: ({ when, kind, state }: { when: number; kind: string; state: string }) => `<t:${Math.floor(when / 1000)}:f> · ${kind} · ${state}`,
+  historySeed: ({ seed }: { seed: number }) => `seed \`${seed}\``,
+  historyOpen: ({ url }: { url: string }) => `[open](${url})`,
+  historyId: ({ id }: { id: string }) => `id \`${id}\``,
+
+  // Audit log.
+  auditDeleted: ({ moderatorId, userId, jobId }: { moderatorId: string; userId: string; jobId: string }): string =>
+    moderatorId === userId ? `🗑️ <@${userId}> deleted their video (\`${jobId}\`)` : `🗑️ <@${moderatorId}> deleted a video by <@${userId}> (\`${jobId}\`)`,
+};
+
+/**
  * The names and descriptions of /pika and /pika-admin, as Discord shows them in the command
  * picker (commands/localize.ts turns them into `name_localizations`/`description_localizations`).
  * Names follow Discord's rules in every language: lowercase, 1–32 letters, digits, `-` or `_`,
@@ -326,6 +401,12 @@ const commandText = {
   cmdPikaIngredientOptionalDescription: ({ number }: { number: number }) => `Image ${number} (optional)`,
   cmdPikaModeName: 'mode',
   cmdPikaModeDescription: 'precise (default) or creative',
+  cmdPikaHistoryName: 'history',
+  cmdPikaHistoryDescription: 'Your recent videos in this server',
+  cmdPikaShowName: 'show',
+  cmdPikaShowDescription: 'Bring one of your past videos back into the channel',
+  cmdPikaShowIdName: 'id',
+  cmdPikaShowIdDescription: 'The video (from /pika history or its Details)',
 
   // /pika-admin
   cmdAdminName: 'pika-admin',
@@ -404,6 +485,9 @@ const commandText = {
   cmdAdminAuditLogName: 'audit-log',
   cmdAdminAuditLogDescription: 'Record every video and settings change in a channel (leave empty to stop)',
   cmdAdminAuditChannelDescription: 'The audit-log channel',
+  cmdAdminHistoryName: 'history',
+  cmdAdminHistoryDescription: 'A member’s recent videos in this server',
+  cmdAdminHistoryUserDescription: 'The member',
 };
 
 export const enUS = {
@@ -412,6 +496,7 @@ export const enUS = {
   ...auditText,
   ...common,
   ...pikaText,
+  ...jobText,
 };
 
 export type Catalog = typeof enUS;

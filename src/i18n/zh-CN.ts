@@ -257,6 +257,69 @@ const auditText = {
   auditChange: ({ moderatorId, change }) => `🛠️ <@${moderatorId}> ${change}`,
 } satisfies Partial<Catalog>;
 
+/** 成品上的按钮及其回应、通知、`/pika history` 与 `/pika show`。 */
+const jobText = {
+  pikaButtonReroll: '重新生成',
+  pikaButtonRemix: '改编',
+  pikaButtonDelete: '删除',
+  pikaButtonDetails: '详情',
+  pikaButtonTryAgain: '重试',
+  pikaButtonPrevious: '较新',
+  pikaButtonNext: '较早',
+
+  pikaNoticeReady: ({ mention, url }) => `${mention} 你的视频已经做好了：${url}`,
+  pikaNoticeFailed: ({ mention, url }) => `${mention} 你的视频没能做出来：${url}`,
+
+  jobExpired: '这个视频的记录已过期，它的按钮已经失效。请用 `/pika` 重新制作一个。',
+  jobImagesGone: ({ command }) => `这个视频用到的图片已无法获取（Discord 的附件链接大约一天后就会失效）。请用 \`${command}\` 重新附上图片。`,
+  jobNotYoursDelete: '只有发起这个视频请求的人或管理员才能删除它。',
+  jobNotYoursShow: '你只能重发自己的视频。`/pika 历史` 会列出你的视频。',
+  jobNoVideo: '这个请求没有生成视频，所以没有可以显示的内容。`/pika 历史` 会列出你的视频。',
+  jobDeleted: '已删除。',
+  jobNotAModerator: '只有管理员（拥有 **管理服务器** 权限）才能查看其他成员的历史记录。',
+
+  remixTitle: '改编这个视频',
+  remixPrompt: '提示词',
+  remixNegativePrompt: '反向提示词',
+  remixNegativePromptHint: '要避免出现的内容（可选）',
+  remixEffect: '特效',
+  remixNoEffect: '无特效',
+  remixCamera: '镜头',
+  remixNoCamera: '无镜头运动',
+  remixMotion: '运动强度',
+  remixMotionChoice: ({ motion }) => `${motion}${motion === 0 ? '（静止）' : motion === 4 ? '（最强）' : ''}`,
+
+  detailsTitle: ({ kind }) => `ℹ️ ${kind}`,
+  detailsFieldRequester: '发起人',
+  detailsFieldState: '状态',
+  detailsFieldCreated: '制作时间',
+  detailsFieldFrameRate: '帧率',
+  detailsFieldGuidanceScale: '引导强度',
+  detailsFieldMotion: '运动强度',
+  detailsFieldImages: '图片',
+  detailsFieldOrigin: '来源',
+  detailsFieldMessage: '消息',
+  detailsFieldJob: '任务编号',
+  detailsOrigin: ({ how, jobId }) => `${how === 'reroll' ? '重新生成自' : '改编自'} \`${jobId}\``,
+  detailsImages: ({ names }) => names || '无',
+  detailsLegacy: '由早期版本的机器人制作，当时只保存了消息上显示的选项。',
+  jobState: ({ state, deleted }) =>
+    deleted
+      ? '🗑️ 已删除'
+      : { starting: '⏳ 正在启动', running: '🎬 制作中', delivering: '📤 正在发布', delivered: '✅ 已发布', failed: '❌ 失败' }[state],
+
+  historyTitle: ({ own }) => (own ? '🕘 你在这里制作的视频' : '🕘 一位成员在这里制作的视频'),
+  historyEmpty: ({ own }) => (own ? '你还没有在这里制作过视频。试试 `/pika 文生视频`。' : '这位成员还没有在这里制作过视频。'),
+  historyPage: ({ page, pageCount, total }) => `第 ${page}/${pageCount} 页 · 共 ${total} 个视频（仅保留一段时间）`,
+  historyEntry: ({ when, kind, state }) => `<t:${Math.floor(when / 1000)}:f> · ${kind} · ${state}`,
+  historySeed: ({ seed }) => `种子 \`${seed}\``,
+  historyOpen: ({ url }) => `[打开](${url})`,
+  historyId: ({ id }) => `编号 \`${id}\``,
+
+  auditDeleted: ({ moderatorId, userId, jobId }) =>
+    moderatorId === userId ? `🗑️ <@${userId}> 删除了自己的视频（\`${jobId}\`）` : `🗑️ <@${moderatorId}> 删除了 <@${userId}> 的一个视频（\`${jobId}\`）`,
+} satisfies Partial<Catalog>;
+
 /** /pika 和 /pika-admin 在命令选择器里的中文名称和说明（名称须小写、1–32 个字符，同级不重名）。 */
 type CmdParams<K extends keyof Catalog> = Catalog[K] extends (params: infer P) => string ? P : never;
 const commandText = {
@@ -299,6 +362,12 @@ const commandText = {
   cmdPikaIngredientOptionalDescription: ({ number }: CmdParams<'cmdPikaIngredientOptionalDescription'>) => `第 ${number} 张图片（可选）`,
   cmdPikaModeName: '模式',
   cmdPikaModeDescription: '精确（默认）或创意',
+  cmdPikaHistoryName: '历史',
+  cmdPikaHistoryDescription: '查看你在本服务器最近制作的视频',
+  cmdPikaShowName: '重发',
+  cmdPikaShowDescription: '把你以前的一个视频重新发到频道里',
+  cmdPikaShowIdName: '编号',
+  cmdPikaShowIdDescription: '视频编号（见 /pika 历史 或视频的“详情”）',
 
   // /pika-admin
   cmdAdminName: 'pika-管理',
@@ -377,6 +446,9 @@ const commandText = {
   cmdAdminAuditLogName: '审计日志',
   cmdAdminAuditLogDescription: '把每个视频和每次设置变更记录到一个频道（留空则停止记录）',
   cmdAdminAuditChannelDescription: '审计日志频道',
+  cmdAdminHistoryName: '历史',
+  cmdAdminHistoryDescription: '查看某位成员在本服务器最近制作的视频',
+  cmdAdminHistoryUserDescription: '成员',
 } satisfies Partial<Catalog>;
 
 export const zhCN: Catalog = {
@@ -385,4 +457,5 @@ export const zhCN: Catalog = {
   ...auditText,
   ...common,
   ...pikaText,
+  ...jobText,
 };

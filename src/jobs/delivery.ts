@@ -159,9 +159,9 @@ export class DeliveryRun implements PollJob {
       return 'done';
     }
     const video = this.finishedVideo(media);
-    const { request, reply, result, createdAt } = this.job;
+    const { id, request, reply, result, createdAt } = this.job;
     const message = {
-      render: (locale: Locale) => renderDelivery(toDisplayRequest(request), reply.requesterId, video, result!.finishedAt - createdAt, locale),
+      render: (locale: Locale) => renderDelivery(toDisplayRequest(request), reply.requesterId, video, result!.finishedAt - createdAt, locale, id),
       audiences: audiencesOf(this.job),
     };
     try {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeFailure } from '../discord/failure-messages.js';
 import { audiencesOf, renderFailure, toDisplayRequest } from '../discord/messages.js';
-import type { ReplyTarget, ReplyWriter } from '../discord/replies.js';
+import { messageUrl, type ReplyTarget, type ReplyWriter } from '../discord/replies.js';
 import type { Logger } from '../logger.js';
 import type { PikaClient } from '../pika/client.js';
 import { PikaError } from '../pika/errors.js';
@@ -12,8 +12,8 @@ import type { PollScheduler } from './scheduler.js';
 import type { UsageService } from '../usage/usage-service.js';
 import { DeliveryRun, type DeliveryDeps } from './delivery.js';
 import { failureBeforeStart, operatorActionFor } from './failures.js';
-import { isEnded, markFailed, markRunning, newJob, settlementFor, type Job } from './job.js';
-import type { JobStore } from './job-store.js';
+import { canTryAgain, isEnded, markFailed, markRunning, newJob, settlementFor, withNotification, type Job, type JobOrigin } from './job.js';
+import type { HistoryPage, JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -29,7 +29,7 @@ export interface JobServiceDeps {
   pika: Pick<PikaClient, 'generate'>;
   /** Turns the request's images into what generate takes (URLs, or base64 after a checked download). */
   resolveImages: (request: GenerationRequest) => Promise<string[]>;
-  replies: Pick<ReplyWriter, 'post'>;
+  replies: Pick<ReplyWriter, 'post' | 'notify' | 'withdraw'>;
   store: JobStore;
   usage: Pick<UsageService, 'settle'>;
   pollScheduler: PollScheduler;
@@ -43,7 +43,11 @@ export interface JobServiceDeps {
 export interface StartContext {
   locale: string;
   guildLocale: string | null;
+  origin?: JobOrigin;
 }
+
+/** How long `/pika show` waits out a Discord outage: the user is waiting, and nothing paid is at stake. */
+const SHOW_RETRY_MS = 60_000;
 
 /** Pauses between tries of a store write that must not be lost; the last one repeats. */
 const STORE_RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
@@ -83,6 +87,30 @@ export class JobService {
     return this.live.has(id);
   }
 
+  /** The job's current version: this process's own while it is in progress, else the stored one. */
+  async find(id: string): Promise<Job | undefined> {
+    return this.live.get(id) ?? (await this.deps.store.get(id));
+  }
+
+  /** A page of a user's history in one server (or DMs), newest first. */
+  history(scope: string, userId: string, page: number, pageSize: number): Promise<HistoryPage> {
+    return this.deps.store.history(scope, userId, page, pageSize);
+  }
+
+  /**
+   * Changes an ended job's record (a deletion noted, a notification recorded); answers the new
+   * version, or undefined when the job no longer exists. Queued with the job's other writes.
+   */
+  annotate(id: string, change: (job: Job) => Job): Promise<Job | undefined> {
+    return this.writes.runExclusive([id], async () => {
+      const job = await this.deps.store.get(id);
+      if (!job || !isEnded(job)) return undefined;
+      const next = change(job);
+      await this.deps.store.save(next);
+      return next;
+    });
+  }
+
   /**
    * Runs an admitted request whose interaction was already deferred. Never throws: every
    * failure ends as a message on the reply.
@@ -96,7 +124,9 @@ export class JobService {
     const job = newJob({
       id: reservation.id,
       request,
-      ...context,
+      locale: context.locale,
+      guildLocale: context.guildLocale,
+      ...(context.origin ? { origin: context.origin } : {}),
       reply,
       reservation: { id: reservation.id, guildId: reservation.guildId, userId: reservation.userId },
       now: now(),
@@ -161,7 +191,33 @@ export class JobService {
   }
 
   private deliver(id: string): void {
-    const run = new DeliveryRun(id, { ...this.deps.delivery, logger: this.deps.logger, now: this.deps.now }, this.hooks);
+    this.schedule(new DeliveryRun(id, { ...this.deps.delivery, logger: this.deps.logger, now: this.deps.now }, this.hooks));
+  }
+
+  /**
+   * Posts a delivered job's video again, on a new reply (`/pika show`), with the buttons of the
+   * job itself: nothing is generated, charged or stored. The file is fetched again (or linked
+   * when the provider no longer serves it); a short Discord outage is waited out.
+   */
+  show(job: Job, reply: ReplyTarget, context: Pick<StartContext, 'locale' | 'guildLocale'>): void {
+    const { now } = this.deps;
+    let copy: Job = { ...job, ...context, reply, state: 'delivering', deliveringSince: now() };
+    const hooks: JobHooks = {
+      current: () => copy,
+      update: async (_id, change) => {
+        copy = change(copy);
+      },
+      end: async (_id, change) => {
+        copy = change(copy);
+        if (copy.state === 'failed') await this.showFailure(copy, reply);
+      },
+      deliver: () => {},
+    };
+    const config = { ...this.deps.delivery.config, deliveryRetryMs: SHOW_RETRY_MS, downloadRetryMs: 0 };
+    this.schedule(new DeliveryRun(job.id, { ...this.deps.delivery, config, logger: this.deps.logger, now }, hooks));
+  }
+
+  private schedule(run: DeliveryRun): void {
     this.deliveries.add(run);
     this.deps.deliveryScheduler.add(
       {
@@ -195,7 +251,7 @@ export class JobService {
       for (let attempt = 0; ; attempt++) {
         const newest = this.live.get(job.id) ?? job;
         try {
-          await this.deps.store.save(newest);
+          await this.deps.store.save(newest, { first: !this.stored.has(job.id) });
           this.stored.add(job.id);
           return;
         } catch (error) {
@@ -220,6 +276,11 @@ export class JobService {
     this.live.set(id, job);
     const log = this.deps.logger.child({ job: id });
     if (this.stored.has(id)) await this.write(job);
+    else if (job.failure?.code !== 'store_unavailable') {
+      // Ended before its record was first stored (a request that could not be prepared): kept if
+      // the store takes it, so that its Try again and Details work, but never retried.
+      await this.write(job, { retry: false }).catch((error: unknown) => log.warn('could not keep the record of a job that ended early', { error }));
+    }
     const outcome = settlementFor(job);
     try {
       await this.deps.usage.settle(job.reservation, outcome);
@@ -231,23 +292,42 @@ export class JobService {
     this.live.delete(id);
     this.stored.delete(id);
     // The ended job no longer holds the interaction token; the version before its end does.
-    if (job.state === 'failed') await this.showFailure(job, before.reply);
+    const shownOn = job.state === 'failed' ? await this.showFailure(job, before.reply) : job.outcome;
+    if (shownOn?.where === 'reply') await this.notify(job, before.reply, shownOn.messageUrl);
     this.events.emit('ended', job);
   }
 
-  private async showFailure(job: Job, reply: ReplyTarget): Promise<void> {
+  private async showFailure(job: Job, reply: ReplyTarget): Promise<{ where: 'reply' | 'channel'; messageUrl: string } | undefined> {
     const message = {
-      render: (locale: Locale) => renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!, locale), locale),
+      render: (locale: Locale) =>
+        renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!, locale), locale, { jobId: job.id, tryAgain: canTryAgain(job) }),
       audiences: audiencesOf(job),
     };
-    try {
-      await this.deps.replies.post(reply, message);
-    } catch (error) {
+    for (const target of [reply, { ...reply, gone: true }]) {
       try {
-        await this.deps.replies.post({ ...reply, gone: true }, message);
-      } catch {
-        this.deps.logger.error('could not show the failure on the reply', { job: job.id, error });
+        const posted = await this.deps.replies.post(target, message);
+        return { where: posted.where, messageUrl: messageUrl(reply.guildId, posted.message) };
+      } catch (error) {
+        this.deps.logger.error(target.gone ? 'could not show the failure in the channel either' : 'could not show the failure on the reply', { job: job.id, error });
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * An edit notifies no one, so the requester of a job that ended on its reply is told by a new
+   * message that mentions only them and links to the reply. (A message posted in the channel
+   * instead already mentions them.)
+   */
+  private async notify(job: Job, reply: ReplyTarget, url: string): Promise<void> {
+    try {
+      const message = await this.deps.replies.notify(reply, { outcome: job.state === 'delivered' ? 'ready' : 'failed', messageUrl: url }, audiencesOf(job).requester);
+      if (!message) return;
+      const noted = await this.annotate(job.id, (current) => withNotification(current, message.id, this.deps.now()));
+      // Deleted while the notification was on its way: it would point at nothing.
+      if (noted?.deleted) await this.deps.replies.withdraw(reply, message.id);
+    } catch (error) {
+      this.deps.logger.warn('could not notify the requester', { job: job.id, error });
     }
   }
 

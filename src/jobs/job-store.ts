@@ -9,11 +9,26 @@ const OLDEST_HOUR_KEY = 'oldest-ended-hour';
 const hourOf = (at: number) => new Date(at).toISOString().slice(0, 13);
 const endedInKey = (hour: string) => `ended:${hour}`;
 const nextHour = (hour: string) => hourOf(Date.parse(`${hour}:00:00Z`) + HOUR_MS);
+/** A user's jobs in one server (or in DMs), oldest first: their history. */
+const userKey = (scope: string, userId: string) => `user:${scope}:${userId}`;
+/** The longest history kept per user and server; retention usually removes jobs well before. */
+const MAX_USER_HISTORY = 1000;
+
+/** One page of a user's history, newest first. */
+export interface HistoryPage {
+  jobs: Job[];
+  /** Jobs in the history, on every page. */
+  total: number;
+  /** The page shown: the one asked for, or the last one when fewer are left. */
+  page: number;
+  pageCount: number;
+}
 
 /**
- * Job records over keyv, and an index of ended jobs by the UTC hour they ended, so retention
- * removes old history without listing the store. Jobs still in progress need no index of their
- * own: each holds an open usage reservation with the same id, and those are indexed.
+ * Job records over keyv, with two indexes: ended jobs by the UTC hour they ended, so retention
+ * removes old history without listing the store, and each user's jobs per server, for their
+ * history. Jobs still in progress need no index of their own: each holds an open usage
+ * reservation with the same id, and those are indexed.
  */
 export class JobStore {
   private readonly indexMutex = new KeyedMutex();
@@ -27,10 +42,40 @@ export class JobStore {
     return this.records.get<Job>(id);
   }
 
-  /** Stores the job; an ended job is also entered in the index of its day. */
-  async save(job: Job): Promise<void> {
+  /** Stores the job; a `first` save enters it in its requester's history, an ended one goes in the index of its hour. */
+  async save(job: Job, { first = false } = {}): Promise<void> {
     await this.records.set(job.id, job);
+    if (first) await this.indexForUser(job);
     if (isEnded(job) && job.endedAt !== undefined) await this.indexEnded(job.id, hourOf(job.endedAt));
+  }
+
+  private indexForUser({ id, reservation }: Job): Promise<void> {
+    const key = userKey(reservation.guildId, reservation.userId);
+    return this.indexMutex.runExclusive([key], async () => {
+      const ids = (await this.index.get<string[]>(key)) ?? [];
+      if (!ids.includes(id)) await this.index.set(key, [...ids, id].slice(-MAX_USER_HISTORY));
+    });
+  }
+
+  /**
+   * Page `page` (from 0) of a user's jobs in one server, newest first. Jobs removed by retention
+   * are dropped from the history as they are met.
+   */
+  async history(scope: string, userId: string, page: number, pageSize: number): Promise<HistoryPage> {
+    const key = userKey(scope, userId);
+    for (;;) {
+      const ids = ((await this.index.get<string[]>(key)) ?? []).slice().reverse();
+      const pageCount = Math.max(1, Math.ceil(ids.length / pageSize));
+      const shown = Math.min(Math.max(0, page), pageCount - 1);
+      const wanted = ids.slice(shown * pageSize, (shown + 1) * pageSize);
+      const found = await Promise.all(wanted.map((id) => this.records.get<Job>(id)));
+      const gone = wanted.filter((_, i) => found[i] === undefined);
+      if (gone.length === 0) return { jobs: found as Job[], total: ids.length, page: shown, pageCount };
+      await this.indexMutex.runExclusive([key], async () => {
+        const current = (await this.index.get<string[]>(key)) ?? [];
+        await this.index.set(key, current.filter((id) => !gone.includes(id)));
+      });
+    }
   }
 
   private indexEnded(id: string, hour: string): Promise<void> {

@@ -40,6 +40,18 @@ export interface JobOutcome {
   where: 'reply' | 'channel';
 }
 
+/** The job another one was made from, by a button on its message. */
+export interface JobOrigin {
+  jobId: string;
+  how: 'reroll' | 'remix';
+}
+
+/** Who removed the video's message, and when (by its 🗑 button). */
+export interface JobDeletion {
+  by: string;
+  at: number;
+}
+
 /**
  * Why a job ended without a video, as data: the Discord edge turns it into words.
  * `billed` records whether the provider (may have) charged for it, which decides the settlement.
@@ -102,6 +114,11 @@ export interface Job {
   /** When delivery began: retries of a Discord outage stop `DELIVERY_RETRY_HOURS` later. */
   deliveringSince?: number;
   endedAt?: number;
+  /** Set when the job was made by re-rolling or remixing another. */
+  origin?: JobOrigin;
+  /** The message id of the follow-up that told the requester, once sent. */
+  notificationId?: string;
+  deleted?: JobDeletion;
   /** Converted from an earlier version's task record, which kept only the displayed options. */
   legacy?: true;
 }
@@ -115,10 +132,12 @@ export interface NewJob {
   reservation: Job['reservation'];
   now: number;
   timeoutMs: number;
+  origin?: JobOrigin;
 }
 
-export function newJob({ id, request, locale, guildLocale, reply, reservation, now, timeoutMs }: NewJob): Job {
+export function newJob({ id, request, locale, guildLocale, reply, reservation, now, timeoutMs, origin }: NewJob): Job {
   return {
+    ...(origin ? { origin } : {}),
     version: JOB_VERSION,
     id,
     state: 'starting',
@@ -174,6 +193,25 @@ export function markFailed(job: Job, failure: Failure, now: number): Job {
 /** The reply can no longer be written through the interaction: answers go to the channel. */
 export function markReplyGone(job: Job, now: number): Job {
   return { ...job, reply: { ...job.reply, gone: true }, updatedAt: now };
+}
+
+/** Records the follow-up that notified the requester of the job's end. */
+export function withNotification(job: Job, messageId: string, now: number): Job {
+  return { ...job, notificationId: messageId, updatedAt: now };
+}
+
+/** Records that the video's message was deleted; the job stays in the history, marked so. */
+export function markDeleted(job: Job, by: string, now: number): Job {
+  if (job.state !== 'delivered') throw new InvalidTransitionError(job, 'delivered');
+  return { ...job, deleted: { by, at: now }, updatedAt: now };
+}
+
+/**
+ * Failures a second try can fix: not the user's own input (an image that could not be read, a
+ * request the provider refused).
+ */
+export function canTryAgain(job: Job): boolean {
+  return job.state === 'failed' && job.failure?.code !== 'image_unreadable' && job.failure?.code !== 'refused';
 }
 
 export function withReplyMessage(job: Job, messageId: string, now: number): Job {

@@ -1,5 +1,5 @@
 import { Routes, type REST } from 'discord.js';
-import { renderAuditChange, renderAuditGeneration } from '../discord/admin-messages.js';
+import { renderAuditChange, renderAuditDeletion, renderAuditGeneration } from '../discord/admin-messages.js';
 import { NO_PINGS } from '../discord/messages.js';
 import { resolveLocale } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
@@ -33,6 +33,11 @@ export class AuditLog {
 
   async generation(entry: GenerationEntry): Promise<void> {
     await this.post(entry.guildId, renderAuditGeneration(entry, resolveLocale(entry.guildLocale)));
+  }
+
+  /** A video's message removed by its 🗑 button: by its requester, or by a moderator. */
+  async deletion(guildId: string, deletedBy: string, requesterId: string, jobId: string, guildLocale: string | null): Promise<void> {
+    await this.post(guildId, renderAuditDeletion(deletedBy, requesterId, jobId, resolveLocale(guildLocale)));
   }
 
   async change(guildId: string, moderatorId: string, change: Change, guildLocale: string | null): Promise<void> {

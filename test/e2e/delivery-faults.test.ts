@@ -112,7 +112,7 @@ describe('delivery faults: a paid video is never lost or refunded', () => {
     assert.match(final.embeds[0].title, /done/);
     assert.equal(final.attachments.length, 0);
     assert.match(JSON.stringify(final.embeds[0].fields), /could not fetch the file/);
-    assert.match(final.components[0]?.components[0]?.url ?? '', /\/cdn\/.+\/share\.mp4$/, 'the sharing URL, meant for people');
+    assert.match(final.components[0]?.components.find((b: any) => b.style === 5)?.url ?? '', /\/cdn\/.+\/share\.mp4$/, 'the sharing URL, meant for people');
     await countedOnce(user, prompt);
     world.pika.reset();
   });

@@ -29,8 +29,10 @@ describe('main path: /pika text, image and ingredients end to end', () => {
         'negative_prompt', 'frame_rate', 'guidance_scale', 'motion', 'pikaffect', 'camera',
       ],
       quota: [],
+      history: [],
+      show: ['id'],
     });
-    for (const sub of pika.options.filter((o: any) => o.name !== 'quota')) {
+    for (const sub of pika.options.filter((o: any) => !['quota', 'history', 'show'].includes(o.name))) {
       const required = sub.options.map((o: any) => Boolean(o.required));
       const firstOptional = required.indexOf(false);
       assert.ok(firstOptional === -1 || !required.slice(firstOptional).includes(true), `required options come first in ${sub.name}`);
@@ -244,7 +246,7 @@ describe('main path: /pika text, image and ingredients end to end', () => {
     const final = interaction.original!;
     assert.equal(final.attachments.length, 0);
     assert.match(final.embeds[0].title, /done/);
-    const link = final.components[0]?.components[0];
+    const link = final.components[0]?.components.find((b: any) => b.style === 5);
     assert.equal(link?.style, 5);
     assert.match(link?.url, /\/cdn\/.+\/video\.mp4$/);
     assert.ok(JSON.stringify(final.embeds[0].fields).includes('Too large to upload here'));

@@ -6,34 +6,62 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
   Client,
   DiscordAPIError,
   Events,
   GatewayIntentBits,
+  LabelBuilder,
   MessageFlags,
+  ModalBuilder,
   Role,
   Routes,
+  StringSelectMenuBuilder,
+  TextDisplayBuilder,
+  TextInputBuilder,
+  TextInputStyle,
+  type ButtonInteraction,
   type ChatInputCommandInteraction,
+  type Interaction,
+  type ModalSubmitInteraction,
 } from 'discord.js';
-import { FakeDiscord, snowflake, type ChatInputOptions, type FakeInteraction } from './discord.js';
+import {
+  FakeDiscord,
+  snowflake,
+  type ChatInputOptions,
+  type FakeInteraction,
+  type FakeMessage,
+  type ModalSubmitOptions,
+} from './discord.js';
 
 const BOT_TOKEN = 'fake.bot-token.for-tests';
 /** Short so the "late callback" case is quick; the bot runs in-process and answers in milliseconds. */
 const DEADLINE_MS = 1500;
 const TEST_TIMEOUT_MS = 15_000;
 
-type Behaviour = (interaction: ChatInputCommandInteraction) => Promise<unknown>;
+type Behaviour<T extends Interaction = ChatInputCommandInteraction> = (interaction: T) => Promise<unknown>;
 
 let fake: FakeDiscord;
 let client: Client;
-/** What the in-process bot does with the next slash command; each test sets it via `invoke`. */
-let nextBehaviour: { run: Behaviour; settle: (result: PromiseSettledResult<unknown>) => void } | undefined;
+/**
+ * What the in-process bot does with the next interaction `accepts` takes (others are ignored);
+ * each test sets it via `invoke`, `press` or `submit`.
+ */
+let nextBehaviour:
+  | {
+      accepts: (interaction: Interaction) => boolean;
+      run: (interaction: any) => Promise<unknown>;
+      settle: (result: PromiseSettledResult<unknown>) => void;
+    }
+  | undefined;
 
 before(async () => {
   fake = await FakeDiscord.start({ botToken: BOT_TOKEN, interactionResponseDeadlineMs: DEADLINE_MS });
   client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
   client.on(Events.InteractionCreate, async (interaction) => {
-    if (!interaction.isChatInputCommand() || !nextBehaviour) return;
+    if (!nextBehaviour?.accepts(interaction)) return;
     const { run, settle } = nextBehaviour;
     nextBehaviour = undefined;
     try {
@@ -76,15 +104,16 @@ after(async () => {
   await fake?.close();
 });
 
-/** Dispatches a slash command and waits for the bot's `behaviour` to finish with it. */
-async function invoke(
-  behaviour: Behaviour,
-  options: Partial<ChatInputOptions> = {},
+/** Dispatches an interaction and waits for the bot's `behaviour` to finish with it. */
+async function dispatchTo<T extends Interaction>(
+  accepts: (interaction: Interaction) => interaction is T,
+  behaviour: Behaviour<T>,
+  dispatch: () => Promise<FakeInteraction>,
 ): Promise<{ interaction: FakeInteraction; result: PromiseSettledResult<unknown> }> {
   const settled = new Promise<PromiseSettledResult<unknown>>((settle) => {
-    nextBehaviour = { run: behaviour, settle };
+    nextBehaviour = { accepts, run: behaviour, settle };
   });
-  const interaction = await fake.chatInput({ name: 'pika', ...options });
+  const interaction = await dispatch();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -99,6 +128,33 @@ async function invoke(
     clearTimeout(timer);
   }
 }
+
+/** Dispatches a slash command and waits for the bot's `behaviour` to finish with it. */
+function invoke(behaviour: Behaviour, options: Partial<ChatInputOptions> = {}) {
+  return dispatchTo((i): i is ChatInputCommandInteraction => i.isChatInputCommand(), behaviour, () =>
+    fake.chatInput({ name: 'pika', ...options }),
+  );
+}
+
+/** Presses the button `customId` on `message` and waits for the bot's `behaviour` to finish with it. */
+function press(message: FakeMessage, customId: string, behaviour: Behaviour<ButtonInteraction>) {
+  return dispatchTo((i): i is ButtonInteraction => i.isButton(), behaviour, () => fake.component({ message, customId }));
+}
+
+/** Submits the modal `openedBy` opened and waits for the bot's `behaviour` to finish with the submit. */
+function submit(openedBy: FakeInteraction, options: ModalSubmitOptions, behaviour: Behaviour<ModalSubmitInteraction>) {
+  return dispatchTo((i): i is ModalSubmitInteraction => i.isModalSubmit(), behaviour, () => fake.submitModal(openedBy, options));
+}
+
+/** A reply with one button, `open`. */
+const withButton = {
+  content: 'ready',
+  components: [
+    new ActionRowBuilder<ButtonBuilder>().addComponents(
+      new ButtonBuilder().setCustomId('open').setLabel('Open').setStyle(ButtonStyle.Primary),
+    ),
+  ],
+};
 
 function apiErrorOf(result: PromiseSettledResult<unknown>): DiscordAPIError {
   assert.equal(result.status, 'rejected', 'expected the Discord call to fail');
@@ -297,6 +353,260 @@ test('channel messages: enforce_nonce deduplicates, replies to unknown messages 
   assert.ok(failure instanceof DiscordAPIError);
   assert.equal(failure.code, 50035);
   assert.equal(fake.channelMessages.length, 2);
+});
+
+test('a button opens a modal; submitModal fills it in like a user, read back through interaction.fields', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction: command, result: replied } = await invoke((i) => i.reply(withButton));
+  valueOf(replied);
+  const message = command.original!;
+
+  const { interaction: button, result: opened } = await press(message, 'open', (i) =>
+    i.showModal(
+      new ModalBuilder()
+        .setCustomId('video-form')
+        .setTitle('Make a video')
+        .addTextDisplayComponents(new TextDisplayBuilder().setContent('Describe your video.'))
+        .addLabelComponents(
+          new LabelBuilder()
+            .setLabel('Style')
+            .setStringSelectMenuComponent(
+              new StringSelectMenuBuilder()
+                .setCustomId('style')
+                .setMinValues(1)
+                .setMaxValues(2)
+                .addOptions(
+                  { label: 'Calm', value: 'calm', default: true },
+                  { label: 'Wild', value: 'wild' },
+                  { label: 'Retro', value: 'retro', default: true },
+                ),
+            ),
+          new LabelBuilder()
+            .setLabel('Prompt')
+            .setDescription('What should happen?')
+            .setTextInputComponent(
+              new TextInputBuilder().setCustomId('prompt').setStyle(TextInputStyle.Short).setMaxLength(20).setValue('a cat'),
+            ),
+          new LabelBuilder()
+            .setLabel('Notes')
+            .setTextInputComponent(
+              new TextInputBuilder().setCustomId('notes').setStyle(TextInputStyle.Paragraph).setRequired(false),
+            ),
+        ),
+    ),
+  );
+  valueOf(opened);
+  assert.deepEqual(button.callbacks.map((callback) => callback.type), [9]);
+  assert.equal(button.modal.custom_id, 'video-form');
+  assert.deepEqual(
+    button.modal.components.map((entry: any) => [entry.type, entry.id, entry.component?.id]),
+    [[10, 1, undefined], [18, 2, 3], [18, 4, 5], [18, 6, 7]],
+    'Discord numbered the components in reading order',
+  );
+
+  // Pressing Submit without touching anything sends the prefilled value and the default options.
+  const { interaction: submitted, result } = await submit(button, {}, async (i) => {
+    assert.ok(i.isFromMessage(), 'a modal opened from a button carries its message');
+    const read = {
+      customId: i.customId,
+      prompt: i.fields.getTextInputValue('prompt'),
+      notes: i.fields.getTextInputValue('notes'),
+      style: i.fields.getStringSelectValues('style'),
+      fromMessage: i.message.id,
+      user: i.user.id,
+    };
+    await i.update({ content: 'submitted', components: [] });
+    return read;
+  });
+  assert.deepEqual(valueOf(result), {
+    customId: 'video-form',
+    prompt: 'a cat',
+    notes: '',
+    style: ['calm', 'retro'],
+    fromMessage: message.id,
+    user: fake.defaultUserId,
+  });
+  assert.deepEqual(submitted.payload.data, {
+    custom_id: 'video-form',
+    components: [
+      { type: 10, id: 1 },
+      { type: 18, id: 2, component: { type: 3, id: 3, custom_id: 'style', values: ['calm', 'retro'] } },
+      { type: 18, id: 4, component: { type: 4, id: 5, custom_id: 'prompt', value: 'a cat' } },
+      { type: 18, id: 6, component: { type: 4, id: 7, custom_id: 'notes', value: '' } },
+    ],
+  });
+  assert.equal(submitted.original, message, 'callback 7 updated the message the modal was opened from');
+  assert.equal(message.content, 'submitted');
+  assert.deepEqual(message.components, []);
+  assert.equal(submitted.payload.message.id, message.id);
+
+  // Another user fills it in.
+  const otherUser = snowflake();
+  const { result: second } = await submit(
+    button,
+    { userId: otherUser, values: { prompt: 'a dog', style: ['wild'], notes: 'slowly,\nplease' } },
+    async (i) => {
+      await i.deferUpdate();
+      return {
+        prompt: i.fields.getTextInputValue('prompt'),
+        notes: i.fields.getTextInputValue('notes'),
+        style: i.fields.getStringSelectValues('style'),
+        user: i.user.id,
+      };
+    },
+  );
+  assert.deepEqual(valueOf(second), { prompt: 'a dog', notes: 'slowly,\nplease', style: ['wild'], user: otherUser });
+
+  // What no user could submit is a bug in the test.
+  await assert.rejects(fake.submitModal(command), /opened no modal/);
+  await assert.rejects(fake.submitModal(button, { values: { nope: 'x' } }), /no component "nope"/);
+  await assert.rejects(fake.submitModal(button, { values: { prompt: '' } }), /required/);
+  await assert.rejects(fake.submitModal(button, { values: { prompt: 'x'.repeat(21) } }), /0–20 characters, not 21/);
+  await assert.rejects(fake.submitModal(button, { values: { style: ['jazz'] } }), /not among its options/);
+  await assert.rejects(fake.submitModal(button, { values: { style: [] } }), /1–2 values, not 0/);
+  await assert.rejects(fake.submitModal(button, { values: { style: 'calm' } }), /array/);
+});
+
+test('an invalid modal is refused with 50035 and does not use up the acknowledgement', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const broken = {
+    custom_id: 'broken',
+    title: 'x'.repeat(46),
+    components: [
+      { type: 18, label: 'Prompt', component: { type: 4, custom_id: 'prompt', style: 1, label: 'Prompt again' } },
+      {
+        type: 18,
+        label: 'Style',
+        component: {
+          type: 3,
+          custom_id: 'prompt',
+          options: [
+            { label: 'A', value: 'a', default: true },
+            { label: 'B', value: 'b', default: true },
+          ],
+        },
+      },
+      { type: 1, components: [{ type: 4, custom_id: 'short', label: 'Short', style: 3, max_length: 5, value: 'too long' }] },
+      { type: 10, content: 'x'.repeat(4001) },
+      { type: 2, custom_id: 'button', style: 1, label: 'Buttons are not for modals' },
+      { type: 10, content: 'sixth' },
+    ],
+  };
+  const { interaction, result } = await invoke(async (i) => {
+    const failure = await i.client.rest
+      .post(Routes.interactionCallback(i.id, i.token), { body: { type: 9, data: broken }, auth: false })
+      .catch((error: unknown) => error);
+    await i.showModal({
+      custom_id: 'legacy',
+      title: 'Legacy',
+      components: [{ type: 1, components: [{ type: 4, custom_id: 'text', label: 'Text', style: TextInputStyle.Paragraph }] }],
+    });
+    return failure;
+  });
+  const failure = valueOf(result);
+  assert.ok(failure instanceof DiscordAPIError);
+  assert.equal(failure.code, 50035);
+  const errors = (failure.rawError as any).errors.data;
+  const codeAt = (node: any): string | undefined => node?._errors?.[0]?.code;
+  assert.equal(codeAt(errors.title), 'BASE_TYPE_MAX_LENGTH');
+  assert.equal(codeAt(errors.components), 'BASE_TYPE_MAX_LENGTH', 'six components');
+  assert.equal(codeAt(errors.components[0].component.label), 'COMPONENT_LABEL_NOT_ALLOWED');
+  assert.equal(codeAt(errors.components[1].component.custom_id), 'COMPONENT_CUSTOM_ID_DUPLICATED');
+  assert.equal(codeAt(errors.components[1].component.options), 'SELECT_COMPONENT_TOO_MANY_DEFAULT_VALUES');
+  assert.equal(codeAt(errors.components[2].components[0].style), 'BASE_TYPE_CHOICES');
+  assert.equal(codeAt(errors.components[2].components[0].value), 'BASE_TYPE_MAX_LENGTH');
+  assert.equal(codeAt(errors.components[3].content), 'BASE_TYPE_MAX_LENGTH');
+  assert.equal(codeAt(errors.components[4].type), 'UNION_TYPE_CHOICES');
+  assert.equal(errors.components[5], undefined, 'the sixth text display itself is fine');
+  assert.deepEqual(interaction.callbacks.map((callback) => callback.type), [9]);
+  assert.equal(interaction.modal.custom_id, 'legacy');
+
+  // A legacy action row comes back as a row; a modal opened by a command carries no message.
+  const { interaction: submitted, result: read } = await submit(interaction, { values: { text: 'line one\nline two' } }, async (i) => {
+    const response = await i.reply({ content: 'thanks', flags: MessageFlags.Ephemeral, withResponse: true });
+    return {
+      text: i.fields.getTextInputValue('text'),
+      fromMessage: i.isFromMessage(),
+      openedBy: response.resource?.message?.interactionMetadata?.triggeringInteractionMetadata?.id,
+    };
+  });
+  assert.deepEqual(valueOf(read), { text: 'line one\nline two', fromMessage: false, openedBy: interaction.id });
+  assert.deepEqual(submitted.payload.data, {
+    custom_id: 'legacy',
+    components: [{ type: 1, id: 1, components: [{ type: 4, id: 2, custom_id: 'text', value: 'line one\nline two' }] }],
+  });
+  assert.equal('message' in submitted.payload, false);
+});
+
+test('notifications: new messages ping the users they may mention; edits never do', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const [alice, bob, carol] = [snowflake(), snowflake(), snowflake()];
+
+  // An edited deferral, then a follow-up: the follow-up is a new message and pings.
+  const { interaction: edited, result: first } = await invoke(async (i) => {
+    await i.deferReply();
+    await i.editReply(`working on it, <@${alice}>`);
+    await i.followUp(`<@${alice}> your video is ready`);
+  });
+  valueOf(first);
+  assert.deepEqual(
+    fake.notificationsFor(alice).map(({ messageId, channelId }) => ({ messageId, channelId })),
+    [{ messageId: edited.followups[0]!.id, channelId: fake.channelId }],
+  );
+
+  // The first follow-up after an unedited deferral fills the loading message, an edit: no ping.
+  // Nor does an edit adding a mention, a mention allowed_mentions rules out, or an ephemeral message.
+  const { interaction: filled, result: second } = await invoke(async (i) => {
+    await i.deferReply();
+    await i.followUp(`<@${bob}> done`);
+    await i.editReply(`done, <@${bob}> and <@!${carol}>`);
+    await i.followUp({ content: `<@${bob}> again`, allowedMentions: { parse: [] } });
+    await i.followUp({ content: `<@${bob}> quietly`, flags: MessageFlags.Ephemeral });
+    await i.followUp({ content: `<@${bob}> and <@!${carol}>`, allowedMentions: { users: [carol] } });
+  });
+  valueOf(second);
+  assert.equal(filled.followups.length, 3, 'the first follow-up became @original');
+  assert.deepEqual(fake.notificationsFor(bob), []);
+  assert.deepEqual(fake.notificationsFor(carol).map((n) => n.messageId), [filled.followups[2]!.id]);
+
+  // A reply (callback 4) and a channel message ping too; <@!id> is the same user, once per message.
+  const { interaction: replied, result: third } = await invoke((i) => i.reply(`<@!${bob}> <@${bob}>`));
+  valueOf(third);
+  const channel = client.channels.cache.get(fake.channelId);
+  assert.ok(channel?.isSendable());
+  const sent = await channel.send({ content: `<@${carol}>`, allowedMentions: { parse: ['users'] } });
+  assert.deepEqual(fake.notificationsFor(bob).map((n) => n.messageId), [replied.original!.id]);
+  assert.deepEqual(fake.notificationsFor(carol).map((n) => n.messageId), [filled.followups[2]!.id, sent.id]);
+});
+
+test('deleting: a component message through its interaction token, interaction messages through the channel', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const { interaction: command, result: replied } = await invoke((i) => i.reply(withButton));
+  valueOf(replied);
+  const { interaction: button, result } = await press(command.original!, 'open', async (i) => {
+    await i.deferUpdate();
+    await i.deleteReply();
+    return i.editReply('still there?').catch((error: unknown) => error);
+  });
+  const failure = valueOf(result);
+  assert.ok(failure instanceof DiscordAPIError);
+  assert.equal(failure.code, 10008);
+  assert.equal(button.original, command.original);
+  assert.equal(command.original!.deleted, true, 'the message carrying the button is gone');
+
+  // With the bot token, the channel route deletes the bot's interaction responses and follow-ups.
+  const { interaction, result: deleted } = await invoke(async (i) => {
+    const response = await i.reply({ content: 'first', withResponse: true });
+    const followUp = await i.followUp('second');
+    await followUp.delete();
+    await response.resource!.message!.delete();
+  });
+  valueOf(deleted);
+  assert.equal(interaction.original?.deleted, true);
+  assert.equal(interaction.followups[0]?.deleted, true);
+  const deletes = fake.requests.filter(
+    (request) => request.method === 'DELETE' && request.route.startsWith(`/channels/${fake.channelId}/messages/`),
+  );
+  assert.deepEqual(
+    deletes.slice(-2).map((request) => [request.route.split('/').at(-1), request.status]),
+    [[interaction.followups[0]!.id, 204], [interaction.original!.id, 204]],
+  );
 });
 
 // Last in the file: it makes the client identify again, which the resume test above counts.

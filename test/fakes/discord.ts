@@ -15,10 +15,25 @@
  *   creating a new message, and keeps the deferral's ephemeral flag.
  * - Editing a message into an empty one (no content, embeds, components or attachments) is 50006.
  * - Uploaded file names have spaces replaced by underscores, like Discord does.
- * - Attachment URLs carry `?ex=..&is=..&hm=..&` like Discord CDN URLs, so code that derives a file
+ * - Attachment URLs carry `?ex=..&is=..&hm=..&` like Discord CDN URLs (and answer 404 once `ex`, their
+ *   signed expiry, has passed), so code that derives a file
  *   name or extension from the URL has to strip the query, as it must in production.
  * - For component interactions (`component()`), @original is the message carrying the component
- *   once callback 6/7 acknowledged it; callback 7 edits that message.
+ *   once callback 6/7 acknowledged it: callback 7 edits that message, and deleting @original through
+ *   the interaction's token deletes it. A modal submitted from a component (`submitModal()`)
+ *   carries that message too, and its callbacks 6/7 refer to it the same way.
+ * - `DELETE /channels/:c/messages/:id` with the bot token deletes the bot's interaction responses
+ *   and follow-ups as well as its channel messages (not ephemeral ones, which are not in the channel).
+ * - Modals (callback 9) are validated like Discord validates them (title, custom ids, 1–5 action
+ *   rows / labels / text displays, text input and select limits) and kept as `interaction.modal`,
+ *   with Discord's numeric `id` filled in where the bot gave none. `submitModal()` refuses values
+ *   a user could not have submitted through that modal.
+ * - `notifications` records who gets pinged: only a new, non-ephemeral message (callback 4, a
+ *   follow-up that creates a message, a channel message) notifies, and only the users its content
+ *   mentions (`<@id>` / `<@!id>`) that its `allowed_mentions` allows (absent: all; `parse` with
+ *   'users': all; otherwise the ids in `users`). Edits never notify, even when they add a mention:
+ *   PATCH of @original or of a message, callback 7, and the first follow-up after a deferral,
+ *   which fills the loading message instead of creating one.
  * - Dispatches sent while no client is connected are not lost: they are replayed on RESUME, and
  *   otherwise delivered after the next IDENTIFY's READY + GUILD_CREATE. An interaction's 3 s
  *   deadline starts when it is actually written to a socket.
@@ -54,6 +69,8 @@ export interface FakeDiscordOptions {
   interactionTokenLifetimeMs?: number;
   /** Default 41250, like Discord. */
   heartbeatIntervalMs?: number;
+  /** How long an attachment link (its signed `ex`) stays valid; later it is 404. Default 24 h, like Discord's. */
+  attachmentUrlLifetimeMs?: number;
 }
 
 export interface RecordedFile {
@@ -168,6 +185,22 @@ export interface ComponentOptions extends InvocationOptions {
   /** 2 button (default), 3 string select, ... */
   componentType?: number;
   values?: string[];
+}
+
+export interface ModalSubmitOptions extends InvocationOptions {
+  /**
+   * What the user entered, by component custom_id: a string for a text input, the chosen option
+   * values for a string select. Components not listed keep what the modal prefilled.
+   */
+  values?: Record<string, string | string[]>;
+}
+
+/** A user pinged by a new message (see the header comment for when Discord notifies). */
+export interface FakeNotification {
+  userId: string;
+  messageId: string;
+  channelId: string;
+  at: number;
 }
 
 export interface FaultMatch {
@@ -475,6 +508,18 @@ class FormErrors {
     }
   }
 
+  /** An optional integer: absent is fine, otherwise it must lie within [min, max]. */
+  intRange(path: ErrorPath, value: unknown, min: number, max: number): void {
+    if (value === undefined || value === null) return;
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.add(path, 'NUMBER_TYPE_COERCE', `Value "${String(value)}" is not int.`);
+    } else if (value < min) {
+      this.add(path, 'NUMBER_TYPE_MIN', `int value should be greater than or equal to ${min}.`);
+    } else if (value > max) {
+      this.add(path, 'NUMBER_TYPE_MAX', `int value should be less than or equal to ${max}.`);
+    }
+  }
+
   required(path: ErrorPath, value: unknown): void {
     if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
       this.add(path, 'BASE_TYPE_REQUIRED', 'This field is required');
@@ -618,6 +663,157 @@ function validateAutocompleteChoices(data: any, errors: FormErrors): void {
     errors.maxLength(['data', 'choices', index, 'name'], choice?.name, 100);
     if (typeof choice?.value === 'string') errors.maxLength(['data', 'choices', index, 'value'], choice.value, 100);
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modals (callback 9): Discord's layout and limits, and the ids it gives components
+// ---------------------------------------------------------------------------------------------
+
+const ComponentType = { ActionRow: 1, StringSelect: 3, TextInput: 4, TextDisplay: 10, Label: 18 } as const;
+const TEXT_INPUT_MAX_LENGTH = 4000;
+
+function validateModal(data: Record<string, any>, errors: FormErrors): void {
+  errors.required(['data', 'custom_id'], data.custom_id);
+  errors.maxLength(['data', 'custom_id'], data.custom_id, 100);
+  errors.required(['data', 'title'], data.title);
+  errors.maxLength(['data', 'title'], data.title, 45);
+  const components: unknown[] = Array.isArray(data.components) ? data.components : [];
+  if (components.length === 0) {
+    errors.add(['data', 'components'], 'BASE_TYPE_MIN_LENGTH', 'Must be 1 or more in length.');
+  }
+  errors.maxItems(['data', 'components'], components, 5);
+  const seenCustomIds = new Set<string>();
+  components.forEach((entry, index) =>
+    validateModalEntry(entry, errors, ['data', 'components', index], seenCustomIds),
+  );
+}
+
+/** One top-level modal component: a (legacy) action row with one text input, a label, or a text display. */
+function validateModalEntry(entry: any, errors: FormErrors, at: ErrorPath, seenCustomIds: Set<string>): void {
+  switch (entry?.type) {
+    case ComponentType.ActionRow: {
+      const children: any[] = Array.isArray(entry.components) ? entry.components : [];
+      if (children.length !== 1) errors.add([...at, 'components'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 1 in length.');
+      children.forEach((child, index) => {
+        const path = [...at, 'components', index];
+        if (child?.type !== ComponentType.TextInput) {
+          errors.add([...path, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (4,).');
+          return;
+        }
+        // Outside a label, the text input carries its own label.
+        errors.required([...path, 'label'], child.label);
+        errors.maxLength([...path, 'label'], child.label, 45);
+        validateTextInput(child, errors, path, seenCustomIds);
+      });
+      return;
+    }
+    case ComponentType.Label: {
+      errors.required([...at, 'label'], entry.label);
+      errors.maxLength([...at, 'label'], entry.label, 45);
+      errors.maxLength([...at, 'description'], entry.description, 100);
+      const child = entry.component;
+      const path = [...at, 'component'];
+      if (child?.type === ComponentType.TextInput) {
+        if (child.label != null) {
+          errors.add([...path, 'label'], 'COMPONENT_LABEL_NOT_ALLOWED', 'A text input inside a label cannot have its own label');
+        }
+        validateTextInput(child, errors, path, seenCustomIds);
+      } else if (child?.type === ComponentType.StringSelect) {
+        validateModalStringSelect(child, errors, path, seenCustomIds);
+      } else {
+        errors.add([...path, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (3, 4).');
+      }
+      return;
+    }
+    case ComponentType.TextDisplay:
+      errors.required([...at, 'content'], entry.content);
+      errors.maxLength([...at, 'content'], entry.content, 4000);
+      return;
+    default:
+      errors.add([...at, 'type'], 'UNION_TYPE_CHOICES', 'Value of field "type" must be one of (1, 10, 18).');
+  }
+}
+
+function validateModalCustomId(customId: unknown, errors: FormErrors, at: ErrorPath, seenCustomIds: Set<string>): void {
+  errors.required([...at, 'custom_id'], customId);
+  errors.maxLength([...at, 'custom_id'], customId, 100);
+  if (typeof customId !== 'string') return;
+  if (seenCustomIds.has(customId)) {
+    errors.add([...at, 'custom_id'], 'COMPONENT_CUSTOM_ID_DUPLICATED', 'Component custom id cannot be duplicated');
+  }
+  seenCustomIds.add(customId);
+}
+
+function validateTextInput(input: any, errors: FormErrors, at: ErrorPath, seenCustomIds: Set<string>): void {
+  validateModalCustomId(input.custom_id, errors, at, seenCustomIds);
+  if (input.style !== 1 && input.style !== 2) errors.add([...at, 'style'], 'BASE_TYPE_CHOICES', 'Value must be one of (1, 2).');
+  errors.intRange([...at, 'min_length'], input.min_length, 0, TEXT_INPUT_MAX_LENGTH);
+  errors.intRange([...at, 'max_length'], input.max_length, 1, TEXT_INPUT_MAX_LENGTH);
+  errors.maxLength([...at, 'value'], input.value, textInputMaxLength(input));
+  errors.maxLength([...at, 'placeholder'], input.placeholder, 100);
+}
+
+function validateModalStringSelect(select: any, errors: FormErrors, at: ErrorPath, seenCustomIds: Set<string>): void {
+  validateModalCustomId(select.custom_id, errors, at, seenCustomIds);
+  const options: any[] = Array.isArray(select.options) ? select.options : [];
+  if (options.length === 0) errors.add([...at, 'options'], 'BASE_TYPE_MIN_LENGTH', 'Must be 1 or more in length.');
+  errors.maxItems([...at, 'options'], options, 25);
+  options.forEach((option, index) => {
+    const path = [...at, 'options', index];
+    errors.required([...path, 'label'], option?.label);
+    errors.maxLength([...path, 'label'], option?.label, 100);
+    errors.required([...path, 'value'], option?.value);
+    errors.maxLength([...path, 'value'], option?.value, 100);
+    errors.maxLength([...path, 'description'], option?.description, 100);
+  });
+  errors.intRange([...at, 'min_values'], select.min_values, 0, 25);
+  errors.intRange([...at, 'max_values'], select.max_values, 1, 25);
+  const defaults = options.filter((option) => option?.default === true).length;
+  if (defaults > selectMaxValues(select)) {
+    errors.add([...at, 'options'], 'SELECT_COMPONENT_TOO_MANY_DEFAULT_VALUES', 'More options are marked default than max_values allows');
+  }
+  errors.maxLength([...at, 'placeholder'], select.placeholder, 150);
+}
+
+function textInputMaxLength(input: any): number {
+  return typeof input.max_length === 'number' ? Math.min(input.max_length, TEXT_INPUT_MAX_LENGTH) : TEXT_INPUT_MAX_LENGTH;
+}
+
+function selectMaxValues(select: any): number {
+  return typeof select.max_values === 'number' ? select.max_values : 1;
+}
+
+function selectMinValues(select: any): number {
+  return typeof select.min_values === 'number' ? select.min_values : 1;
+}
+
+/**
+ * A copy of modal components with an `id` on each: Discord numbers those without one 1, 2, … in
+ * reading order, skipping ids the bot set itself, and reports them back in the submit.
+ */
+function numberComponents(components: any[]): any[] {
+  const used = new Set<number>();
+  const collect = (component: any): void => {
+    if (typeof component?.id === 'number') used.add(component.id);
+    if (Array.isArray(component?.components)) component.components.forEach(collect);
+    if (isPlainObject(component?.component)) collect(component.component);
+  };
+  components.forEach(collect);
+  let next = 1;
+  const withId = (component: any): any => {
+    let id = component.id;
+    if (typeof id !== 'number') {
+      while (used.has(next)) next += 1;
+      id = next++;
+    }
+    return {
+      ...component,
+      id,
+      ...(Array.isArray(component.components) ? { components: component.components.map(withId) } : {}),
+      ...(isPlainObject(component.component) ? { component: withId(component.component) } : {}),
+    };
+  };
+  return components.map(withId);
 }
 
 /** Files count towards Discord's upload limit as a whole; 413 is checked before anything else. */
@@ -918,11 +1114,20 @@ export class FakeInteraction {
    */
   original?: FakeMessage;
   followups: FakeMessage[] = [];
+  /**
+   * The modal callback 9 opened: its `data` as Discord keeps it, with a numeric `id` on every
+   * component (Discord's numbering where the bot gave none). `FakeDiscord.submitModal` fills it in.
+   */
+  modal?: any;
 
   /** @internal Set by `FakeDiscord.expireToken`. */
   tokenRevoked = false;
-  /** @internal The message a component interaction was triggered from. */
+  /** @internal The message a component interaction (or a modal opened from one) was triggered from. */
   sourceMessage?: FakeMessage;
+  /** @internal Who invoked it and where, so a modal submit defaults to the same user and place. */
+  invocation: InvocationOptions = {};
+  /** @internal For a modal submit: the interaction whose callback 9 opened the modal. */
+  modalOpenedBy?: FakeInteraction;
 
   private readonly createdAt = Date.now();
   private deliveredAt?: number;
@@ -1030,7 +1235,9 @@ export class FakeInteraction {
 
   private describeCommand(): string {
     const data = this.payload.data ?? {};
-    return data.name ? `/${data.name}` : data.custom_id ? `component ${data.custom_id}` : `type ${this.type}`;
+    if (data.name) return `/${data.name}`;
+    if (data.custom_id) return `${this.type === InteractionType.ModalSubmit ? 'modal' : 'component'} ${data.custom_id}`;
+    return `type ${this.type}`;
   }
 }
 
@@ -1335,11 +1542,14 @@ export class FakeDiscord {
   readonly requests: RecordedRequest[] = [];
   /** Messages created via POST /channels/:id/messages. */
   readonly channelMessages: FakeMessage[] = [];
+  /** Every user pinged by a new message, in order (see the header comment for the rule). */
+  readonly notifications: FakeNotification[] = [];
   interactions: FakeInteraction[] = [];
 
   private readonly botToken: string;
   private readonly deadlineMs: number;
   private readonly tokenLifetimeMs: number;
+  private readonly attachmentUrlLifetimeMs: number;
   private readonly baseUrl: string;
   private readonly ownerUserId = snowflake();
   private readonly botRoleId = snowflake();
@@ -1371,6 +1581,7 @@ export class FakeDiscord {
     this.botUserId = snowflake();
     this.deadlineMs = options.interactionResponseDeadlineMs ?? 3000;
     this.tokenLifetimeMs = options.interactionTokenLifetimeMs ?? 15 * 60_000;
+    this.attachmentUrlLifetimeMs = options.attachmentUrlLifetimeMs ?? 24 * 3_600_000;
     this.baseUrl = `http://127.0.0.1:${port}`;
     this.apiUrl = `${this.baseUrl}/api`;
     this.gatewayUrl = `ws://127.0.0.1:${port}`;
@@ -1511,6 +1722,46 @@ export class FakeDiscord {
     };
     const invocation = { ...options, channelId: options.channelId ?? options.message.channel_id };
     return this.createInteraction(InteractionType.MessageComponent, data, invocation, options.message);
+  }
+
+  /**
+   * Dispatches a modal submit (type 5) as the user who filled in the modal `openedBy`'s callback 9
+   * opened: by default the same user, in the same place, as `openedBy`. `values` are what the user
+   * entered; everything else keeps what the modal prefilled, as when the user only presses Submit.
+   * Opened from a component, the submit carries that component's message, which callbacks 6/7
+   * then refer to. Throws when no user could send this: no modal, an unknown custom id, or a value
+   * the modal's own rules (required, lengths, options, min/max values) would not let through.
+   */
+  async submitModal(openedBy: FakeInteraction, options: ModalSubmitOptions = {}): Promise<FakeInteraction> {
+    const modal = openedBy.modal;
+    if (!modal) {
+      throw new Error(
+        `submitModal: interaction ${openedBy.id} opened no modal (callbacks: ${JSON.stringify(openedBy.callbacks.map((c) => c.type))})`,
+      );
+    }
+    const { values = {}, ...invocation } = options;
+    const fieldIds = modalFields(modal).map((field) => field.custom_id);
+    const unknown = Object.keys(values).filter((customId) => !fieldIds.includes(customId));
+    if (unknown.length > 0) {
+      throw new Error(
+        `submitModal: modal ${modal.custom_id} has no component ${unknown.map((id) => `"${id}"`).join(', ')} ` +
+          `(it has ${fieldIds.map((id) => `"${id}"`).join(', ')})`,
+      );
+    }
+    const data = { custom_id: modal.custom_id, components: modal.components.map((entry: any) => submittedEntry(entry, values)) };
+    const interaction = this.createInteraction(
+      InteractionType.ModalSubmit,
+      data,
+      { ...openedBy.invocation, ...invocation },
+      openedBy.sourceMessage,
+    );
+    interaction.modalOpenedBy = openedBy;
+    return interaction;
+  }
+
+  /** The users pinged so far, by which messages. */
+  notificationsFor(userId: string): FakeNotification[] {
+    return this.notifications.filter((notification) => notification.userId === userId);
   }
 
   /** Sends any gateway dispatch (e.g. GUILD_DELETE) to the bot. */
@@ -1790,6 +2041,7 @@ export class FakeDiscord {
           webhookId: this.applicationId,
           interactionMetadata: this.interactionMetadata(interaction),
         });
+        this.recordNotifications(interaction.original);
         return;
       }
       case CallbackType.DeferredChannelMessage: {
@@ -1821,10 +2073,9 @@ export class FakeDiscord {
       }
       case CallbackType.Modal: {
         const errors = new FormErrors();
-        errors.required(['data', 'custom_id'], data.custom_id);
-        errors.required(['data', 'title'], data.title);
-        errors.maxLength(['data', 'title'], data.title, 45);
+        validateModal(data, errors);
         errors.throwIfAny();
+        interaction.modal = { ...data, components: numberComponents(data.components) };
         return;
       }
       default:
@@ -1911,6 +2162,7 @@ export class FakeDiscord {
         interactionMetadata: { ...this.interactionMetadata(interaction), original_response_message_id: original?.id },
       });
       interaction.followups.push(message);
+      this.recordNotifications(message);
     }
     return context.request.query.wait === 'true' ? ok(this.toApiMessage(message)) : noContent();
   }
@@ -1950,6 +2202,7 @@ export class FakeDiscord {
     }
     message.nonce = nonce;
     this.channelMessages.push(message);
+    this.recordNotifications(message);
     return ok(this.toApiMessage(message));
   }
 
@@ -2105,6 +2358,7 @@ export class FakeDiscord {
       this.requests.filter((request) => request.route.includes(token) || request.route.includes(`/interactions/${id}/`)),
     );
     interaction.sourceMessage = sourceMessage;
+    interaction.invocation = invocation;
     this.interactions.push(interaction);
     this.interactionsById.set(id, interaction);
     this.interactionsByToken.set(token, interaction);
@@ -2234,7 +2488,13 @@ export class FakeDiscord {
       user: payload.member?.user ?? payload.user,
       authorizing_integration_owners: payload.authorizing_integration_owners,
       ...(payload.data?.name ? { name: payload.data.name, command_type: payload.data.type ?? 1 } : {}),
-      ...(interaction.sourceMessage ? { interacted_message_id: interaction.sourceMessage.id } : {}),
+      ...(interaction.type === InteractionType.MessageComponent && interaction.sourceMessage
+        ? { interacted_message_id: interaction.sourceMessage.id }
+        : {}),
+      // A modal submit names the interaction that opened the modal instead.
+      ...(interaction.modalOpenedBy
+        ? { triggering_interaction_metadata: this.interactionMetadata(interaction.modalOpenedBy) }
+        : {}),
     };
   }
 
@@ -2245,6 +2505,14 @@ export class FakeDiscord {
   // ===============================================================================================
   // Messages
   // ===============================================================================================
+
+  /** Called for each newly created message (never for edits): records whom it pings. */
+  private recordNotifications(message: FakeMessage): void {
+    if (message.flags & MessageFlag.Ephemeral) return;
+    for (const userId of pingedUserIds(message.content, message.allowed_mentions)) {
+      this.notifications.push({ userId, messageId: message.id, channelId: message.channel_id, at: message.createdAt });
+    }
+  }
 
   private newMessage(fields: Partial<FakeMessage> & { channel_id: string }): FakeMessage {
     return {
@@ -2387,7 +2655,7 @@ export class FakeDiscord {
 
   /** Discord CDN URLs are signed with ex/is/hm query parameters; mimic the shape. */
   private fileUrl(file: StoredFile): string {
-    const expires = Math.floor(Date.now() / 1000) + 24 * 3600;
+    const expires = Math.ceil((Date.now() + this.attachmentUrlLifetimeMs) / 1000);
     const signature = createHash('sha256').update(file.id).digest('hex');
     const query = `ex=${expires.toString(16)}&is=${(expires - 86_400).toString(16)}&hm=${signature}&`;
     return `${this.baseUrl}/attachments/${file.id}/${encodeURIComponent(file.filename)}?${query}`;
@@ -2396,7 +2664,8 @@ export class FakeDiscord {
   private serveFile(request: RecordedRequest): Reply {
     const [prefix, id, filename] = splitPath(request.route);
     const file = id ? this.storedFiles.get(id) : undefined;
-    if (request.method !== 'GET' || prefix !== 'attachments' || !file || file.filename !== filename) {
+    const expired = request.query.ex !== undefined && Number.parseInt(request.query.ex, 16) * 1000 < Date.now();
+    if (request.method !== 'GET' || prefix !== 'attachments' || !file || file.filename !== filename || expired) {
       return { status: 404, body: Buffer.from('This content is no longer available.'), headers: { 'content-type': 'text/plain' } };
     }
     return { status: 200, body: file.data, headers: { 'content-type': file.contentType ?? 'application/octet-stream' } };
@@ -2719,6 +2988,72 @@ function coerceOptionValue(type: number, value: string | number | boolean): stri
   if ((type === OptionType.Integer || type === OptionType.Number) && typeof value === 'string') return Number(value);
   if (type === OptionType.String && typeof value !== 'string') return String(value);
   return value;
+}
+
+/** The users a message's content mentions that its `allowed_mentions` lets Discord ping. */
+function pingedUserIds(content: string, allowedMentions: unknown): string[] {
+  const mentioned = [...new Set([...content.matchAll(/<@!?(\d+)>/g)].map((match) => match[1]!))];
+  if (!isPlainObject(allowedMentions)) return mentioned;
+  if (Array.isArray(allowedMentions.parse) && allowedMentions.parse.includes('users')) return mentioned;
+  const allowed = new Set(Array.isArray(allowedMentions.users) ? allowedMentions.users.map(String) : []);
+  return mentioned.filter((id) => allowed.has(id));
+}
+
+/** The text inputs and selects of a modal, in order. */
+function modalFields(modal: any): any[] {
+  return modal.components.flatMap((entry: any) =>
+    entry.type === ComponentType.ActionRow ? entry.components : entry.type === ComponentType.Label ? [entry.component] : [],
+  );
+}
+
+/** One top-level component of a modal submit, in Discord's shape. */
+function submittedEntry(entry: any, values: Record<string, string | string[]>): any {
+  switch (entry.type) {
+    case ComponentType.ActionRow:
+      return { type: entry.type, id: entry.id, components: entry.components.map((input: any) => submittedField(input, values)) };
+    case ComponentType.Label:
+      return { type: entry.type, id: entry.id, component: submittedField(entry.component, values) };
+    default:
+      // Text displays carry nothing to submit; Discord still lists them.
+      return { type: entry.type, id: entry.id };
+  }
+}
+
+/** A text input's value or a select's chosen values: given, or else what the modal prefilled. */
+function submittedField(field: any, values: Record<string, string | string[]>): any {
+  const customId: string = field.custom_id;
+  const given = values[customId];
+  const refuse = (why: string): never => {
+    const how = given === undefined ? 'left as the modal prefilled it' : `as ${JSON.stringify(given)}`;
+    throw new Error(`submitModal: no user could submit "${customId}" ${how}: ${why}`);
+  };
+  if (field.type === ComponentType.TextInput) {
+    if (Array.isArray(given)) refuse('it is a text input, which takes a string');
+    const value: string = (given as string | undefined) ?? field.value ?? '';
+    const length = textLength(value);
+    const minLength = field.min_length ?? 0;
+    const maxLength = textInputMaxLength(field);
+    if (length === 0) {
+      if (field.required !== false) refuse('it is required and would be empty');
+    } else if (length < minLength || length > maxLength) {
+      refuse(`it takes ${minLength}–${maxLength} characters, not ${length}`);
+    }
+    return { type: field.type, id: field.id, custom_id: customId, value };
+  }
+  if (typeof given === 'string') refuse('it is a select, which takes an array of option values');
+  const optionValues: string[] = field.options.map((option: any) => option.value);
+  const chosen: string[] =
+    (given as string[] | undefined) ??
+    field.options.filter((option: any) => option.default === true).map((option: any) => option.value);
+  const notOffered = chosen.filter((value) => !optionValues.includes(value));
+  if (notOffered.length > 0) refuse(`${JSON.stringify(notOffered)} not among its options ${JSON.stringify(optionValues)}`);
+  if (new Set(chosen).size !== chosen.length) refuse('an option can be chosen only once');
+  const [minValues, maxValues] = [selectMinValues(field), selectMaxValues(field)];
+  const skipped = chosen.length === 0 && field.required === false;
+  if (!skipped && (chosen.length < minValues || chosen.length > maxValues)) {
+    refuse(`it takes ${minValues}–${maxValues} values, not ${chosen.length}`);
+  }
+  return { type: field.type, id: field.id, custom_id: customId, values: chosen };
 }
 
 function userStub(id: string): Record<string, unknown> {

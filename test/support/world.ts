@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeDiscord, type FakeInteraction } from '../fakes/discord.js';
+import { FakeDiscord, type FakeDiscordOptions, type FakeInteraction } from '../fakes/discord.js';
 import { FakePika } from '../fakes/pika.js';
 import { BotProcess } from './bot-process.js';
 
@@ -49,9 +49,9 @@ const FAST_ENV = {
  * A fake Discord, a fake Pika and the real bot process wired to both, as a server owner would
  * run it (configuration by environment only).
  */
-export async function startWorld(overrides: Record<string, string> = {}): Promise<World> {
+export async function startWorld(overrides: Record<string, string> = {}, discordOptions: Omit<FakeDiscordOptions, 'botToken'> = {}): Promise<World> {
   const secrets = makeSecrets();
-  const discord = await FakeDiscord.start({ botToken: secrets.botToken });
+  const discord = await FakeDiscord.start({ ...discordOptions, botToken: secrets.botToken });
   const pika = await FakePika.start({ apiKey: secrets.apiKey });
   const storeDir = await mkdtemp(join(tmpdir(), 'pika-e2e-'));
   const env: Record<string, string> = {

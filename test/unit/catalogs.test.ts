@@ -61,7 +61,7 @@ describe('the catalogs', () => {
   });
 
   test('no message is left unused', () => {
-    const code = [...sourceFiles('src'), ...sourceFiles('commands')]
+    const code = [...sourceFiles('src'), ...sourceFiles('commands'), ...sourceFiles('components')]
       .filter((file) => !file.startsWith(join('src', 'i18n')))
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
       .join('\n');

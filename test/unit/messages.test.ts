@@ -19,6 +19,17 @@ import {
   type MessageBody,
 } from '../../src/discord/messages.js';
 import type { GenerationRequest } from '../../src/pika/request.js';
+/** A job id as the bot makes them (a UUID). */
+const JOB_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+/** 🔄 Re-roll, 🔀 Remix, 🗑 Delete, ℹ Details: on every delivered video, naming its job. */
+const RESULT_BUTTONS = (
+  [
+    ['reroll', 'Re-roll', '🔄'],
+    ['remix', 'Remix', '🔀'],
+    ['delete', 'Delete', '🗑️'],
+    ['details', 'Details', 'ℹ️'],
+  ] as const
+).map(([action, label, emoji]) => ({ type: ComponentType.Button, style: ButtonStyle.Secondary, label, custom_id: `pika:${action}:${JOB_ID}`, emoji: { name: emoji } }));
 
 const REQUESTER = '123456789012345678';
 
@@ -370,12 +381,12 @@ describe('renderProgress', () => {
 describe('renderDelivery', () => {
   test('attached video: pings only the requester, shows the seed, no link button', () => {
     const name = videoFileName(VIDEO.seed, 'task-id');
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: name }, 95_000, 'en-US');
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: name }, 95_000, 'en-US', JOB_ID);
     assert.equal(name, 'pika-3183047765.mp4');
     assert.equal(body.content, `<@${REQUESTER}> your video is ready.`);
     assert.deepStrictEqual(body.allowed_mentions, { parse: [], users: [REQUESTER] });
     assert.deepStrictEqual(body.allowed_mentions, pingOnly(REQUESTER));
-    assert.deepStrictEqual(body.components, []);
+    assert.deepStrictEqual(body.components, [{ type: ComponentType.ActionRow, components: RESULT_BUTTONS }]);
     const embed = body.embeds[0]!;
     assert.equal(embed.title, '✅ Text to video: done');
     const fields = Object.fromEntries((embed.fields ?? []).map((f) => [f.name, f.value]));
@@ -388,23 +399,23 @@ describe('renderDelivery', () => {
   });
 
   test('unknown seed and duration say so', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: undefined, durationSeconds: undefined }, 0, 'en-US');
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: undefined, durationSeconds: undefined }, 0, 'en-US', JOB_ID);
     const fields = Object.fromEntries((body.embeds[0]!.fields ?? []).map((f) => [f.name, f.value]));
     assert.equal(fields.Seed, 'unknown');
     assert.equal(fields.Duration, 'unknown');
   });
 
   test('a seed of 0 is shown, not treated as missing', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: 0 }, 0, 'en-US');
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, seed: 0 }, 0, 'en-US', JOB_ID);
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Seed')!.value, '`0`');
   });
 
   test('link-only delivery has a link button, the URL and the size', () => {
-    const body = renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: 300 * 1024 * 1024 }, 0, 'en-US');
+    const body = renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: 300 * 1024 * 1024 }, 0, 'en-US', JOB_ID);
     assert.deepStrictEqual(body.components, [
       {
         type: ComponentType.ActionRow,
-        components: [{ type: ComponentType.Button, style: ButtonStyle.Link, label: 'Open video', url: VIDEO.resultUrl }],
+        components: [...RESULT_BUTTONS, { type: ComponentType.Button, style: ButtonStyle.Link, label: 'Open video', url: VIDEO.resultUrl }],
       },
     ]);
     const video = body.embeds[0]!.fields!.find((f) => f.name === 'Video')!;
@@ -414,13 +425,13 @@ describe('renderDelivery', () => {
   });
 
   test('link-only without a known size leaves the size out', () => {
-    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: undefined }, 0, 'en-US');
+    const body = renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, attachmentName: undefined, sizeBytes: undefined }, 0, 'en-US', JOB_ID);
     assert.equal(body.embeds[0]!.fields!.find((f) => f.name === 'Video')!.value, `Too large to upload here: [open the video](${VIDEO.resultUrl})`);
   });
 
   test('stays within Discord limits for the worst-case request, attached or linked', () => {
-    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, VIDEO, 3_600_000, 'en-US'));
-    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined }, 3_600_000, 'en-US'));
+    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, VIDEO, 3_600_000, 'en-US', JOB_ID));
+    assertWithinDiscordLimits(renderDelivery(WORST, REQUESTER, { ...VIDEO, attachmentName: undefined }, 3_600_000, 'en-US', JOB_ID));
   });
 
   test(
@@ -428,12 +439,12 @@ describe('renderDelivery', () => {
     {},
     () => {
       const resultUrl = `https://cdn.pika.art/v1/66e0818e/${'a_long_prompt_slug_'.repeat(60)}seed1.mp4`;
-      assertWithinDiscordLimits(renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, resultUrl, attachmentName: undefined }, 0, 'en-US'));
+      assertWithinDiscordLimits(renderDelivery(displayRequest(), REQUESTER, { ...VIDEO, resultUrl, attachmentName: undefined }, 0, 'en-US', JOB_ID));
     },
   );
 
   test('the prompt cannot ping anyone: only the requester is allowed', () => {
-    const body = renderDelivery(displayRequest({ prompt: '@everyone <@999> <@&5>' }), REQUESTER, VIDEO, 0, 'en-US');
+    const body = renderDelivery(displayRequest({ prompt: '@everyone <@999> <@&5>' }), REQUESTER, VIDEO, 0, 'en-US', JOB_ID);
     assert.deepStrictEqual(body.allowed_mentions.parse, []);
     assert.deepStrictEqual(body.allowed_mentions.users, [REQUESTER]);
     assert.ok(!('roles' in body.allowed_mentions), "!('roles' in body.allowed_mentions)");
@@ -457,10 +468,12 @@ describe('videoFileName', () => {
 
 describe('renderFailure', () => {
   test('says why, shows the prompt escaped, pings no one', () => {
-    const body = renderFailure(displayRequest({ prompt: '**x** @here' }), 'The video service is busy right now.', 'en-US');
+    const body = renderFailure(displayRequest({ prompt: '**x** @here' }), 'The video service is busy right now.', 'en-US', { jobId: JOB_ID, tryAgain: true });
     assert.equal(body.content, '');
     assert.deepStrictEqual(body.allowed_mentions, { parse: [] });
-    assert.deepStrictEqual(body.components, []);
+    assert.deepStrictEqual(body.components, [{ type: ComponentType.ActionRow, components: [RESULT_BUTTONS[0] && { ...RESULT_BUTTONS[0], label: 'Try again' }, RESULT_BUTTONS[3]] }]);
+    const withoutRetry = renderFailure(displayRequest(), 'reason', 'en-US', { jobId: JOB_ID, tryAgain: false });
+    assert.deepStrictEqual(withoutRetry.components[0]!.components.map((b: any) => b.custom_id), [`pika:details:${JOB_ID}`]);
     const embed = body.embeds[0]!;
     assert.equal(embed.title, '❌ Text to video: failed');
     assert.equal(embed.description, 'The video service is busy right now.');
@@ -472,20 +485,20 @@ describe('renderFailure', () => {
   });
 
   test('an empty prompt shows as "(none)"', () => {
-    const body = renderFailure(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined }), 'reason', 'en-US');
+    const body = renderFailure(displayRequest({ kind: 'image', prompt: '', aspectRatio: undefined }), 'reason', 'en-US', { jobId: JOB_ID, tryAgain: true });
     assert.equal(body.embeds[0]!.fields![0]!.value, '*(none)*');
     assert.equal(body.embeds[0]!.title, '❌ Image to video: failed');
   });
 
   test('a very long reason is cut to 1000 characters', () => {
-    const body = renderFailure(displayRequest(), 'r'.repeat(5000), 'en-US');
+    const body = renderFailure(displayRequest(), 'r'.repeat(5000), 'en-US', { jobId: JOB_ID, tryAgain: true });
     assert.equal(body.embeds[0]!.description!.length, 1000);
     assert.ok(body.embeds[0]!.description!.endsWith('…'), "body.embeds[0]!.description!.endsWith('…')");
   });
 
   test('stays within Discord limits for the worst-case request and reason', () => {
-    assertWithinDiscordLimits(renderFailure(WORST, `The video service refused this request: “${'*'.repeat(5000)}”.`, 'en-US'));
-    const prompt = renderFailure(WORST, 'x', 'en-US').embeds[0]!.fields![0]!;
+    assertWithinDiscordLimits(renderFailure(WORST, `The video service refused this request: “${'*'.repeat(5000)}”.`, 'en-US', { jobId: JOB_ID, tryAgain: true }));
+    const prompt = renderFailure(WORST, 'x', 'en-US', { jobId: JOB_ID, tryAgain: true }).embeds[0]!.fields![0]!;
     assert.equal(prompt.name, 'Prompt');
     assert.ok(prompt.value.length <= LIMITS.fieldValue, 'prompt.value.length <= LIMITS.fieldValue');
   });
@@ -494,7 +507,7 @@ describe('renderFailure', () => {
     'a prompt that displays as nothing (only invisible characters) still gives a non-empty field',
     {},
     () => {
-      assertWithinDiscordLimits(renderFailure(displayRequest({ kind: 'image', prompt: '\u200b', aspectRatio: undefined }), 'reason', 'en-US'));
+      assertWithinDiscordLimits(renderFailure(displayRequest({ kind: 'image', prompt: '\u200b', aspectRatio: undefined }), 'reason', 'en-US', { jobId: JOB_ID, tryAgain: true }));
     },
   );
 });

@@ -8,6 +8,8 @@ import type { Locale } from '../../src/i18n/index.js';
 import type { Failure, FailureCode } from '../../src/jobs/job.js';
 import type { OptionProblem } from '../../src/pika/request.js';
 import type { LimitName, LimitRules } from '../../src/usage/limits.js';
+/** A job id as the bot makes them (a UUID). */
+const JOB_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 /** Every /pika message, worded in both languages: Chinese with no English sentence, English with no Chinese. */
 
@@ -84,9 +86,9 @@ for (const locale of ['zh-CN', 'en-US'] as const) {
         assertLanguage(locale, textOf(renderProgress(REQUEST, { status, progress: 40, posterUrl: undefined }, 65_000, locale)), status);
       }
       const video = { seed: undefined, durationSeconds: 5, resultUrl: 'https://cdn.example/v.mp4', sizeBytes: 30 << 20, attachmentName: undefined };
-      assertLanguage(locale, textOf(renderDelivery(REQUEST, '1', video, 95_000, locale)), 'linked video');
-      assertLanguage(locale, textOf(renderDelivery(REQUEST, '1', { ...video, resultUrl: '', linkReason: 'unreachable' }, 95_000, locale)), 'no address');
-      assertLanguage(locale, textOf(renderFailure(REQUEST, describeFailure(FAILURES.internal, locale), locale)), 'failure');
+      assertLanguage(locale, textOf(renderDelivery(REQUEST, '1', video, 95_000, locale, JOB_ID)), 'linked video');
+      assertLanguage(locale, textOf(renderDelivery(REQUEST, '1', { ...video, resultUrl: '', linkReason: 'unreachable' }, 95_000, locale, JOB_ID)), 'no address');
+      assertLanguage(locale, textOf(renderFailure(REQUEST, describeFailure(FAILURES.internal, locale), locale, { jobId: JOB_ID, tryAgain: true })), 'failure');
     });
 
     test('every failure code', () => {

@@ -1,0 +1,41 @@
+import { PermissionFlagsBits, type RepliableInteraction } from 'discord.js';
+import type { AppContext } from '../context.js';
+import type { JobOrigin } from '../jobs/job.js';
+import type { GenerationRequest } from '../pika/request.js';
+import type { ReplyTarget } from './replies.js';
+import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf, warnIfChannelFallbackWouldFail } from './interaction.js';
+
+/**
+ * Starts a checked request for whoever gave the command or clicked the button: the same checks
+ * for both (the bot's permissions here, then moderation, the breaker and the clicker's own
+ * limits, refused as data before anything is shown), then a public deferred reply at once, then
+ * the job. An admission given back if the deferral fails leaves nothing spent.
+ */
+export async function startGeneration(interaction: RepliableInteraction, request: GenerationRequest, ctx: AppContext, origin?: JobOrigin): Promise<void> {
+  const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
+  requireVideoPermissions(interaction);
+  warnIfChannelFallbackWouldFail(interaction, ctx.logger);
+  const admitted = await ctx.admission.admit(scope, requesterOf(interaction), request);
+  let reply;
+  try {
+    reply = await deferPublicReply(interaction);
+  } catch (error) {
+    await admitted.cancel();
+    throw error;
+  }
+  await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale, ...(origin ? { origin } : {}) });
+}
+
+/** Posting a video needs its embed and its file: refused here, before anything is shown, when the bot lacks either. */
+export function requireVideoPermissions(interaction: RepliableInteraction): void {
+  requireAppPermissions(interaction, [
+    [PermissionFlagsBits.EmbedLinks, 'EmbedLinks'],
+    [PermissionFlagsBits.AttachFiles, 'AttachFiles'],
+  ]);
+}
+
+/** Defers a reply everyone sees, and answers where the job's messages go (the reply's id included). */
+export async function deferPublicReply(interaction: RepliableInteraction): Promise<ReplyTarget> {
+  const deferred = await interaction.deferReply({ withResponse: true });
+  return { ...replyTargetOf(interaction), ...(deferred.resource?.message ? { messageId: deferred.resource.message.id } : {}) };
+}
