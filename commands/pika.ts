@@ -16,6 +16,7 @@ import { deferPublicReply, requireVideoPermissions, startGeneration } from '../s
 import { historyView } from '../src/discord/history-view.js';
 import { isJobId } from '../src/discord/custom-ids.js';
 import { JobActionRefused, requireJob } from '../src/jobs/job-actions.js';
+import { requestTexts } from '../src/jobs/admission.js';
 import type { AppContext } from '../src/context.js';
 import { truncate } from '../src/text.js';
 import { renderQuota } from '../src/discord/usage-messages.js';
@@ -180,6 +181,11 @@ async function showJob(interaction: ChatInputCommandInteraction, ctx: AppContext
   const job = requireJob(isJobId(id) ? await ctx.jobs.find(id) : undefined);
   if (job.reservation.userId !== interaction.user.id) throw new JobActionRefused({ code: 'not_yours', action: 'show' });
   if (job.state !== 'delivered' || !job.result) throw new JobActionRefused({ code: 'no_video' });
+  if (job.deleted) throw new JobActionRefused({ code: 'deleted' });
+  const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
+  if (job.reservation.guildId !== scope) throw new JobActionRefused({ code: 'elsewhere' });
+  // Posting it again is showing it again: the server's rules as they stand now apply.
+  await ctx.admission.checkRules(scope, requesterOf(interaction), requestTexts(job.request));
   requireVideoPermissions(interaction);
   ctx.jobs.show(job, await deferPublicReply(interaction), { locale: interaction.locale, guildLocale: interaction.guildLocale });
 }

@@ -3,7 +3,6 @@ import type { ComponentHandler } from '../src/discord/component.js';
 import { isModerator } from '../src/discord/interaction.js';
 import { messagesFor, resolveLocale } from '../src/i18n/index.js';
 import { JobActionRefused, mayDelete } from '../src/jobs/job-actions.js';
-import { markDeleted } from '../src/jobs/job.js';
 
 /**
  * 🗑 Delete: removes the message the button is on, for the requester or a moderator (Manage
@@ -21,16 +20,15 @@ export const deleteVideo: ComponentHandler<'delete'> = {
     if (job && !mayDelete(job, interaction.user.id, moderator)) throw new JobActionRefused({ code: 'not_yours', action: 'delete' });
 
     await interaction.deferUpdate();
+    // Recorded before the message goes, so a failing store leaves the video in place, not unaccounted for.
+    const recorded = job?.outcome?.messageId === interaction.message.id ? await ctx.jobs.recordDeletion(jobId, interaction.user.id) : undefined;
     await interaction.deleteReply();
     ctx.logger.info('video message deleted', { job: jobId, message: interaction.message.id, by: interaction.user.id });
-    if (job?.outcome?.messageId === interaction.message.id) {
-      await ctx.jobs.annotate(jobId, (current) => markDeleted(current, interaction.user.id, Date.now()));
-      if (job.notificationId) {
-        // The follow-up that announced the video would point at nothing now.
-        await interaction.client.rest.delete(Routes.channelMessage(job.outcome.channelId, job.notificationId)).catch((error: unknown) =>
-          ctx.logger.warn('could not delete the notification of a deleted video', { job: jobId, error }),
-        );
-      }
+    if (recorded?.notificationId && recorded.outcome) {
+      // The follow-up that announced the video would point at nothing now. (One still on its way is withdrawn by its sender.)
+      await interaction.client.rest.delete(Routes.channelMessage(recorded.outcome.channelId, recorded.notificationId)).catch((error: unknown) =>
+        ctx.logger.warn('could not delete the notification of a deleted video', { job: jobId, error }),
+      );
     }
     // An expired job's requester is still named by the message, when it was the reply to their command.
     const requesterId = job?.reservation.userId ?? interaction.message.interactionMetadata?.user.id;

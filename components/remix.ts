@@ -2,6 +2,7 @@ import { ComponentType, TextInputStyle, type APIModalInteractionResponseCallback
 import type { ComponentHandler } from '../src/discord/component.js';
 import { encodeComponentId } from '../src/discord/custom-ids.js';
 import { startGeneration } from '../src/discord/generation.js';
+import { requesterOf, usageScopeOf } from '../src/discord/interaction.js';
 import { messagesFor, resolveLocale, type Locale } from '../src/i18n/index.js';
 import { requireJob, rerunRequest, type RemixChanges } from '../src/jobs/job-actions.js';
 import type { Job } from '../src/jobs/job.js';
@@ -21,8 +22,11 @@ export const remix: ComponentHandler<'remix'> = {
   action: 'remix',
   async button(interaction, { jobId }, ctx) {
     const job = requireJob(await ctx.jobs.find(jobId));
-    // Refuse now what submitting would refuse anyway (images gone, options no longer allowed).
+    // Refuse now what submitting would refuse anyway: images gone, options no longer allowed, a
+    // member or channel the server's rules turn away. Banned words wait for the submit, since
+    // the form may take them out.
     rerunRequest(job, undefined, ctx.config.defaults, ctx.config.maxImageBytes, Date.now());
+    await ctx.admission.checkRules(usageScopeOf(interaction, ctx.config.limits.allowDms), requesterOf(interaction), []);
     await interaction.showModal(remixModal(job, resolveLocale(interaction.locale)));
   },
   async modal(interaction, { jobId }, ctx) {

@@ -47,6 +47,10 @@ export function describeJobActionProblem(problem: JobActionProblem, locale: Loca
       return problem.action === 'delete' ? t.jobNotYoursDelete : t.jobNotYoursShow;
     case 'no_video':
       return t.jobNoVideo;
+    case 'deleted':
+      return t.jobWasDeleted;
+    case 'elsewhere':
+      return t.jobElsewhere;
   }
 }
 

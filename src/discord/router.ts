@@ -57,10 +57,10 @@ export class InteractionRouter {
       }
       const id = decodeComponentId(interaction.customId);
       const handler = id && this.components.get(id.action);
-      if (!id || !handler) throw new UserError(t.errorUnknownCommand);
+      if (!id || !handler) throw new UserError(t.errorUnknownButton);
       if (interaction.isButton()) await handler.button(interaction, id, this.ctx);
       else if (handler.modal) await handler.modal(interaction, id, this.ctx);
-      else throw new UserError(t.errorUnknownCommand);
+      else throw new UserError(t.errorUnknownButton);
     } catch (error) {
       await this.respondWithError(interaction, error);
     }

@@ -20,6 +20,7 @@ const videos = (n: number) => `${n} ${pluralOf('en-US', n) === 'one' ? 'video' :
 const common = {
   errorRestarting: 'The bot is restarting. Please try again in a minute.',
   errorUnknownCommand: 'I don’t know that command. It may have been removed; try again in a minute.',
+  errorUnknownButton: 'This button no longer does anything here. Start a new video with `/pika`.',
   errorStoreUnreachable: ({ reference }: { reference: string }) =>
     `I can’t reach my records right now, so nothing was started and nothing was charged. Please try again in a moment (reference \`${reference}\`).`,
   errorInternal: ({ reference }: { reference: string }) => `Sorry, something went wrong on my side (reference \`${reference}\`). Please try again.`,
@@ -305,6 +306,8 @@ const jobText = {
   jobNotYoursShow: 'You can only bring back your own videos. `/pika history` lists them.',
   jobNoVideo: 'That request ended without a video, so there is nothing to show. `/pika history` lists your videos.',
   jobDeleted: 'Deleted.',
+  jobWasDeleted: 'That video was deleted, so it is not posted again.',
+  jobElsewhere: 'That video was made in another server (or in DMs); it can only be brought back there.',
   jobNotAModerator: 'Only moderators (Manage Server) can see another member’s history.',
 
   // Remix.

@@ -5,6 +5,7 @@ import { relativeTime } from './format.js';
 const common = {
   errorRestarting: '机器人正在重启，请一分钟后再试。',
   errorUnknownCommand: '无法识别该命令。它可能已被移除，请一分钟后再试。',
+  errorUnknownButton: '这个按钮在这里已经不起作用了。请用 `/pika` 开始一个新视频。',
   errorStoreUnreachable: ({ reference }) => `我暂时无法访问记录，所以什么都没有开始，也没有扣费。请稍后再试（参考编号 \`${reference}\`）。`,
   errorInternal: ({ reference }) => `抱歉，我这边出了问题（参考编号 \`${reference}\`）。请重试。`,
 } satisfies Partial<Catalog>;
@@ -275,6 +276,8 @@ const jobText = {
   jobNotYoursDelete: '只有发起这个视频请求的人或管理员才能删除它。',
   jobNotYoursShow: '你只能重发自己的视频。`/pika 历史` 会列出你的视频。',
   jobNoVideo: '这个请求没有生成视频，所以没有可以显示的内容。`/pika 历史` 会列出你的视频。',
+  jobWasDeleted: '这个视频已被删除，所以不会再次发布。',
+  jobElsewhere: '这个视频是在另一个服务器（或私信）中制作的，只能在那里重新发布。',
   jobDeleted: '已删除。',
   jobNotAModerator: '只有管理员（拥有 **管理服务器** 权限）才能查看其他成员的历史记录。',
 

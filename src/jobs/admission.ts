@@ -42,13 +42,21 @@ export interface AdmissionDeps {
 export class Admission {
   constructor(private readonly deps: AdmissionDeps) {}
 
+  /**
+   * The server's moderation rules only (blocks, required role, channels, banned words in
+   * `texts`): also for what shows a request without starting one (`/pika show`, the remix form).
+   */
+  async checkRules(scope: string, requester: Requester, texts: readonly string[]): Promise<void> {
+    const { usage, settings } = this.deps;
+    if (usage.isOwner(requester.userId)) return;
+    const { moderation } = await settings.get(scope);
+    const refusal = checkPolicy(moderation, requester, texts);
+    if (refusal) throw new AdmissionRefused({ kind: 'policy', refusal });
+  }
+
   async admit(scope: string, requester: Requester, request: GenerationRequest): Promise<Admitted> {
-    const { usage, settings, breaker } = this.deps;
-    if (!usage.isOwner(requester.userId)) {
-      const { moderation } = await settings.get(scope);
-      const refusal = checkPolicy(moderation, requester, [request.prompt, request.negativePrompt, request.pikaffect]);
-      if (refusal) throw new AdmissionRefused({ kind: 'policy', refusal });
-    }
+    const { usage, breaker } = this.deps;
+    await this.checkRules(scope, requester, requestTexts(request));
     const ticket = breaker.admit();
     if (!ticket) throw new AdmissionRefused({ kind: 'service_unavailable', retryAt: breaker.retryAt });
     let outcome;
@@ -73,4 +81,9 @@ export class Admission {
       },
     };
   }
+}
+
+/** What of a request banned words apply to. */
+export function requestTexts(request: GenerationRequest): string[] {
+  return [request.prompt, request.negativePrompt, request.pikaffect];
 }

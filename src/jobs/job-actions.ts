@@ -11,7 +11,11 @@ export type JobActionProblem =
   /** Only the requester (or a moderator) may do this. */
   | { code: 'not_yours'; action: 'delete' | 'show' }
   /** The job ended without a video. */
-  | { code: 'no_video' };
+  | { code: 'no_video' }
+  /** Its video was deleted (by its 🗑 button): not to be posted again. */
+  | { code: 'deleted' }
+  /** Made in another server (or in DMs): shown only where it was made. */
+  | { code: 'elsewhere' };
 
 export class JobActionRefused extends Error {
   override readonly name = 'JobActionRefused';

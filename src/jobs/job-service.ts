@@ -12,7 +12,7 @@ import type { PollScheduler } from './scheduler.js';
 import type { UsageService } from '../usage/usage-service.js';
 import { DeliveryRun, type DeliveryDeps } from './delivery.js';
 import { failureBeforeStart, operatorActionFor } from './failures.js';
-import { canTryAgain, isEnded, markFailed, markRunning, newJob, settlementFor, withNotification, type Job, type JobOrigin } from './job.js';
+import { canTryAgain, isEnded, markDeleted, markFailed, markRunning, newJob, settlementFor, withNotification, type Job, type JobOrigin } from './job.js';
 import type { HistoryPage, JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
@@ -90,6 +90,11 @@ export class JobService {
   /** The job's current version: this process's own while it is in progress, else the stored one. */
   async find(id: string): Promise<Job | undefined> {
     return this.live.get(id) ?? (await this.deps.store.get(id));
+  }
+
+  /** Records that a delivered job's message was deleted by `by`; answers the new version (with its notification id, if one was sent meanwhile). */
+  recordDeletion(id: string, by: string): Promise<Job | undefined> {
+    return this.annotate(id, (job) => markDeleted(job, by, this.deps.now()));
   }
 
   /** A page of a user's history in one server (or DMs), newest first. */
@@ -209,7 +214,8 @@ export class JobService {
       },
       end: async (_id, change) => {
         copy = change(copy);
-        if (copy.state === 'failed') await this.showFailure(copy, reply);
+        // Nothing new was paid for: the failure offers no Try again of the original.
+        if (copy.state === 'failed') await this.showFailure(copy, reply, { tryAgain: false });
       },
       deliver: () => {},
     };
@@ -297,10 +303,9 @@ export class JobService {
     this.events.emit('ended', job);
   }
 
-  private async showFailure(job: Job, reply: ReplyTarget): Promise<{ where: 'reply' | 'channel'; messageUrl: string } | undefined> {
+  private async showFailure(job: Job, reply: ReplyTarget, { tryAgain = canTryAgain(job) } = {}): Promise<{ where: 'reply' | 'channel'; messageUrl: string } | undefined> {
     const message = {
-      render: (locale: Locale) =>
-        renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!, locale), locale, { jobId: job.id, tryAgain: canTryAgain(job) }),
+      render: (locale: Locale) => renderFailure(toDisplayRequest(job.request), describeFailure(job.failure!, locale), locale, { jobId: job.id, tryAgain }),
       audiences: audiencesOf(job),
     };
     for (const target of [reply, { ...reply, gone: true }]) {

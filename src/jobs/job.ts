@@ -208,10 +208,11 @@ export function markDeleted(job: Job, by: string, now: number): Job {
 
 /**
  * Failures a second try can fix: not the user's own input (an image that could not be read, a
- * request the provider refused).
+ * request the provider refused), and not a store that could not keep the job (its button would
+ * find nothing to try again).
  */
 export function canTryAgain(job: Job): boolean {
-  return job.state === 'failed' && job.failure?.code !== 'image_unreadable' && job.failure?.code !== 'refused';
+  return job.state === 'failed' && !['image_unreadable', 'refused', 'store_unavailable'].includes(job.failure?.code ?? '');
 }
 
 export function withReplyMessage(job: Job, messageId: string, now: number): Job {

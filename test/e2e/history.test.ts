@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeInteraction } from '../fakes/discord.js';
-import { MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
-import { startWorld, waitSettled, type World } from '../support/world.js';
+import { admin, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
+import { eventually, startWorld, waitSettled, type World } from '../support/world.js';
 
 const embedOf = (interaction: FakeInteraction) => interaction.callbacks.at(-1)!.data!.embeds[0];
 const buttonsOf = (data: any): any[] => (data.components ?? []).flatMap((row: any) => row.components);
@@ -92,9 +92,31 @@ describe('history: /pika history, /pika show and /pika-admin history', () => {
     assert.match(String(notYours.callbacks[0]!.data.content), /only bring back your own/i);
     const unknown = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'show', options: { id: 'nonsense' }, userId: user }));
     assert.match(String(unknown.callbacks[0]!.data.content), /expired/i);
+    const elsewhere = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'show', options: { id: jobId }, userId: user, guildId: '1234567890123456789' }));
+    assert.match(String(elsewhere.callbacks[0]!.data.content), /another server/i);
     const failedId = made[6]!.original!.components[0].components.at(-1).custom_id.split(':')[2];
     const failed = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'show', options: { id: failedId }, userId: user }));
     assert.match(String(failed.callbacks[0]!.data.content), /without a video/i);
+  });
+
+  test('/pika show refuses a deleted video, and a member the server now blocks', async () => {
+    const third = made[2]!.original!;
+    const jobId = third.components[0].components[3].custom_id.split(':')[2];
+    const del = await world.discord.component({ message: third, customId: third.components[0].components[2].custom_id, userId: user });
+    await del.waitFor((i) => i.callbacks.length > 0, 5000);
+    await eventually(() => third.deleted, 5000, 'the deletion');
+    const deleted = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'show', options: { id: jobId }, userId: user }));
+    assert.match(String(deleted.callbacks[0]!.data.content), /was deleted/i);
+
+    const fourthId = made[3]!.original!.components[0].components[3].custom_id.split(':')[2];
+    await admin(world, 'user block', { user });
+    try {
+      const blocked = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'show', options: { id: fourthId }, userId: user }));
+      assert.ok(blocked.ephemeral);
+      assert.match(String(blocked.callbacks[0]!.data.content), /blocked/i);
+    } finally {
+      await admin(world, 'user unblock', { user });
+    }
   });
 
   test('/pika show links the video when the provider no longer serves the file', async () => {

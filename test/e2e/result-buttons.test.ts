@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { PermissionFlagsBits } from 'discord.js';
 import { DEFAULT_MEMBER_PERMISSIONS, type FakeInteraction, type FakeMessage } from '../fakes/discord.js';
-import { admin, firstAnswer, newUserId } from '../support/users.js';
+import { admin, firstAnswer, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
 import { eventually, fixture, startWorld, waitSettled, type World } from '../support/world.js';
 
 const buttonsOf = (message: FakeMessage): any[] => message.components.flatMap((row: any) => row.components);
@@ -144,6 +144,9 @@ describe('result buttons: re-roll, remix, delete, details, try again', () => {
     let calls = world.pika.generateCalls.length;
     const refusedBlock = await ephemeralAnswer(await click(world, message, 'reroll', { userId: blocked }));
     assert.match(refusedBlock, /blocked/i);
+    const remixBlocked = await click(world, message, 'remix', { userId: blocked });
+    assert.equal(remixBlocked.callbacks[0]!.type, 4, 'no form for a blocked member, just the reason');
+    assert.match(await ephemeralAnswer(remixBlocked), /blocked/i);
     assert.equal(world.pika.generateCalls.length, calls, 'nothing sent upstream');
 
     await admin(world, 'words add', { word: 'zebra' });
@@ -232,6 +235,10 @@ describe('result buttons: re-roll, remix, delete, details, try again', () => {
       await click(world, other.original!, 'delete', { userId: moderator, memberPermissions: DEFAULT_MEMBER_PERMISSIONS | PermissionFlagsBits.ManageMessages });
       await eventually(() => other.original!.deleted, 5000, 'a moderator’s deletion');
       await eventually(() => world.discord.channelMessages.some((m) => m.content.includes(`<@${moderator}>`) && m.content.includes(jobIdOf(other.original!))), 5000, 'the moderator named in the audit log');
+
+      const third = await video(world, newUserId(), 'a crab on a drum');
+      await click(world, third.original!, 'delete', { userId: newUserId(), memberPermissions: MODERATOR_PERMISSIONS });
+      await eventually(() => third.original!.deleted, 5000, 'a Manage Server moderator’s deletion');
     } finally {
       await admin(world, 'audit-log', {});
     }
@@ -255,6 +262,10 @@ describe('result buttons: re-roll, remix, delete, details, try again', () => {
     world.pika.failNextGenerate({ kind: 'status', status: 500, body: { message: 'boom' } });
     const failed = await video(world, user, 'a comet over the sea');
     assert.deepEqual(buttonsOf(failed.original!).map((b) => b.label), ['Try again', 'Details']);
+    await eventually(() => world.discord.notificationsFor(user).length === 1, 5000, 'the requester to be told of the failure');
+    const notice = failed.followups.find((m) => m.id === world.discord.notificationsFor(user)[0]!.messageId)!;
+    assert.match(notice.content, /could not be made/);
+    assert.ok(notice.content.includes(failed.original!.id));
     const before = world.pika.generateCalls.length;
     const retry = await click(world, failed.original!, 'reroll', { userId: user });
     await waitSettled(retry);
@@ -293,6 +304,14 @@ describe('result buttons: re-roll, remix, delete, details, try again', () => {
     const reroll = await click(world, original.original!, 'reroll', { userId: user });
     await waitSettled(reroll);
     assert.equal(reroll.original!.attachments.length, 1);
+    const opener = await click(world, original.original!, 'remix', { userId: user });
+    assert.equal(opener.callbacks[0]!.type, 9);
+    await world.restartBot();
+    const remixed = await world.discord.submitModal(opener, { values: { prompt: 'an owl at noon' } });
+    await waitSettled(remixed);
+    assert.equal((world.pika.generateCalls.at(-1)!.body as any).promptText, 'an owl at noon', 'a form opened before a restart is taken after it');
+    await click(world, original.original!, 'delete', { userId: user });
+    await eventually(() => original.original!.deleted, 5000, 'deleted after restarts');
 
     const gone = await world.discord.component({ message: original.original!, customId: `pika:reroll:${randomUUID()}`, userId: user });
     assert.match(await ephemeralAnswer(gone), /expired/i);
