@@ -89,14 +89,15 @@ async function benchMemoryPerTask(): Promise<void> {
   const pollScheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
   const deliveryScheduler = new PollScheduler({ concurrency: 8, onError: () => {} });
   let ids = 0;
-  const config = { pollIntervalMs: 3_600_000, taskTimeoutMs: 7_200_000, progressEditIntervalMs: 3000 };
+  const config = { pollIntervalMs: 3_600_000, taskTimeoutMs: 7_200_000, progressEditIntervalMs: 3000, upstreamConcurrency: null };
   const service = new JobService({
     config,
     pika: { generate: async () => `task-${ids++}` },
     resolveImages: async () => [],
     replies,
     store,
-    usage: { settle: async () => true },
+    usage: { settle: async () => true, startWaiting: async () => true },
+    gate: { recheck: async () => null, ticket: () => undefined },
     pollScheduler,
     deliveryScheduler,
     poller: { config, pika: { feed: async () => ({ id: '', videos: [] }) }, replies, sanitize: (text) => text },
@@ -126,6 +127,7 @@ async function benchMemoryPerTask(): Promise<void> {
     }, {
       reservation: { id: `r${i}`, guildId: '3', userId: '4', day: '', week: '', startedAt: 0, previousLastStartAt: null },
       ticket: { probe: false, succeeded() {}, failed() {}, release() {} },
+      waiting: false,
     }, { locale: 'en-US', guildLocale: 'en-US' });
   }
   globalThis.gc?.();
@@ -141,7 +143,7 @@ async function benchReservations(): Promise<void> {
   const usage = new UsageService({
     backend: new KeyvUsageBackend(storage.namespace('usage')),
     settings: new GuildSettingsStore(storage.namespace('settings')),
-    operator: { ownerIds: new Set(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false },
+    operator: { ownerIds: new Set(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false, maxQueuedPerUser: 0, upstreamConcurrency: null, userInstall: { dailyLimit: 3, weeklyLimit: 10 } },
   });
   await usage.reserve('guild', 'warm-up');
   const start = performance.now();
@@ -164,7 +166,7 @@ async function benchStartupReconciliation(): Promise<void> {
   const openReservations = 300;
   const dir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
   const url = `sqlite://${join(dir, 'bench.sqlite')}`;
-  const operator = { ownerIds: new Set<string>(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false };
+  const operator = { ownerIds: new Set<string>(), defaults: { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 0, maxConcurrent: 2, serverDailyCap: null }, globalDailyCap: null, allowDms: false, maxQueuedPerUser: 0, upstreamConcurrency: null, userInstall: { dailyLimit: 3, weeklyLimit: 10 } };
   const openUsage = async () => {
     const storage = await Storage.open(url);
     const backend = new KeyvUsageBackend(storage.namespace('usage'));

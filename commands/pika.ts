@@ -92,8 +92,10 @@ const addCommonOptions: OptionAdder = (sub) =>
     );
 
 const data = named(new SlashCommandBuilder(), t('cmdPikaName'), t('cmdPikaDescription'))
-  .setContexts(InteractionContextType.Guild)
-  .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+  // Installed to a server or to a user's own account, and usable in servers, the bot's DMs and
+  // private channels (who may use it where is decided per interaction: see usageScopeOf).
+  .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM, InteractionContextType.PrivateChannel)
+  .setIntegrationTypes(ApplicationIntegrationType.GuildInstall, ApplicationIntegrationType.UserInstall)
   .addSubcommand((sub) =>
     addCommonOptions(
       addAspectRatio(addModel(addPrompt(true, t('cmdPikaPromptDescription'))(named(sub, t('cmdPikaTextName'), t('cmdPikaTextDescription'))))),
@@ -208,7 +210,6 @@ function isGenerationKind(name: string | null): name is GenerationKind {
 
 export const pika: Command = {
   data,
-  dmCapable: true,
   async execute(interaction, ctx) {
     const subcommand = interaction.options.getSubcommand(false);
     const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);

@@ -32,7 +32,7 @@ export const deleteVideo: ComponentHandler<'delete'> = {
     }
     // An expired job's requester is still named by the message, when it was the reply to their command.
     const requesterId = job?.reservation.userId ?? interaction.message.interactionMetadata?.user.id;
-    if (interaction.guildId && requesterId) {
+    if (interaction.guildId && requesterId && (!job || job.reservation.guildId === interaction.guildId)) {
       await ctx.audit.deletion(interaction.guildId, interaction.user.id, requesterId, jobId, interaction.guildLocale);
     }
     await interaction.followUp({ content: t.jobDeleted, flags: MessageFlags.Ephemeral });

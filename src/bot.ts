@@ -104,8 +104,11 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
     onError: (error) => logger.error('delivery failed unexpectedly', { error }),
   });
-  const jobs = new JobService({
-    config,
+  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs, now });
+  const jobs: JobService = new JobService({
+    config: { ...config, upstreamConcurrency: config.limits.upstreamConcurrency },
+    // The admission is made below; the queue asks it only once a job's turn comes.
+    gate: { recheck: (job) => admission.recheck(job), ticket: () => breaker.admit() ?? undefined },
     pika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
@@ -144,7 +147,8 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   });
   const reconciler = new Reconciler({ usage, store: jobStore, jobs, logger, now });
   jobs.events.on('ended', (job) => {
-    if (job.state !== 'delivered' || !job.reply.guildId) return;
+    // Only a server that installed the bot has an audit log (its scope is the server itself).
+    if (job.state !== 'delivered' || !job.reply.guildId || job.reservation.guildId !== job.reply.guildId) return;
     void audit.generation({
       guildId: job.reply.guildId,
       userId: job.reply.requesterId,
@@ -155,8 +159,12 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
       guildLocale: job.guildLocale,
     });
   });
-  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs, now });
-  const admission = new Admission({ usage, settings, breaker });
+  const admission: Admission = new Admission({
+    usage,
+    settings,
+    breaker,
+    queue: { maxQueuedPerUser: config.limits.maxQueuedPerUser, upstreamFull: () => jobs.upstreamFull() },
+  });
   const editor = new SettingsEditor(settings, audit, logger);
   const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor };
   const router = new InteractionRouter(commands, components, ctx);
@@ -167,8 +175,8 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   client.once(Events.ClientReady, async (ready) => {
     logger.info('logged in', { user: ready.user.tag, guilds: ready.guilds.cache.size });
     try {
-      const outcome = await registerCommands(ready.application, commands, config.devGuildId, config.limits.allowDms);
-      logger.info('slash commands checked', { outcome, scope: config.devGuildId ? 'guild' : 'global' });
+      const outcome = await registerCommands(ready.application, commands, config.devGuildId);
+      logger.info('slash commands checked', outcome);
     } catch (error) {
       logger.error('could not register slash commands', { error });
     }

@@ -79,6 +79,12 @@ export interface OperatorLimits {
   /** Videos per UTC day across all servers: the operator's bill ceiling (null = none). */
   globalDailyCap: number | null;
   allowDms: boolean;
+  /** Commands waiting for a slot that each user may have queued, not counting those in progress. */
+  maxQueuedPerUser: number;
+  /** Tasks running at the provider at once across all users (null = no limit). */
+  upstreamConcurrency: number | null;
+  /** The rules for the app installed to a user's own account, used outside servers that installed the bot. */
+  userInstall: { dailyLimit: number | null; weeklyLimit: number | null };
 }
 
 export class ConfigError extends Error {
@@ -147,9 +153,16 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
       },
       globalDailyCap: reader.limit('GLOBAL_DAILY_CAP', null),
       allowDms: reader.boolean('ALLOW_DMS', false),
+      maxQueuedPerUser: reader.integer('MAX_QUEUED_PER_USER', 3, 0, 100),
+      upstreamConcurrency: reader.limit('PIKA_MAX_CONCURRENT', null),
+      userInstall: {
+        dailyLimit: reader.limit('USER_INSTALL_DAILY_LIMIT', 3),
+        weeklyLimit: reader.limit('USER_INSTALL_WEEKLY_LIMIT', 10),
+      },
     },
   };
 
+  if (config.limits.upstreamConcurrency === 0) problems.push('PIKA_MAX_CONCURRENT must be at least 1, or "unlimited"');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

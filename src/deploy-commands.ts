@@ -12,11 +12,12 @@ async function deploy(): Promise<void> {
   const config = loadConfig();
   const rest = new REST(config.discordApiUrl ? { api: config.discordApiUrl } : {}).setToken(config.discordToken);
   const application = (await rest.get(Routes.currentApplication())) as APIApplication;
-  const body = commandDefinitions(commands, config.limits.allowDms);
-  const route = config.devGuildId ? Routes.applicationGuildCommands(application.id, config.devGuildId) : Routes.applicationCommands(application.id);
-  await rest.put(route, { body });
-  const scope = config.devGuildId ? `server ${config.devGuildId} (they appear at once)` : 'all servers (global commands can take up to an hour to appear)';
-  process.stdout.write(`Registered ${body.map((c) => `/${c.name}`).join(' and ')} for ${scope}.\n`);
+  const body = commandDefinitions(commands);
+  // Global: user installs work only with global commands. The dev server's copy shows changes at once.
+  await rest.put(Routes.applicationCommands(application.id), { body });
+  if (config.devGuildId) await rest.put(Routes.applicationGuildCommands(application.id, config.devGuildId), { body });
+  const where = config.devGuildId ? ` (and in server ${config.devGuildId}, where they appear at once)` : '';
+  process.stdout.write(`Registered ${body.map((c) => `/${c.name}`).join(' and ')} globally (this can take up to an hour to appear)${where}.\n`);
 }
 
 deploy().catch((error: unknown) => {

@@ -5,13 +5,13 @@
  * characters; a job id is a 36-character UUID.
  */
 export type ComponentId =
-  | { action: 'reroll' | 'remix' | 'delete' | 'details'; jobId: string }
+  | { action: 'reroll' | 'remix' | 'delete' | 'details' | 'cancel'; jobId: string }
   | { action: 'history'; userId: string; page: number };
 
 export type ComponentAction = ComponentId['action'];
 
 const PREFIX = 'pika';
-const JOB_ACTIONS = new Set<string>(['reroll', 'remix', 'delete', 'details']);
+const JOB_ACTIONS = new Set<string>(['reroll', 'remix', 'delete', 'details', 'cancel']);
 const JOB_ID = /^[0-9a-f-]{36}$/;
 
 /** Whether `text` has the shape of a job id (a lowercase UUID), before any lookup. */
@@ -30,7 +30,7 @@ export function decodeComponentId(customId: string): ComponentId | undefined {
   const [prefix, action, first, second, ...rest] = customId.split(':');
   if (prefix !== PREFIX || rest.length > 0 || !action || !first) return undefined;
   if (JOB_ACTIONS.has(action) && second === undefined && isJobId(first)) {
-    return { action: action as 'reroll' | 'remix' | 'delete' | 'details', jobId: first };
+    return { action: action as 'reroll' | 'remix' | 'delete' | 'details' | 'cancel', jobId: first };
   }
   if (action === 'history' && SNOWFLAKE.test(first) && second !== undefined && /^\d{1,4}$/.test(second)) {
     return { action, userId: first, page: Number(second) };

@@ -2,6 +2,7 @@ import type { Failure } from '../jobs/job.js';
 import { optionLabel } from './option-names.js';
 import { messagesFor, type Locale } from '../i18n/index.js';
 import { formatDuration } from './messages.js';
+import { renderPolicyRefusal } from './usage-messages.js';
 
 /** Plain words, in `locale`, for why a job ended without a video, safe to show to anyone. */
 export function describeFailure(failure: Failure, locale: Locale): string {
@@ -37,5 +38,13 @@ export function describeFailure(failure: Failure, locale: Locale): string {
       return t.pikaFailUndeliverable;
     case 'internal':
       return t.pikaFailInternal;
+    case 'cancelled':
+      return t.pikaFailCancelled({ by: failure.by });
+    case 'policy_refused':
+      return failure.policy ? `${t.pikaFailPolicyRefused} ${renderPolicyRefusal(failure.policy, locale)}` : t.pikaFailPolicyRefused;
+    case 'queue_expired':
+      return t.pikaFailQueueExpired;
+    case 'service_unavailable':
+      return t.pikaFailServiceUnavailable;
   }
 }

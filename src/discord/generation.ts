@@ -15,7 +15,8 @@ export async function startGeneration(interaction: RepliableInteraction, request
   const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
   requireVideoPermissions(interaction);
   warnIfChannelFallbackWouldFail(interaction, ctx.logger);
-  const admitted = await ctx.admission.admit(scope, requesterOf(interaction), request);
+  const requester = requesterOf(interaction);
+  const admitted = await ctx.admission.admit(scope, requester, request);
   let reply;
   try {
     reply = await deferPublicReply(interaction);
@@ -23,7 +24,7 @@ export async function startGeneration(interaction: RepliableInteraction, request
     await admitted.cancel();
     throw error;
   }
-  await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale, ...(origin ? { origin } : {}) });
+  await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale, requester, ...(origin ? { origin } : {}) });
 }
 
 /** Posting a video needs its embed and its file: refused here, before anything is shown, when the bot lacks either. */

@@ -1,4 +1,5 @@
-import { PermissionFlagsBits, type RepliableInteraction } from 'discord.js';
+import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, type RepliableInteraction } from 'discord.js';
+import { USER_INSTALL_SCOPE } from '../usage/guild-settings.js';
 import type { Logger } from '../logger.js';
 import type { Requester } from '../moderation/policy.js';
 import { UserError } from '../errors.js';
@@ -32,6 +33,7 @@ export function missingAppPermissions<Name extends string>(interaction: Repliabl
  * the reply is deleted) would fail; the operator learns of it from the log.
  */
 export function warnIfChannelFallbackWouldFail(interaction: RepliableInteraction, logger: Logger): void {
+  if (!canPostInChannel(interaction)) return;
   const missing = missingAppPermissions(interaction, channelFallbackPermissions(interaction));
   if (missing.length > 0) {
     logger.warn('if this reply expires, posting the video in the channel instead would fail', { channel: interaction.channelId, missing });
@@ -64,20 +66,41 @@ export function replyTargetOf(interaction: RepliableInteraction): ReplyTarget {
     guildId: interaction.guildId,
     requesterId: interaction.user.id,
     attachmentSizeLimit: interaction.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_SIZE_LIMIT,
+    ...(canPostInChannel(interaction) ? {} : { channelFallback: false }),
   };
 }
 
 /**
- * The server whose limits apply: the guild, or one shared scope for direct messages when the
- * operator allows them. Refuses direct messages otherwise.
+ * Whose rules apply, from how the app was installed where the interaction happened:
+ * - a server that installed the bot: that server (its moderators' rules, limits and audit log);
+ * - anywhere else through the app a user installed to their own account (their DMs with the bot,
+ *   private channels, servers without the bot): the user-install scope, per user, under the
+ *   operator's USER_INSTALL_* limits and no server's rules;
+ * - the bot's DMs through the server install alone: one shared scope, when ALLOW_DMS allows it.
  */
 export function usageScopeOf(interaction: RepliableInteraction, allowDms: boolean): string {
-  if (interaction.guildId) return interaction.guildId;
-  if (!allowDms) throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaServersOnly);
-  return DIRECT_MESSAGES_SCOPE;
+  if (interaction.guildId && installedInThisServer(interaction)) return interaction.guildId;
+  if ((interaction.authorizingIntegrationOwners ?? {})[ApplicationIntegrationType.UserInstall] === interaction.user.id) return USER_INSTALL_SCOPE;
+  if (!interaction.guildId && allowDms) return DIRECT_MESSAGES_SCOPE;
+  throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaServersOnly);
+}
+
+/** The server the interaction comes from installed the bot (payloads that name no installation come from one). */
+function installedInThisServer(interaction: RepliableInteraction): boolean {
+  const owners = interaction.authorizingIntegrationOwners ?? {};
+  return Object.keys(owners).length === 0 || owners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
 }
 
 export const DIRECT_MESSAGES_SCOPE = 'dm';
+
+/**
+ * Where the bot itself may post: not in a private channel, nor in a server that did not install
+ * it (it is used there through a user's own install). There, answers go through the interaction only.
+ */
+export function canPostInChannel(interaction: RepliableInteraction): boolean {
+  if (interaction.context === InteractionContextType.PrivateChannel) return false;
+  return !interaction.guildId || installedInThisServer(interaction);
+}
 
 /** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */
 export function isModerator(interaction: RepliableInteraction, isOwner: (userId: string) => boolean): boolean {

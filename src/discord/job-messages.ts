@@ -97,8 +97,8 @@ export function renderHistory(history: HistoryPage, userId: string, own: boolean
       history.pageCount > 1
         ? [
             buttonRow([
-              actionButton(t.pikaButtonPrevious, '◀️', page(history.page - 1), history.page === 0),
-              actionButton(t.pikaButtonNext, '▶️', page(history.page + 1), history.page >= history.pageCount - 1),
+              actionButton(t.pikaButtonPrevious, '◀️', page(history.page - 1), { disabled: history.page === 0 }),
+              actionButton(t.pikaButtonNext, '▶️', page(history.page + 1), { disabled: history.page >= history.pageCount - 1 }),
             ]),
           ]
         : [],

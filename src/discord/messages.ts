@@ -8,6 +8,7 @@ import {
   type APIEmbedField,
 } from 'discord.js';
 import { messagesFor, resolveLocale, type Catalog, type Locale } from '../i18n/index.js';
+import { relativeTime } from '../i18n/format.js';
 import { formatBytes, type GenerationRequest } from '../pika/request.js';
 import { truncate } from '../text.js';
 import { encodeComponentId, type ComponentId } from './custom-ids.js';
@@ -153,6 +154,35 @@ export function renderProgress(request: DisplayRequest, state: ProgressState, el
   };
 }
 
+/** Where a queued job stands: its place in the line (1 = next) and when it should start. */
+export interface QueuePlace {
+  position: number;
+  estimatedStartAt: number;
+}
+
+/** A job waiting in the queue: its place, an estimate of when it starts, and ✖ Cancel. */
+export function renderQueued(request: DisplayRequest, place: QueuePlace, locale: Locale, jobId: string): MessageBody {
+  const t = messagesFor(locale);
+  return {
+    content: '',
+    embeds: [
+      {
+        title: truncate(t.pikaTitleQueued({ kind: t.pikaKind({ kind: request.kind }) }), LIMITS.title),
+        description: promptDescription(request, t),
+        color: COLORS.running,
+        fields: [
+          { name: t.pikaFieldPosition, value: t.pikaQueuePosition({ position: place.position }), inline: true },
+          { name: t.pikaFieldEstimatedStart, value: relativeTime(place.estimatedStartAt), inline: true },
+          ...requestFields(request, t),
+        ],
+        footer: { text: t.pikaQueueFooter },
+      },
+    ],
+    components: [buttonRow([actionButton(t.pikaButtonCancel, '✖️', { action: 'cancel', jobId }, { style: ButtonStyle.Danger })])],
+    allowed_mentions: NO_PINGS,
+  };
+}
+
 export interface FinishedVideo {
   seed: number | undefined;
   durationSeconds: number | undefined;
@@ -259,10 +289,10 @@ export function buttonRow(buttons: APIButtonComponent[]): APIActionRowComponent<
   return { type: ComponentType.ActionRow, components: buttons };
 }
 
-export function actionButton(label: string, emoji: string | undefined, id: ComponentId, disabled = false): APIButtonComponent {
+export function actionButton(label: string, emoji: string | undefined, id: ComponentId, { disabled = false, style = ButtonStyle.Secondary as ButtonStyle.Secondary | ButtonStyle.Danger } = {}): APIButtonComponent {
   return {
     type: ComponentType.Button,
-    style: ButtonStyle.Secondary,
+    style,
     label,
     custom_id: encodeComponentId(id),
     ...(emoji ? { emoji: { name: emoji } } : {}),

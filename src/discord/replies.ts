@@ -20,6 +20,20 @@ export interface ReplyTarget {
   messageId?: string;
   /** Discord said the token expired or the reply was deleted: never written through the interaction again. */
   gone?: boolean;
+  /**
+   * False where the bot cannot post in the channel (the app is installed to the user's account
+   * only, or it is a private channel): the interaction is the only way to answer.
+   */
+  channelFallback?: boolean;
+}
+
+/** Neither the interaction nor the channel can take a message: a permanent failure (HTTP 410 Gone, for classifyWriteFailure). */
+export class NowhereToAnswerError extends Error {
+  override readonly name = 'NowhereToAnswerError';
+  readonly status = 410;
+  constructor() {
+    super('the interaction token has expired and the bot cannot post in this channel');
+  }
 }
 
 /** What the bot needs of a message Discord returns. */
@@ -101,6 +115,12 @@ export class ReplyWriter {
     return this.now() - SnowflakeUtil.timestampFrom(target.interactionId) < TOKEN_LIFETIME_MS;
   }
 
+  /** How long the interaction token has left (0 once it cannot be used). */
+  tokenRemainingMs(target: ReplyTarget): number {
+    if (!target.interactionToken || target.gone) return 0;
+    return Math.max(0, SnowflakeUtil.timestampFrom(target.interactionId) + TOKEN_LIFETIME_MS - this.now());
+  }
+
   /** One edit of the reply (progress). */
   async edit(target: ReplyTarget, body: MessageBody): Promise<PostedMessage> {
     return (await this.options.rest.patch(originalRoute(target), {
@@ -116,6 +136,7 @@ export class ReplyWriter {
       const message = video ? await this.upload('PATCH', originalRoute(target), { ...body, attachments: [{ id: 0, filename: video.name }] }, video, false) : await this.edit(target, body);
       return { message, where: 'reply' };
     }
+    if (target.channelFallback === false) throw new NowhereToAnswerError();
     return { message: await this.postInChannel(target, final.render(final.audiences.server), final.audiences.server, video), where: 'channel' };
   }
 

@@ -9,11 +9,13 @@ import { messagesFor, type Locale } from '../i18n/index.js';
 export function renderRefusal(refusal: Refusal, rules: LimitRules, globalDailyCap: Limit, locale: Locale): string {
   const t = messagesFor(locale);
   const { retryAt } = refusal;
-  const allowed = { concurrency: rules.maxConcurrent, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null };
+  const allowed = { concurrency: rules.maxConcurrent, queue: null, daily: rules.dailyLimit, weekly: rules.weeklyLimit, server: rules.serverDailyCap, global: globalDailyCap, cooldown: null };
   if (refusal.hits.some((limit) => allowed[limit] === 0)) return t.pikaLimitsOff;
   switch (refusal.limit) {
     case 'concurrency':
       return t.pikaRefusedConcurrency({ max: rules.maxConcurrent ?? 0 });
+    case 'queue':
+      return t.pikaRefusedQueueFull({ waiting: refusal.waiting ?? 0 });
     case 'cooldown':
       return t.pikaRefusedCooldown({ retryAt });
     case 'daily':
@@ -58,7 +60,7 @@ export function renderQuota(view: QuotaView, owner: boolean, exempt: boolean, lo
     t.pikaQuotaToday({ allowance: allowance(view.dailyLeft, view.dayResetsAt) }),
     t.pikaQuotaWeek({ allowance: allowance(view.weeklyLeft, view.weekResetsAt) }),
     t.pikaQuotaCooldown({ until: view.cooldownUntil }),
-    t.pikaQuotaRunning({ running: view.running, max: view.maxConcurrent }),
+    t.pikaQuotaRunning({ running: view.running, max: view.maxConcurrent, waiting: view.waiting }),
   ];
   if (view.bonus > 0) lines.push(t.pikaQuotaBonus({ bonus: view.bonus }));
   if (view.serverLeftToday !== null) lines.push(t.pikaQuotaServer({ left: view.serverLeftToday, resetsAt: view.dayResetsAt }));

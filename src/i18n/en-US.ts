@@ -2,7 +2,7 @@ import { pluralOf } from './format.js';
 import type { ProgressStatusCode } from '../discord/messages.js';
 import type { AppPermission } from '../discord/interaction.js';
 import type { IngredientsMode } from '../config.js';
-import type { FailureCause } from '../jobs/job.js';
+import type { FailureCause, JobState } from '../jobs/job.js';
 import type { CameraMove, GenerationKind, KnownPikaffect } from '../pika/request.js';
 import { relativeTime } from './format.js';
 import type { LimitField } from '../usage/guild-settings.js';
@@ -39,6 +39,14 @@ const pikaText = {
     ({ waiting: 'Waiting to start', starting: 'Starting', queued: 'Queued', generating: 'Generating' })[status],
   pikaTitleRunning: ({ kind, status }: { kind: string; status: string }) => `🎬 ${kind}: ${status}`,
   pikaTitleDone: ({ kind }: { kind: string }) => `✅ ${kind}: done`,
+  pikaTitleQueued: ({ kind }: { kind: string }) => `⏳ ${kind}: waiting in the queue`,
+  pikaFieldPosition: 'Place in the queue',
+  pikaFieldEstimatedStart: 'Estimated start',
+  pikaQueuePosition: ({ position }: { position: number }): string => (position === 1 ? 'next' : `#${position}`),
+  pikaQueueFooter: 'Your allowance is held for it; nothing is sent to Pika until it starts, and cancelling gives it back.',
+  pikaButtonCancel: 'Cancel',
+  pikaCancelStarted: 'It has already started, so it is being made (and paid for) and can no longer be cancelled.',
+  pikaCancelNotYours: 'Only the person who asked for this video, or a moderator, can cancel it.',
   pikaTitleFailed: ({ kind }: { kind: string }) => `❌ ${kind}: failed`,
   pikaFieldProgress: 'Progress',
   pikaFieldElapsed: 'Elapsed',
@@ -119,9 +127,17 @@ const pikaText = {
   pikaFailTimedOut: ({ waited }: { waited: string }) => `The video was not ready after ${waited}, so the bot stopped waiting. Please try again.`,
   pikaFailUndeliverable: 'The video was made, but it could not be posted here. It did not count against your allowance.',
   pikaFailInternal: 'Something went wrong on the bot’s side. Nothing more will be charged for this request; please try again.',
+  pikaFailCancelled: ({ by }: { by: string | undefined }) =>
+    `Cancelled${by ? ` by <@${by}>` : ''} while it waited in the queue. Nothing was sent to Pika, and it did not count against your allowance.`,
+  pikaFailPolicyRefused: 'While it waited in the queue, this server’s rules changed, so it was not started and did not count against your allowance.',
+  pikaFailQueueExpired:
+    'It waited in the queue for too long: Discord only lets me answer here for 15 minutes, and nowhere else. Nothing was charged; please try again when it is quieter.',
+  pikaFailServiceUnavailable: 'When its turn came the video service was failing, so it was not started and did not count against your allowance. Please try again in a few minutes.',
 
   // Refusals before anything starts.
   pikaLimitsOff: 'Making videos is switched off here for now. A moderator can change that with `/pika-admin limits`.',
+  pikaRefusedQueueFull: ({ waiting }: { waiting: number }) =>
+    `You already have ${videos(waiting)} waiting in the queue, the most allowed. You can add another as soon as one of them starts.`,
   pikaRefusedConcurrency: ({ max }: { max: number }) =>
     `You already have ${videos(max)} in progress, the most allowed at once here. You can start another as soon as one finishes.`,
   pikaRefusedCooldown: ({ retryAt }: { retryAt: number | undefined }) => `Please wait a moment between videos: you can start your next one ${pikaWhen(retryAt, 'later')}.`,
@@ -144,7 +160,7 @@ const pikaText = {
     const many = names.length > 1;
     return `I can’t post videos in this channel: I’m missing the ${names.join(' and ')} permission${many ? 's' : ''}. A moderator can grant ${many ? 'them' : 'it'} to my role in the channel settings.`;
   },
-  pikaServersOnly: 'I only work in servers. Please use me in a server channel.',
+  pikaServersOnly: 'Here I only work in servers that installed me. Use me in a server channel, or add the app to your own account (its profile → Add App) to use it anywhere.',
   pikaUnknownSubcommand: 'I don’t know that subcommand. Try `/pika text`, `/pika image`, `/pika ingredients` or `/pika quota`.',
 
   // Options that fail the checks (Discord enforces most of them already).
@@ -171,7 +187,8 @@ const pikaText = {
   pikaQuotaToday: ({ allowance }: { allowance: string }) => `Today: ${allowance}`,
   pikaQuotaWeek: ({ allowance }: { allowance: string }) => `This week: ${allowance}`,
   pikaQuotaCooldown: ({ until }: { until: number | null }) => `Cooldown: ${until === null ? 'ready now' : `next video ${relativeTime(until)}`}`,
-  pikaQuotaRunning: ({ running, max }: { running: number; max: number | null }) => `In progress: ${running}${max === null ? '' : ` of at most ${max}`}`,
+  pikaQuotaRunning: ({ running, max, waiting }: { running: number; max: number | null; waiting: number }) =>
+    `In progress: ${running - waiting}${max === null ? '' : ` of at most ${max}`}${waiting > 0 ? `, and ${waiting} waiting in the queue` : ''}`,
   pikaQuotaBonus: ({ bonus }: { bonus: number }) => `Extra videos granted: ${bonus}`,
   pikaQuotaServer: ({ left, resetsAt }: { left: number; resetsAt: number }) => `Server today: ${videos(left)} left · resets ${relativeTime(resetsAt)}`,
 };
@@ -337,10 +354,10 @@ const jobText = {
   detailsOrigin: ({ how, jobId }: { how: 'reroll' | 'remix'; jobId: string }): string => `${how === 'reroll' ? 'a re-roll' : 'a remix'} of \`${jobId}\``,
   detailsImages: ({ names }: { names: string }): string => names || 'none',
   detailsLegacy: 'Made by an earlier version of the bot, which kept only the options shown on the message.',
-  jobState: ({ state, deleted }: { state: 'starting' | 'running' | 'delivering' | 'delivered' | 'failed'; deleted: boolean }): string =>
+  jobState: ({ state, deleted }: { state: JobState; deleted: boolean }): string =>
     deleted
       ? '🗑️ deleted'
-      : { starting: '⏳ starting', running: '🎬 in progress', delivering: '📤 being posted', delivered: '✅ delivered', failed: '❌ failed' }[state],
+      : { queued: '⏳ waiting in the queue', starting: '⏳ starting', running: '🎬 in progress', delivering: '📤 being posted', delivered: '✅ delivered', failed: '❌ failed' }[state],
 
   // `/pika history` and `/pika-admin history`.
   historyTitle: ({ own }: { own: boolean }): string => (own ? '🕘 Your videos here' : '🕘 A member’s videos here'),

@@ -18,6 +18,14 @@ const pikaText = {
   pikaStatus: ({ status }) => ({ waiting: '等待开始', starting: '正在启动', queued: '排队中', generating: '生成中' })[status],
   pikaTitleRunning: ({ kind, status }) => `🎬 ${kind}：${status}`,
   pikaTitleDone: ({ kind }) => `✅ ${kind}：已完成`,
+  pikaTitleQueued: ({ kind }) => `⏳ ${kind}：排队中`,
+  pikaFieldPosition: '排队位置',
+  pikaFieldEstimatedStart: '预计开始',
+  pikaQueuePosition: ({ position }) => (position === 1 ? '下一个' : `第 ${position} 位`),
+  pikaQueueFooter: '已为它预留额度；开始之前不会向 Pika 发送任何请求，取消会退还额度。',
+  pikaButtonCancel: '取消',
+  pikaCancelStarted: '它已经开始制作（并已计费），无法再取消。',
+  pikaCancelNotYours: '只有发起这个视频的人或管理员才能取消它。',
   pikaTitleFailed: ({ kind }) => `❌ ${kind}：失败`,
   pikaFieldProgress: '进度',
   pikaFieldElapsed: '已用时间',
@@ -116,8 +124,13 @@ const pikaText = {
   pikaFailTimedOut: ({ waited }) => `已等待 ${waited}，视频仍未完成，机器人已停止等待。请重试。`,
   pikaFailUndeliverable: '视频已经做好，但无法发布到这里。这次没有计入你的额度。',
   pikaFailInternal: '机器人这边出了问题。这个请求不会再扣费，请重试。',
+  pikaFailCancelled: ({ by }) => `它在排队时被${by ? ` <@${by}> ` : ''}取消了。没有向 Pika 发送任何请求，也没有占用你的额度。`,
+  pikaFailPolicyRefused: '排队期间本服务器的规则有了变化，所以它没有开始制作，也没有占用你的额度。',
+  pikaFailQueueExpired: '它排队太久了：Discord 只允许我在这里回复 15 分钟，而且没有别的地方可以回复。没有扣费，请等不那么忙的时候再试。',
+  pikaFailServiceUnavailable: '轮到它时视频服务出现故障，所以它没有开始制作，也没有占用你的额度。请过几分钟再试。',
 
   pikaLimitsOff: '这里暂时关闭了视频制作。管理员可以用 `/pika-管理 限制` 更改。',
+  pikaRefusedQueueFull: ({ waiting }) => `你已经有 ${waiting} 个视频在排队，已达到允许的上限。等其中一个开始制作后就可以再加入。`,
   pikaRefusedConcurrency: ({ max }) => `你已经有 ${max} 个视频正在制作，已达到本服务器允许同时进行的上限。等其中一个完成后就可以再开始。`,
   pikaRefusedCooldown: ({ retryAt }) => `两次制作之间请稍等片刻：你可以在${pikaWhen(retryAt, '稍后')}开始下一个。`,
   pikaRefusedDaily: ({ limit, retryAt }) => `你今天在本服务器的 ${limit} 个视频额度已用完。可以在${pikaWhen(retryAt, '稍后')}继续制作。`,
@@ -133,7 +146,7 @@ const pikaText = {
     const names = permissions.map((p) => `**${{ EmbedLinks: '嵌入链接', AttachFiles: '附加文件' }[p]}**`);
     return `我无法在这个频道发布视频：我缺少 ${names.join('和')} 权限。管理员可以在频道设置中为我的身份组授予该权限。`;
   },
-  pikaServersOnly: '我只能在服务器中使用，请在服务器的频道里使用我。',
+  pikaServersOnly: '在这里我只能在安装了我的服务器中使用。请在服务器频道里使用我，或者把这个应用添加到你自己的账号（在它的资料卡里点“添加应用”），就能在任何地方使用。',
   pikaUnknownSubcommand: '无法识别该子命令。试试 `/pika 文生视频`、`/pika 图生视频`、`/pika 多图合成` 或 `/pika 额度`。',
 
   pikaOptionPromptEmpty: '请在 `提示词` 中描述视频：它不能为空。',
@@ -156,7 +169,7 @@ const pikaText = {
   pikaQuotaToday: ({ allowance }) => `今天：${allowance}`,
   pikaQuotaWeek: ({ allowance }) => `本周：${allowance}`,
   pikaQuotaCooldown: ({ until }) => `冷却：${until === null ? '已就绪' : `下一个视频可在${relativeTime(until)}开始`}`,
-  pikaQuotaRunning: ({ running, max }) => `进行中：${running}${max === null ? '' : `（最多 ${max} 个）`}`,
+  pikaQuotaRunning: ({ running, max, waiting }) => `进行中：${running - waiting}${max === null ? '' : `（最多 ${max} 个）`}${waiting > 0 ? `，另有 ${waiting} 个在排队` : ''}`,
   pikaQuotaBonus: ({ bonus }) => `额外获赠的视频：${bonus}`,
   pikaQuotaServer: ({ left, resetsAt }) => `服务器今天：剩余 ${left} 个视频 · ${relativeTime(resetsAt)}重置`,
 } satisfies Partial<Catalog>;
@@ -309,7 +322,7 @@ const jobText = {
   jobState: ({ state, deleted }) =>
     deleted
       ? '🗑️ 已删除'
-      : { starting: '⏳ 正在启动', running: '🎬 制作中', delivering: '📤 正在发布', delivered: '✅ 已发布', failed: '❌ 失败' }[state],
+      : { queued: '⏳ 排队中', starting: '⏳ 正在启动', running: '🎬 制作中', delivering: '📤 正在发布', delivered: '✅ 已发布', failed: '❌ 失败' }[state],
 
   historyTitle: ({ own }) => (own ? '🕘 你在这里制作的视频' : '🕘 一位成员在这里制作的视频'),
   historyEmpty: ({ own }) => (own ? '你还没有在这里制作过视频。试试 `/pika 文生视频`。' : '这位成员还没有在这里制作过视频。'),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { checkPolicy, type PolicyRefusal, type Requester } from '../moderation/policy.js';
+import type { Job } from './job.js';
 import type { BreakerTicket, CircuitBreaker } from '../pika/circuit-breaker.js';
 import type { GenerationRequest } from '../pika/request.js';
 import type { GuildSettingsStore } from '../usage/guild-settings.js';
@@ -10,6 +11,8 @@ import type { UsageService } from '../usage/usage-service.js';
 export interface Admitted {
   reservation: Reservation;
   ticket: BreakerTicket;
+  /** Over the user's concurrent-video limit: it waits in the queue (its allowance already held). */
+  waiting: boolean;
   /** Gives both back, for a request that ends before its task starts. */
   cancel(): Promise<void>;
 }
@@ -32,6 +35,12 @@ export interface AdmissionDeps {
   usage: UsageService;
   settings: GuildSettingsStore;
   breaker: CircuitBreaker;
+  queue: {
+    /** Commands a user may have waiting (0: refused at their concurrent-video limit, as without a queue). */
+    maxQueuedPerUser: number;
+    /** The provider's slots are all taken: every request waits. */
+    upstreamFull: () => boolean;
+  };
 }
 
 /**
@@ -47,22 +56,35 @@ export class Admission {
    * `texts`): also for what shows a request without starting one (`/pika show`, the remix form).
    */
   async checkRules(scope: string, requester: Requester, texts: readonly string[]): Promise<void> {
-    const { usage, settings } = this.deps;
-    if (usage.isOwner(requester.userId)) return;
-    const { moderation } = await settings.get(scope);
-    const refusal = checkPolicy(moderation, requester, texts);
+    const refusal = await this.policyRefusal(scope, requester, texts);
     if (refusal) throw new AdmissionRefused({ kind: 'policy', refusal });
   }
 
+  /** The rules again for a queued job whose turn came (as data: it is told on its reply). */
+  recheck(job: Job): Promise<PolicyRefusal | null> {
+    const requester = job.requester ?? { userId: job.reservation.userId, roleIds: [], channelId: job.reply.channelId, parentChannelId: null };
+    return this.policyRefusal(job.reservation.guildId, requester, requestTexts(job.request));
+  }
+
+  private async policyRefusal(scope: string, requester: Requester, texts: readonly string[]): Promise<PolicyRefusal | null> {
+    const { usage, settings } = this.deps;
+    if (usage.isOwner(requester.userId)) return null;
+    const { moderation } = await settings.get(scope);
+    return checkPolicy(moderation, requester, texts);
+  }
+
   async admit(scope: string, requester: Requester, request: GenerationRequest): Promise<Admitted> {
-    const { usage, breaker } = this.deps;
+    const { usage, breaker, queue } = this.deps;
     await this.checkRules(scope, requester, requestTexts(request));
+    const mustWait = queue.upstreamFull();
+    // Without a queue a user at their limit is refused; with the provider full, a request waits all the same.
+    const queueing = queue.maxQueuedPerUser > 0 || mustWait ? { maxWaiting: Math.max(queue.maxQueuedPerUser, mustWait ? 1 : 0), mustWait } : undefined;
     const ticket = breaker.admit();
     if (!ticket) throw new AdmissionRefused({ kind: 'service_unavailable', retryAt: breaker.retryAt });
     let outcome;
     try {
       // The reservation's id is the job's id: what reconciliation matches them by.
-      outcome = await usage.reserve(scope, requester.userId, requester.roleIds, randomUUID());
+      outcome = await usage.reserve(scope, requester.userId, requester.roleIds, randomUUID(), queueing);
     } catch (error) {
       ticket.release();
       throw error;
@@ -71,10 +93,11 @@ export class Admission {
       ticket.release();
       throw new AdmissionRefused({ kind: 'limit', refusal: outcome.refusal, rules: outcome.rules, globalDailyCap: usage.globalDailyCap });
     }
-    const { reservation } = outcome;
+    const { reservation, waiting } = outcome;
     return {
       reservation,
       ticket,
+      waiting,
       async cancel() {
         ticket.release();
         await usage.settle(reservation, 'refunded');

@@ -9,10 +9,13 @@ import { PikaError } from '../pika/errors.js';
 import { buildGenerateBody, type GenerationRequest } from '../pika/request.js';
 import type { Admitted } from './admission.js';
 import type { PollScheduler } from './scheduler.js';
+import type { PolicyRefusal, Requester } from '../moderation/policy.js';
+import type { BreakerTicket } from '../pika/circuit-breaker.js';
+import { JobQueue } from './job-queue.js';
 import type { UsageService } from '../usage/usage-service.js';
 import { DeliveryRun, type DeliveryDeps } from './delivery.js';
 import { failureBeforeStart, operatorActionFor } from './failures.js';
-import { canTryAgain, isEnded, markDeleted, markFailed, markRunning, newJob, settlementFor, withNotification, type Job, type JobOrigin } from './job.js';
+import { canTryAgain, isEnded, markDeleted, markFailed, markRunning, markStarting, newJob, settlementFor, withNotification, type Failure, type Job, type JobOrigin } from './job.js';
 import type { HistoryPage, JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
@@ -25,13 +28,18 @@ export interface JobEvents {
 }
 
 export interface JobServiceDeps {
-  config: { pollIntervalMs: number; taskTimeoutMs: number };
+  config: { pollIntervalMs: number; taskTimeoutMs: number; progressEditIntervalMs: number; upstreamConcurrency: number | null };
   pika: Pick<PikaClient, 'generate'>;
   /** Turns the request's images into what generate takes (URLs, or base64 after a checked download). */
   resolveImages: (request: GenerationRequest) => Promise<string[]>;
-  replies: Pick<ReplyWriter, 'post' | 'notify' | 'withdraw'>;
+  replies: Pick<ReplyWriter, 'post' | 'notify' | 'withdraw' | 'edit' | 'tokenUsable' | 'tokenRemainingMs'>;
   store: JobStore;
-  usage: Pick<UsageService, 'settle'>;
+  usage: Pick<UsageService, 'settle' | 'startWaiting'>;
+  /** What a queued job passes again when its turn comes: the server's rules as they stand, and the circuit breaker. */
+  gate: {
+    recheck: (job: Job) => Promise<PolicyRefusal | null>;
+    ticket: () => BreakerTicket | undefined;
+  };
   pollScheduler: PollScheduler;
   deliveryScheduler: PollScheduler;
   poller: Omit<PollerDeps, 'logger' | 'now'>;
@@ -44,7 +52,12 @@ export interface StartContext {
   locale: string;
   guildLocale: string | null;
   origin?: JobOrigin;
+  /** Who asked, as moderation saw it: checked again if the job waits in the queue. */
+  requester?: Requester;
 }
+
+/** What a Cancel press found: the job taken out of the queue, already started (paid for), or not here. */
+export type CancelOutcome = 'cancelled' | 'started' | 'gone';
 
 /** How long `/pika show` waits out a Discord outage: the user is waiting, and nothing paid is at stake. */
 const SHOW_RETRY_MS = 60_000;
@@ -81,7 +94,30 @@ export class JobService {
     deliver: (id) => this.deliver(id),
   };
 
-  constructor(private readonly deps: JobServiceDeps) {}
+  private readonly queue: JobQueue;
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.queue = new JobQueue({
+      upstreamConcurrency: deps.config.upstreamConcurrency,
+      progressEditIntervalMs: deps.config.progressEditIntervalMs,
+      replies: deps.replies,
+      current: (id) => {
+        const job = this.live.get(id);
+        return job?.state === 'queued' ? job : undefined;
+      },
+      active: () => [...this.live.values()].filter((job) => job.state === 'starting' || job.state === 'running').length + this.queue.launches,
+      claim: (job) => deps.usage.startWaiting(job.reservation, job.requester?.roleIds ?? []),
+      launch: (id) => void this.track(this.startQueued(id)),
+      expire: (id) => void this.track(this.leaveQueue(id, { code: 'queue_expired', billed: false })),
+      logger: deps.logger,
+      now: deps.now,
+    });
+  }
+
+  /** Whether a new request must wait in the queue because the provider's slots are all taken. */
+  upstreamFull(): boolean {
+    return this.queue.upstreamFull();
+  }
 
   isLive(id: string): boolean {
     return this.live.has(id);
@@ -120,25 +156,87 @@ export class JobService {
    * Runs an admitted request whose interaction was already deferred. Never throws: every
    * failure ends as a message on the reply.
    */
-  start(request: GenerationRequest, reply: ReplyTarget, admitted: Pick<Admitted, 'reservation' | 'ticket'>, context: StartContext): Promise<void> {
-    return this.track(this.startJob(request, reply, admitted, context));
-  }
-
-  private async startJob(request: GenerationRequest, reply: ReplyTarget, { reservation, ticket }: Pick<Admitted, 'reservation' | 'ticket'>, context: StartContext): Promise<void> {
-    const { config, pika, now } = this.deps;
+  start(request: GenerationRequest, reply: ReplyTarget, admitted: Pick<Admitted, 'reservation' | 'ticket' | 'waiting'>, context: StartContext): Promise<void> {
+    // A request over its user's limit waits; so does any while the provider's slots are taken.
+    const queued = admitted.waiting || this.queue.upstreamFull();
     const job = newJob({
-      id: reservation.id,
+      id: admitted.reservation.id,
       request,
       locale: context.locale,
       guildLocale: context.guildLocale,
       ...(context.origin ? { origin: context.origin } : {}),
+      ...(context.requester ? { requester: context.requester } : {}),
       reply,
-      reservation: { id: reservation.id, guildId: reservation.guildId, userId: reservation.userId },
-      now: now(),
-      timeoutMs: config.taskTimeoutMs,
+      reservation: { id: admitted.reservation.id, guildId: admitted.reservation.guildId, userId: admitted.reservation.userId },
+      now: this.deps.now(),
+      timeoutMs: this.deps.config.taskTimeoutMs,
+      queued,
     });
-    const { id } = job;
-    this.live.set(id, job);
+    this.live.set(job.id, job);
+    if (!queued) return this.track(this.launch(job.id, admitted.ticket));
+    // Its place in the circuit breaker is taken again when its turn comes.
+    admitted.ticket.release();
+    return this.track(this.enqueue(job));
+  }
+
+  /** Stores a job that waits (nothing may wait that a restart would forget), then puts it in line. */
+  private async enqueue(job: Job): Promise<void> {
+    try {
+      await this.write(job, { retry: false });
+    } catch (error) {
+      this.deps.logger.warn('a queued job could not be stored', { job: job.id, error });
+      return this.end(job.id, (current) => markFailed(current, failureBeforeStart(error), this.deps.now()));
+    }
+    this.deps.logger.info('job queued', { job: job.id, user: job.reservation.userId });
+    this.queue.add(job);
+  }
+
+  /**
+   * A queued job's turn: the server's rules and the breaker are asked again (a rule made meanwhile
+   * stops it with a refund), then it starts as any other job does.
+   */
+  private async startQueued(id: string): Promise<void> {
+    const { now } = this.deps;
+    let ticket: BreakerTicket | undefined;
+    try {
+      await this.queue.closeView(id);
+      const job = this.live.get(id)!;
+      const refusal = await this.deps.gate.recheck(job);
+      if (refusal) return await this.end(id, (current) => markFailed(current, { code: 'policy_refused', billed: false, policy: refusal }, now()));
+      ticket = this.deps.gate.ticket();
+      if (!ticket) return await this.end(id, (current) => markFailed(current, { code: 'service_unavailable', billed: false }, now()));
+      this.live.set(id, markStarting(job, now(), this.deps.config.taskTimeoutMs));
+    } catch (error) {
+      this.deps.logger.warn('a queued job could not be started', { job: id, error });
+      return await this.end(id, (current) => markFailed(current, failureBeforeStart(error), now()));
+    } finally {
+      this.queue.launched(id);
+    }
+    await this.launch(id, ticket);
+  }
+
+  /** Takes a job out of the queue and ends it as `failure` says (nothing was sent, nothing is charged). */
+  private async leaveQueue(id: string, failure: Failure): Promise<void> {
+    if (!(await this.queue.remove(id))) return;
+    await this.end(id, (current) => markFailed(current, failure, this.deps.now()));
+  }
+
+  /**
+   * ✖ Cancel: a job still waiting leaves the queue with its allowance given back. Once its start
+   * is under way it is (being) paid for and is no longer cancelled.
+   */
+  cancel(id: string, by: string): CancelOutcome {
+    const job = this.live.get(id);
+    if (!job) return 'gone';
+    if (job.state !== 'queued' || !this.queue.has(id) || this.queue.isLaunching(id)) return 'started';
+    void this.track(this.leaveQueue(id, { code: 'cancelled', billed: false, by }));
+    return 'cancelled';
+  }
+
+  /** The one generate call of a job in `starting`: its record stored first, then sent, never twice. */
+  private async launch(id: string, ticket: BreakerTicket): Promise<void> {
+    const { config, pika, now } = this.deps;
+    const { request, reply } = this.live.get(id)!;
     const log = this.deps.logger.child({ job: id, kind: request.kind, user: reply.requesterId });
     const poll = this.pollerOf(id);
     poll.showProgress({ status: 'starting', progress: 0, posterUrl: undefined });
@@ -147,7 +245,7 @@ export class JobService {
     try {
       body = buildGenerateBody(request, await this.deps.resolveImages(request));
       // Not retried: with no record stored, nothing may be sent, and the user is told at once.
-      await this.write(job, { retry: false });
+      await this.write(this.live.get(id)!, { retry: false });
     } catch (error) {
       log.warn('request could not be prepared', { error });
       ticket.release();
@@ -175,10 +273,11 @@ export class JobService {
     return new FeedPoll(id, { ...this.deps.poller, logger: this.deps.logger, now: this.deps.now }, this.hooks);
   }
 
-  /** Carries on a job found in the store (after a restart): polling or delivering it. */
+  /** Carries on a job found in the store (after a restart): back in the queue, polling or delivering it. */
   resume(job: Job): void {
     this.adopt(job);
-    if (job.state === 'running') this.deps.pollScheduler.add(this.pollerOf(job.id), 0);
+    if (job.state === 'queued') this.queue.add(job);
+    else if (job.state === 'running') this.deps.pollScheduler.add(this.pollerOf(job.id), 0);
     else if (job.state === 'delivering') this.deliver(job.id);
     else throw new Error(`job ${job.id} in state ${job.state} cannot be resumed`);
   }
@@ -244,6 +343,8 @@ export class JobService {
     if (!job || isEnded(job)) return;
     const next = change(job);
     this.live.set(id, next);
+    // A finished task frees its slot at the provider while its video is still being posted.
+    if (job.state === 'running' && next.state !== 'running') void this.queue.pump();
     await this.write(next);
   }
 
@@ -297,9 +398,14 @@ export class JobService {
     }
     this.live.delete(id);
     this.stored.delete(id);
+    if (job.state === 'delivered' && job.startedAt !== undefined && job.result) this.queue.recordDuration(job.result.finishedAt - job.startedAt);
+    // Its end may free the user's slot (settled above) or the provider's: the next in line can start.
+    void this.queue.pump();
+    await this.queue.closeView(id);
     // The ended job no longer holds the interaction token; the version before its end does.
     const shownOn = job.state === 'failed' ? await this.showFailure(job, before.reply) : job.outcome;
-    if (shownOn?.where === 'reply') await this.notify(job, before.reply, shownOn.messageUrl);
+    // Whoever cancels is looking at it.
+    if (shownOn?.where === 'reply' && job.failure?.code !== 'cancelled') await this.notify(job, before.reply, shownOn.messageUrl);
     this.events.emit('ended', job);
   }
 
@@ -338,6 +444,8 @@ export class JobService {
 
   /** Waits for the work under way; deliveries waiting for a retry stay `delivering`, to resume on the next start. */
   async stop(): Promise<void> {
+    // Queued jobs stay queued in the store, and are queued again on the next start.
+    this.queue.stop();
     await Promise.allSettled([...this.underWay]);
     await Promise.allSettled([...this.deliveries].map((run) => run.abandon()));
   }

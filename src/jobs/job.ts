@@ -1,19 +1,20 @@
 import type { ReplyTarget } from '../discord/replies.js';
 import type { GenerationRequest } from '../pika/request.js';
 import type { Reservation, Settlement } from '../usage/limits.js';
+import type { PolicyRefusal, Requester } from '../moderation/policy.js';
 
 /**
  * A video request as a durable record, and the only legal moves between its states:
  *
- *   starting ──► running ──► delivering ──► delivered
- *       └───────────┴────────────┴────────► failed
+ *   queued ──► starting ──► running ──► delivering ──► delivered
+ *      └──────────┴───────────┴────────────┴────────► failed
  *
- * `starting`: generate was (maybe) sent, no task id yet. `running`: the upstream task id is known.
+ * `queued`: admitted (its allowance reserved), waiting for a slot; nothing sent. `starting`: generate was (maybe) sent, no task id yet. `running`: the upstream task id is known.
  * `delivering`: the feed said finished; what is needed to post the video is saved. Every
  * transition is stored before the side effect that depends on it, and ended jobs are kept (for
  * `JOB_RETENTION_DAYS`) as the history later features read. Pure: no I/O, clock passed in.
  */
-export type JobState = 'starting' | 'running' | 'delivering' | 'delivered' | 'failed';
+export type JobState = 'queued' | 'starting' | 'running' | 'delivering' | 'delivered' | 'failed';
 
 /** Bumped when the stored shape changes incompatibly, so old records can be recognised. */
 export const JOB_VERSION = 1;
@@ -71,7 +72,15 @@ export type FailureCode =
   | 'not_mp4'
   | 'timed_out'
   | 'undeliverable'
-  | 'internal';
+  | 'internal'
+  /** Cancelled while queued: never sent. */
+  | 'cancelled'
+  /** Queued, then refused by a moderation rule made meanwhile (`policy` says which). */
+  | 'policy_refused'
+  /** Queued where only the interaction can answer, until its token was about to expire. */
+  | 'queue_expired'
+  /** Queued, and the provider was failing when its turn came (the circuit breaker was open). */
+  | 'service_unavailable';
 
 /** For `outcome_unknown`: what left it unknown whether the task started. */
 export type FailureCause = 'timeout' | 'connection' | 'gateway' | 'unreadable';
@@ -88,6 +97,10 @@ export interface Failure {
   /** For `image_unreadable`: the image option, and what was wrong with it. */
   option?: string;
   problem?: string;
+  /** For `policy_refused`: the rule that turned it away. */
+  policy?: PolicyRefusal;
+  /** For `cancelled`: who cancelled it. */
+  by?: string;
 }
 
 export interface Job {
@@ -103,14 +116,18 @@ export interface Job {
   /** Where answers go. Its interaction token is a secret, dropped as soon as the job ends. */
   reply: ReplyTarget;
   reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>;
+  /** Who asked and from where (roles, channel), as moderation saw it: checked again when a queued job starts. */
+  requester?: Requester;
   pikaTaskId?: string;
   result?: JobResult;
   outcome?: JobOutcome;
   failure?: Failure;
   createdAt: number;
   updatedAt: number;
-  /** Polling stops here: the provider took too long. */
+  /** Polling stops here: the provider took too long. Set again when a queued job starts. */
   deadlineAt: number;
+  /** When it left the queue (or was created, if it never waited). */
+  startedAt?: number;
   /** When delivery began: retries of a Discord outage stop `DELIVERY_RETRY_HOURS` later. */
   deliveringSince?: number;
   endedAt?: number;
@@ -133,14 +150,19 @@ export interface NewJob {
   now: number;
   timeoutMs: number;
   origin?: JobOrigin;
+  requester?: Requester;
+  /** It waits for a slot before it starts. */
+  queued?: boolean;
 }
 
-export function newJob({ id, request, locale, guildLocale, reply, reservation, now, timeoutMs, origin }: NewJob): Job {
+export function newJob({ id, request, locale, guildLocale, reply, reservation, now, timeoutMs, origin, requester, queued }: NewJob): Job {
   return {
     ...(origin ? { origin } : {}),
+    ...(requester ? { requester } : {}),
+    ...(queued ? {} : { startedAt: now }),
     version: JOB_VERSION,
     id,
-    state: 'starting',
+    state: queued ? 'queued' : 'starting',
     request,
     locale,
     guildLocale,
@@ -174,6 +196,11 @@ function withoutToken(reply: ReplyTarget): ReplyTarget {
   return rest;
 }
 
+/** A queued job's turn came: its time limit starts now. */
+export function markStarting(job: Job, now: number, timeoutMs: number): Job {
+  return move(job, ['queued'], 'starting', now, { startedAt: now, deadlineAt: now + timeoutMs });
+}
+
 export function markRunning(job: Job, pikaTaskId: string, now: number): Job {
   return move(job, ['starting'], 'running', now, { pikaTaskId });
 }
@@ -187,7 +214,7 @@ export function markDelivered(job: Job, outcome: JobOutcome, now: number): Job {
 }
 
 export function markFailed(job: Job, failure: Failure, now: number): Job {
-  return move(job, ['starting', 'running', 'delivering'], 'failed', now, { failure, endedAt: now, reply: withoutToken(job.reply) });
+  return move(job, ['queued', 'starting', 'running', 'delivering'], 'failed', now, { failure, endedAt: now, reply: withoutToken(job.reply) });
 }
 
 /** The reply can no longer be written through the interaction: answers go to the channel. */
@@ -212,7 +239,7 @@ export function markDeleted(job: Job, by: string, now: number): Job {
  * find nothing to try again).
  */
 export function canTryAgain(job: Job): boolean {
-  return job.state === 'failed' && !['image_unreadable', 'refused', 'store_unavailable'].includes(job.failure?.code ?? '');
+  return job.state === 'failed' && !['image_unreadable', 'refused', 'store_unavailable', 'cancelled', 'policy_refused'].includes(job.failure?.code ?? '');
 }
 
 export function withReplyMessage(job: Job, messageId: string, now: number): Job {

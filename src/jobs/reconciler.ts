@@ -61,8 +61,8 @@ export class Reconciler {
         toResume.push(job);
       }
     }
-    // Resumed only now, so nothing they settle can race the pass.
-    for (const job of toResume) jobs.resume(job);
+    // Resumed only now, so nothing they settle can race the pass; oldest first, so the queue keeps its order.
+    for (const job of toResume.sort((a, b) => a.createdAt - b.createdAt)) jobs.resume(job);
     summary.resumed = toResume.length;
     return summary;
   }

@@ -54,3 +54,9 @@ export class GuildSettingsStore {
     });
   }
 }
+
+/**
+ * The usage scope of the app installed to users' own accounts, used where no server that
+ * installed the bot is involved: counted per user, under the operator's USER_INSTALL_* limits.
+ */
+export const USER_INSTALL_SCOPE = 'user-install';

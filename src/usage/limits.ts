@@ -27,8 +27,10 @@ export interface UserUsage {
   week: string;
   weekCount: number;
   lastStartAt: number | null;
-  /** Ids of this user's open reservations (videos in progress): what makes a reservation open. */
+  /** Ids of this user's open reservations (videos in progress or queued): what makes a reservation open. */
   running: string[];
+  /** Those of `running` still waiting in the queue: counted in the allowance, not yet started. */
+  waiting?: string[];
   /** Extra videos a moderator granted, used once the daily or weekly allowance runs out. */
   bonus?: number;
 }
@@ -66,7 +68,8 @@ export interface UsageSnapshot {
   global: GlobalUsage;
 }
 
-export type LimitName = 'concurrency' | 'cooldown' | 'daily' | 'weekly' | 'server' | 'global';
+/** `queue`: over the concurrent-video limit with the most commands already waiting. */
+export type LimitName = 'concurrency' | 'queue' | 'cooldown' | 'daily' | 'weekly' | 'server' | 'global';
 
 export interface Refusal {
   /** The limit that holds the user back longest: the one to tell them about. */
@@ -75,6 +78,8 @@ export interface Refusal {
   retryAt: number | undefined;
   /** Every limit hit, in checking order. */
   hits: LimitName[];
+  /** For `queue`: how many of the user's commands are waiting. */
+  waiting?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -161,7 +166,7 @@ const PERIOD_LIMITS: ReadonlySet<LimitName> = new Set(['daily', 'weekly', 'serve
 export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: UsageSnapshot, now: number): Refusal | null {
   const { user, guild, global } = snapshot;
   const hits: Hit[] = [];
-  if (rules.maxConcurrent !== null && user.running.length >= rules.maxConcurrent) {
+  if (rules.maxConcurrent !== null && startedCount(user) >= rules.maxConcurrent) {
     hits.push({ limit: 'concurrency', retryAt: undefined });
   }
   if (rules.cooldownSeconds > 0 && user.lastStartAt !== null && now < user.lastStartAt + rules.cooldownSeconds * 1000) {
@@ -233,6 +238,28 @@ export function applyReservation(snapshot: UsageSnapshot, reservation: Reservati
   };
 }
 
+/** The user's videos in progress, not counting those waiting in the queue. */
+export function startedCount(user: UserUsage): number {
+  return user.running.length - (user.waiting?.length ?? 0);
+}
+
+/** Counts a reservation as waiting in the queue (it already counts in the allowance). */
+export function markWaiting(user: UserUsage, reservationId: string): UserUsage {
+  return { ...user, waiting: [...(user.waiting ?? []), reservationId] };
+}
+
+/** Whether a waiting reservation may start: the user's concurrent-video limit has room for it. */
+export function mayStart(rules: Pick<LimitRules, 'maxConcurrent'>, user: UserUsage): boolean {
+  return rules.maxConcurrent === null || startedCount(user) < rules.maxConcurrent;
+}
+
+/** A waiting reservation starts: it leaves the queue and counts as in progress. */
+export function markStarted(user: UserUsage, reservationId: string): UserUsage {
+  const waiting = (user.waiting ?? []).filter((id) => id !== reservationId);
+  const { waiting: _old, ...rest } = user;
+  return waiting.length > 0 ? { ...rest, waiting } : rest;
+}
+
 /** A reservation is open while its user still counts it as running. */
 export function isOpen(snapshot: UsageSnapshot, reservationId: string): boolean {
   return snapshot.user.running.includes(reservationId);
@@ -257,8 +284,9 @@ export function applySettlement(snapshot: UsageSnapshot, reservation: Reservatio
   const running = user.running.filter((id) => id !== reservation.id);
   const allowanceBack = outcome !== 'delivered';
   const billBack = outcome === 'refunded';
+  const left = { ...markStarted(user, reservation.id), running };
   return {
-    user: allowanceBack ? { ...refundUser(user, reservation), running } : { ...user, running },
+    user: allowanceBack ? refundUser(left, reservation) : left,
     guild: allowanceBack ? refundGuild(guild, reservation) : guild,
     global: billBack && global.day === reservation.day ? { ...global, dayCount: Math.max(0, global.dayCount - 1) } : global,
   };
@@ -299,6 +327,8 @@ export interface QuotaView {
   weekResetsAt: number;
   cooldownUntil: number | null;
   running: number;
+  /** Of those, the ones waiting in the queue. */
+  waiting: number;
   maxConcurrent: Limit;
   serverLeftToday: Limit;
 }
@@ -315,6 +345,7 @@ export function quotaView(rules: LimitRules, snapshot: UsageSnapshot, now: numbe
     weekResetsAt: nextIsoWeekStart(now),
     cooldownUntil: cooldownUntil !== null && cooldownUntil > now ? cooldownUntil : null,
     running: user.running.length,
+    waiting: user.waiting?.length ?? 0,
     maxConcurrent: rules.maxConcurrent,
     serverLeftToday: left(rules.serverDailyCap, serverDayTotal(guild)),
   };

@@ -2,13 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { processClock } from '../clock.js';
 import type { OperatorLimits } from '../config.js';
 import { roleEffect } from '../moderation/policy.js';
-import { effectiveRules, type GuildSettingsStore } from './guild-settings.js';
+import { effectiveRules, USER_INSTALL_SCOPE, type GuildSettingsStore } from './guild-settings.js';
 import {
   applyReservation,
   applySettlement,
   emptySnapshot,
   evaluateLimits,
   isOpen,
+  markStarted,
+  markWaiting,
+  mayStart,
   quotaView,
   rollOver,
   type GlobalUsage,
@@ -24,7 +27,17 @@ import {
 import { StoreTimeoutError } from '../storage.js';
 import type { UsageBackend, Writes } from './usage-store.js';
 
-export type ReserveOutcome = { ok: true; reservation: Reservation } | { ok: false; refusal: Refusal; rules: LimitRules };
+/** `waiting`: reserved, but to wait in the queue before it may start. */
+export type ReserveOutcome = { ok: true; reservation: Reservation; waiting: boolean } | { ok: false; refusal: Refusal; rules: LimitRules };
+
+/**
+ * How a reservation may wait instead of being refused for the concurrent-video limit: up to
+ * `maxWaiting` per user; `mustWait` when it waits anyway (the provider's slots are all taken).
+ */
+export interface QueueOptions {
+  maxWaiting: number;
+  mustWait: boolean;
+}
 
 export interface UsageServiceDeps {
   backend: UsageBackend;
@@ -78,6 +91,11 @@ export class UsageService {
 
   /** The rules for a member with `roleIds` (role allowances applied), and whether a role exempts them. */
   async rulesFor(guildId: string, roleIds: readonly string[] = []): Promise<LimitRules & { exempt: boolean }> {
+    if (guildId === USER_INSTALL_SCOPE) {
+      // No server's moderators are involved: the operator's defaults, with the user-install allowances and no server cap.
+      const { defaults, userInstall } = this.deps.operator;
+      return { ...defaults, ...userInstall, serverDailyCap: null, exempt: false };
+    }
     const settings = await this.deps.settings.get(guildId);
     return { ...effectiveRules(settings, this.deps.operator, roleIds), exempt: roleEffect(settings.moderation.roles, roleIds).exempt };
   }
@@ -88,8 +106,8 @@ export class UsageService {
    * this fails with a store error, and a reservation that still completes later is refunded.
    * `id` names the reservation (a fresh one by default); naming one that is still open fails.
    */
-  async reserve(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId()): Promise<ReserveOutcome> {
-    const attempt = this.reserveNow(guildId, userId, roleIds, id);
+  async reserve(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): Promise<ReserveOutcome> {
+    const attempt = this.reserveNow(guildId, userId, roleIds, id, queue);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreTimeoutError()), this.deps.reserveTimeoutMs ?? 2000);
@@ -106,7 +124,7 @@ export class UsageService {
     }
   }
 
-  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string): Promise<ReserveOutcome> {
+  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): Promise<ReserveOutcome> {
     const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenIndexed()]);
     const keys = reservationKeys(guildId, userId);
     return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
@@ -114,10 +132,17 @@ export class UsageService {
       if (open[id]) throw new Error(`reservation ${id} is already open`);
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
-      const { refusal, usesBonus } = this.isOwner(userId)
+      const owner = this.isOwner(userId);
+      // With a queue, the concurrent-video limit decides when the video starts, not whether.
+      const { refusal, usesBonus } = owner
         ? { refusal: null, usesBonus: false }
-        : evaluateLimits(rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
+        : evaluateLimits(queue ? { ...rules, maxConcurrent: null } : rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
       if (refusal) return { writes: [], result: { ok: false, refusal, rules } };
+      const waits = queue !== undefined && (queue.mustWait || (!owner && !rules.exempt && !mayStart(rules, snapshot.user)));
+      const waiting = snapshot.user.waiting?.length ?? 0;
+      if (waits && waiting >= queue.maxWaiting) {
+        return { writes: [], result: { ok: false, refusal: { limit: 'queue', retryAt: undefined, hits: ['queue'], waiting }, rules } };
+      }
       const reservation: Reservation = {
         id,
         guildId,
@@ -128,8 +153,26 @@ export class UsageService {
         previousLastStartAt: snapshot.user.lastStartAt,
         ...(usesBonus ? { usedBonus: true } : {}),
       };
-      const writes: Writes = [...counterWrites(keys, applyReservation(snapshot, reservation)), [OPEN_RESERVATIONS_KEY, { ...open, [id]: reservation }]];
-      return { writes, result: { ok: true, reservation } };
+      const reserved = applyReservation(snapshot, reservation);
+      const counted = waits ? { ...reserved, user: markWaiting(reserved.user, id) } : reserved;
+      const writes: Writes = [...counterWrites(keys, counted), [OPEN_RESERVATIONS_KEY, { ...open, [id]: reservation }]];
+      return { writes, result: { ok: true, reservation, waiting: waits } };
+    });
+  }
+
+  /**
+   * Lets a waiting reservation start if the user's concurrent-video limit (as it stands now) has
+   * room, atomically; true once it counts as in progress (also if it never waited).
+   */
+  async startWaiting(reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>, roleIds: readonly string[] = []): Promise<boolean> {
+    const rules = await this.rulesFor(reservation.guildId, roleIds);
+    const keys = counterKeys(reservation.guildId, reservation.userId);
+    return this.deps.backend.transact(keys, (values) => {
+      const now = this.now();
+      const { user } = rollOver(readSnapshot(values, keys, now), now);
+      if (!user.waiting?.includes(reservation.id)) return { writes: [], result: true };
+      const free = this.isOwner(reservation.userId) || rules.exempt || mayStart(rules, user);
+      return free ? { writes: [[keys[0]!, markStarted(user, reservation.id)]], result: true } : { writes: [], result: false };
     });
   }
 

@@ -20,6 +20,8 @@ describe('usage limits, end to end', () => {
       DEFAULT_DAILY_LIMIT: '5',
       DEFAULT_WEEKLY_LIMIT: '20',
       DEFAULT_COOLDOWN_SECONDS: '0',
+      // These tests are about refusals at the concurrent-video limit; test/e2e/queue.test.ts is about waiting.
+      MAX_QUEUED_PER_USER: '0',
       DEFAULT_MAX_CONCURRENT: 'unlimited',
     });
   });

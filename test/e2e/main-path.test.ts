@@ -290,7 +290,7 @@ describe('main path: /pika text, image and ingredients end to end', () => {
         ),
       );
     const identifies = world.discord.identifies;
-    assert.match(await run({ DEV_GUILD_ID: '' }), /Registered \/pika and \/pika-admin for all servers/);
+    assert.match(await run({ DEV_GUILD_ID: '' }), /Registered \/pika and \/pika-admin globally/);
     assert.deepEqual(world.discord.registeredCommands().map((c: any) => c.name).sort(), ['pika', 'pika-admin']);
     assert.equal(world.discord.identifies, identifies, 'no gateway session was opened');
   });

@@ -28,7 +28,11 @@ import {
   type ModalSubmitInteraction,
 } from 'discord.js';
 import {
+  DEFAULT_APP_PERMISSIONS,
+  EXTERNAL_APP_PERMISSIONS,
   FakeDiscord,
+  PRIVATE_CHANNEL_APP_PERMISSIONS,
+  shardFor,
   snowflake,
   type ChatInputOptions,
   type FakeInteraction,
@@ -110,10 +114,14 @@ async function dispatchTo<T extends Interaction>(
   behaviour: Behaviour<T>,
   dispatch: () => Promise<FakeInteraction>,
 ): Promise<{ interaction: FakeInteraction; result: PromiseSettledResult<unknown> }> {
+  // Only this dispatch's interaction: others a test sent without waiting for the bot are ignored.
+  // Its id is known before the client can read it (that takes at least one more turn of the loop).
+  let expectedId: string | undefined;
   const settled = new Promise<PromiseSettledResult<unknown>>((settle) => {
-    nextBehaviour = { accepts, run: behaviour, settle };
+    nextBehaviour = { accepts: (i) => i.id === expectedId && accepts(i), run: behaviour, settle };
   });
   const interaction = await dispatch();
+  expectedId = interaction.id;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -722,4 +730,397 @@ test('localized command names and descriptions are checked, stored and listed as
   assert.ok(clip.equals(command('剪辑', '风格') as any, true), 'equal to what was sent');
   assert.ok(!clip.equals(command('剪辑', '样式') as any, true), 'a changed option translation is a change');
   await client.rest.put(route, { body: [] });
+});
+
+// --- user installs and interaction contexts --------------------------------------------------
+
+/** A global command usable through both installations, everywhere. */
+const everywhere = {
+  name: 'clip',
+  description: 'Make a clip',
+  integration_types: [0, 1],
+  contexts: [0, 1, 2],
+  options: [{ type: 3, name: 'prompt', description: 'What to make' }],
+};
+
+/** Registers `definitions` globally for the duration of `run`, then removes them again. */
+async function withGlobalCommands(definitions: unknown[], run: () => Promise<void>): Promise<void> {
+  const route = Routes.applicationCommands(fake.applicationId);
+  await client.rest.put(route, { body: definitions });
+  try {
+    await run();
+  } finally {
+    await client.rest.put(route, { body: [] });
+  }
+}
+
+/** What a Discord call did: its status and code when it failed, 'ok' otherwise. */
+async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    if (error instanceof DiscordAPIError) return `${error.status} ${error.code}`;
+    throw error;
+  }
+}
+
+/** The place-related part of a chat-input interaction as discord.js sees it. */
+function seenPlace(i: ChatInputCommandInteraction) {
+  return {
+    context: i.context,
+    owners: i.authorizingIntegrationOwners.toJSON(),
+    ownerUserId: i.authorizingIntegrationOwners.userId,
+    ownerGuildId: i.authorizingIntegrationOwners.guildId,
+    guildId: i.guildId,
+    hasMember: i.member !== null,
+    appPermissions: i.appPermissions.bitfield,
+  };
+}
+
+test('context and authorizing_integration_owners: server install by default, user install in the bot DM', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withGlobalCommands([everywhere], async () => {
+    // The defaults: a server install in the fake's guild, and in the bot's DM.
+    const inGuild = await fake.chatInput({ name: 'pika' });
+    assert.equal(inGuild.payload.context, 0);
+    assert.deepEqual(inGuild.payload.authorizing_integration_owners, { '0': fake.guildId });
+    const inDm = await fake.chatInput({ name: 'clip', guildId: null });
+    assert.equal(inDm.payload.context, 1);
+    assert.deepEqual(inDm.payload.authorizing_integration_owners, { '0': '0' });
+    await Promise.all([inGuild, inDm].map((i) => i.waitFor((x) => x.delivered)));
+
+    // A user install in the bot DM: no guild, no member, and the DM channel works for the bot.
+    const { interaction, result } = await invoke(
+      async (i) => {
+        await i.reply('hi');
+        const sent = await outcome(i.client.rest.post(Routes.channelMessages(i.channelId!), { body: { content: 'in the DM' } }));
+        return { ...seenPlace(i), sent };
+      },
+      { name: 'clip', installation: 'user', context: 'bot_dm' },
+    );
+    assert.deepEqual(valueOf(result), {
+      context: 1,
+      owners: { '1': fake.defaultUserId },
+      ownerUserId: fake.defaultUserId,
+      ownerGuildId: null,
+      guildId: null,
+      hasMember: false,
+      appPermissions: DEFAULT_APP_PERMISSIONS,
+      sent: 'ok',
+    });
+    assert.equal('guild_id' in interaction.payload, false);
+    assert.equal(interaction.payload.user.id, fake.defaultUserId);
+    assert.equal(interaction.payload.channel.type, 1);
+    assert.equal(fake.channelMessages.at(-1)?.channel_id, interaction.payload.channel_id);
+    assert.deepEqual(interaction.original?.interactionMetadata?.authorizing_integration_owners, { '1': fake.defaultUserId });
+  });
+});
+
+test('a user-installed command in a private channel: only the interaction reaches it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withGlobalCommands([everywhere], async () => {
+    const { interaction, result } = await invoke(
+      async (i) => {
+        await i.deferReply();
+        const channelId = i.channelId!;
+        const attempts = {
+          getChannel: await outcome(i.client.rest.get(Routes.channel(channelId))),
+          post: await outcome(i.client.rest.post(Routes.channelMessages(channelId), { body: { content: 'x' } })),
+          typing: await outcome(i.client.rest.post(Routes.channelTyping(channelId))),
+        };
+        await i.editReply('done');
+        const followUp = await i.followUp('and more');
+        const deleteThroughChannel = await outcome(i.client.rest.delete(Routes.channelMessage(channelId, followUp.id)));
+        return { ...seenPlace(i), attempts, deleteThroughChannel };
+      },
+      { name: 'clip', installation: 'user', context: 'private_channel' },
+    );
+    assert.deepEqual(valueOf(result), {
+      context: 2,
+      owners: { '1': fake.defaultUserId },
+      ownerUserId: fake.defaultUserId,
+      ownerGuildId: null,
+      guildId: null,
+      hasMember: false,
+      appPermissions: PRIVATE_CHANNEL_APP_PERMISSIONS,
+      attempts: { getChannel: '403 50001', post: '403 50001', typing: '403 50001' },
+      deleteThroughChannel: '403 50001',
+    });
+    assert.equal(interaction.payload.channel.type, 3, 'a group DM by default');
+    assert.equal(interaction.original?.content, 'done');
+    assert.equal(interaction.followups[0]?.deleted, false);
+
+    // A DM between two users is a type 1 channel that is not the bot's DM.
+    const dm = await fake.chatInput({ name: 'clip', installation: 'user', context: 'private_channel', privateChannelType: 'dm' });
+    assert.equal(dm.payload.channel.type, 1);
+    assert.notEqual(dm.payload.channel.recipients[0].id, fake.defaultUserId);
+    const botDm = await fake.chatInput({ name: 'clip', installation: 'user', guildId: null });
+    assert.notEqual(botDm.payload.channel_id, dm.payload.channel_id, 'the bot DM is another channel');
+    await Promise.all([dm, botDm].map((i) => i.waitFor((x) => x.delivered)));
+  });
+});
+
+test('a user-installed command in a server without the bot: narrow permissions, 403 on bot routes, the webhook works', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withGlobalCommands([everywhere], async () => {
+    const { interaction, result } = await invoke(
+      async (i) => {
+        await i.deferReply();
+        const attempts = {
+          getChannel: await outcome(i.client.rest.get(Routes.channel(i.channelId!))),
+          post: await outcome(i.client.rest.post(Routes.channelMessages(i.channelId!), { body: { content: 'x' } })),
+          getGuild: await outcome(i.client.rest.get(Routes.guild(i.guildId!))),
+          guildCommands: await outcome(i.client.rest.get(Routes.applicationGuildCommands(i.applicationId, i.guildId!))),
+        };
+        const edited = await i.editReply('your clip');
+        const followUp = await i.followUp('one more');
+        const channelEdits = {
+          patch: await outcome(i.client.rest.patch(Routes.channelMessage(i.channelId!, followUp.id), { body: { content: 'y' } })),
+          delete: await outcome(i.client.rest.delete(Routes.channelMessage(i.channelId!, followUp.id))),
+        };
+        await i.deleteReply(followUp.id);
+        return {
+          ...seenPlace(i),
+          inGuild: i.inGuild(),
+          cached: i.inCachedGuild(),
+          attempts,
+          channelEdits,
+          edited: edited.content,
+        };
+      },
+      { name: 'clip', installation: 'user', options: { prompt: 'x' } },
+    );
+    assert.deepEqual(valueOf(result), {
+      context: 0,
+      owners: { '1': fake.defaultUserId },
+      ownerUserId: fake.defaultUserId,
+      ownerGuildId: null,
+      guildId: fake.guildWithoutBotId,
+      hasMember: true,
+      appPermissions: EXTERNAL_APP_PERMISSIONS,
+      inGuild: true,
+      cached: false,
+      attempts: { getChannel: '403 50001', post: '403 50001', getGuild: '403 50001', guildCommands: '403 50001' },
+      channelEdits: { patch: '403 50001', delete: '403 50001' },
+      edited: 'your clip',
+    });
+    assert.equal(interaction.payload.channel_id, fake.channelWithoutBotId);
+    assert.equal(interaction.payload.member.user.id, fake.defaultUserId);
+    assert.equal(interaction.original?.content, 'your clip');
+    assert.equal(interaction.followups[0]?.deleted, true, 'deleted through the interaction webhook');
+    assert.equal(EXTERNAL_APP_PERMISSIONS, (1n << 15n) | (1n << 14n) | (1n << 17n) | (1n << 18n));
+
+    // Another server without the bot, named by the test, behaves the same.
+    const elsewhere = snowflake();
+    const { result: other } = await invoke(
+      async (i) => {
+        const post = await outcome(i.client.rest.post(Routes.channelMessages(i.channelId!), { body: { content: 'x' } }));
+        await i.reply('ok');
+        return { guildId: i.guildId, post };
+      },
+      { name: 'clip', installation: 'user', guildId: elsewhere },
+    );
+    assert.deepEqual(valueOf(other), { guildId: elsewhere, post: '403 50001' });
+
+    // Where the bot is in the server too, both installations authorize the command.
+    const { interaction: both, result: bothResult } = await invoke(
+      async (i) => {
+        const post = await outcome(i.client.rest.post(Routes.channelMessages(i.channelId!), { body: { content: 'hello' } }));
+        await i.reply('ok');
+        return { ...seenPlace(i), post };
+      },
+      { name: 'clip', installation: 'user', botInGuild: true },
+    );
+    assert.deepEqual(valueOf(bothResult), {
+      context: 0,
+      owners: { '0': fake.guildId, '1': fake.defaultUserId },
+      ownerUserId: fake.defaultUserId,
+      ownerGuildId: fake.guildId,
+      guildId: fake.guildId,
+      hasMember: true,
+      appPermissions: DEFAULT_APP_PERMISSIONS,
+      post: 'ok',
+    });
+    assert.equal(both.payload.channel_id, fake.channelId);
+
+    // A button on a user-install message is pressed in the same place; owners name the installer.
+    const { interaction: withButtonReply, result: replied } = await invoke((i) => i.reply(withButton), {
+      name: 'clip',
+      installation: 'user',
+    });
+    valueOf(replied);
+    const presser = snowflake();
+    const pressed = await fake.component({ message: withButtonReply.original!, customId: 'open', userId: presser });
+    assert.equal(pressed.payload.guild_id, fake.guildWithoutBotId);
+    assert.equal(pressed.payload.member.user.id, presser);
+    assert.deepEqual(pressed.payload.authorizing_integration_owners, { '1': fake.defaultUserId });
+    assert.equal(pressed.payload.app_permissions, String(EXTERNAL_APP_PERMISSIONS));
+    await pressed.waitFor((x) => x.delivered);
+  });
+});
+
+test('forced ephemeral: every new response is ephemeral and pings nobody; edits stay as they are', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await withGlobalCommands([everywhere], async () => {
+    const alice = snowflake();
+    const { interaction: replied, result: first } = await invoke(
+      async (i) => {
+        const response = await i.reply({ content: `<@${alice}> here it is`, withResponse: true });
+        const followUp = await i.followUp(`<@${alice}> and another`);
+        return {
+          responseEphemeral: response.interaction.responseMessageEphemeral,
+          messageFlags: response.resource?.message?.flags.bitfield,
+          followUpFlags: followUp.flags.bitfield,
+        };
+      },
+      { name: 'clip', installation: 'user', forceEphemeral: true },
+    );
+    assert.deepEqual(valueOf(first), { responseEphemeral: true, messageFlags: 64, followUpFlags: 64 });
+    assert.equal(replied.ephemeral, false, 'the bot did not ask for it');
+    assert.equal(replied.original!.flags & 64, 64);
+    assert.equal(replied.followups[0]!.flags & 64, 64);
+
+    const { interaction: deferred, result: second } = await invoke(
+      async (i) => {
+        await i.deferReply();
+        await i.followUp(`<@${alice}> filled in`);
+        await i.followUp(`<@${alice}> a new one`);
+      },
+      { name: 'clip', installation: 'user', forceEphemeral: true },
+    );
+    valueOf(second);
+    assert.equal(deferred.original!.flags & 64, 64, 'the deferral was made ephemeral');
+    assert.equal(deferred.original!.content, `<@${alice}> filled in`);
+    assert.equal(deferred.followups[0]!.flags & 64, 64);
+    assert.deepEqual(fake.notificationsFor(alice), [], 'ephemeral messages never notify');
+
+    // Without forceEphemeral, the same user install pings as usual.
+    const { interaction: normal, result: third } = await invoke((i) => i.reply(`<@${alice}> public`), {
+      name: 'clip',
+      installation: 'user',
+    });
+    valueOf(third);
+    assert.equal(normal.original!.flags & 64, 0);
+    assert.deepEqual(fake.notificationsFor(alice).map((n) => n.messageId), [normal.original!.id]);
+
+    // Discord only forces it on a user install in a server without the bot.
+    await assert.rejects(fake.chatInput({ name: 'clip', forceEphemeral: true }), /forceEphemeral/);
+    await assert.rejects(fake.chatInput({ name: 'clip', installation: 'user', guildId: null, forceEphemeral: true }), /forceEphemeral/);
+  });
+});
+
+test('a user install runs only global commands that allow it, where they allow it', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const guildOnly = { ...everywhere, name: 'serveronly', integration_types: [0], contexts: [0, 1, 2] };
+  const notInGroups = { ...everywhere, name: 'nogroups', contexts: [0, 1] };
+  const legacy = { name: 'legacy', description: 'No integration_types or contexts' };
+  await withGlobalCommands([everywhere, guildOnly, notInGroups, legacy], async () => {
+    // /pika is a guild command: it belongs to the server-installed app in that guild.
+    await assert.rejects(fake.chatInput({ name: 'pika', installation: 'user' }), /\/pika .*guild command/);
+    await assert.rejects(fake.chatInput({ name: 'pika', installation: 'user', botInGuild: true }), /guild command/);
+    await assert.rejects(fake.chatInput({ name: 'nosuch', installation: 'user' }), /no global command/);
+    await assert.rejects(fake.chatInput({ name: 'serveronly', installation: 'user' }), /integration_types are \[0\]/);
+    await assert.rejects(fake.chatInput({ name: 'legacy', installation: 'user', guildId: null }), /integration_types are \[0\]/);
+    await assert.rejects(
+      fake.chatInput({ name: 'nogroups', installation: 'user', context: 'private_channel' }),
+      /contexts are \[0,1\], without 2/,
+    );
+    await assert.rejects(fake.autocomplete({ name: 'serveronly', installation: 'user', focused: 'prompt' }), /integration_types/);
+
+    // Places Discord cannot produce are test bugs too.
+    await assert.rejects(fake.chatInput({ name: 'clip', context: 'private_channel' }), /server-installed app cannot be used in a private channel/);
+    await assert.rejects(fake.chatInput({ name: 'clip', installation: 'user', guildId: fake.guildId }), /the bot is in guild/);
+    await assert.rejects(fake.chatInput({ name: 'clip', guildId: fake.guildWithoutBotId }), /not in guild/);
+    await assert.rejects(fake.chatInput({ name: 'clip', context: 'guild', guildId: null }), /guildId: null/);
+
+    // What is allowed is dispatched, including a command where "0" is absent although the bot is there.
+    const allowed = [
+      await fake.chatInput({ name: 'nogroups', installation: 'user', guildId: null }),
+      await fake.chatInput({ name: 'serveronly', guildId: null }),
+      await fake.autocomplete({ name: 'clip', installation: 'user', context: 'private_channel', focused: 'prompt' }),
+    ];
+    assert.deepEqual(
+      allowed.map((i) => [i.payload.context, i.payload.authorizing_integration_owners]),
+      [
+        [1, { '1': fake.defaultUserId }],
+        [1, { '0': '0' }],
+        [2, { '1': fake.defaultUserId }],
+      ],
+    );
+    await Promise.all(allowed.map((i) => i.waitFor((x) => x.delivered)));
+  });
+  const userOnly = { ...everywhere, name: 'mine', integration_types: [1] };
+  await withGlobalCommands([userOnly], async () => {
+    const mine = await fake.chatInput({ name: 'mine', installation: 'user', botInGuild: true });
+    assert.deepEqual(mine.payload.authorizing_integration_owners, { '1': fake.defaultUserId }, 'the command has no server install');
+    await mine.waitFor((x) => x.delivered);
+  });
+});
+
+test('registration: integration_types and contexts are checked, stored and returned', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const route = Routes.applicationCommands(fake.applicationId);
+  const refused = apiErrorOf(
+    (
+      await Promise.allSettled([
+        client.rest.put(route, {
+          body: [
+            { ...everywhere, integration_types: [0, 2], contexts: [0, 3] },
+            { ...everywhere, name: 'other', integration_types: 1, contexts: 'everywhere' },
+          ],
+        }),
+      ])
+    )[0]!,
+  );
+  assert.equal(refused.status, 400);
+  assert.equal(refused.code, 50035);
+  const errors = (refused.rawError as any).errors;
+  assert.equal(errors[0].integration_types[1]._errors[0].code, 'BASE_TYPE_CHOICES');
+  assert.equal(errors[0].contexts[1]._errors[0].code, 'BASE_TYPE_CHOICES');
+  assert.equal(errors[0].integration_types[0], undefined, '0 is fine');
+  assert.equal(errors[1].integration_types._errors[0].code, 'LIST_TYPE_CONVERT');
+  assert.equal(errors[1].contexts._errors[0].code, 'LIST_TYPE_CONVERT');
+  assert.deepEqual(fake.registeredCommands(), [], 'nothing was stored');
+
+  const single = apiErrorOf(
+    (await Promise.allSettled([client.rest.post(route, { body: { ...everywhere, contexts: [-1] } })]))[0]!,
+  );
+  assert.equal(single.code, 50035);
+
+  await withGlobalCommands([everywhere, { name: 'plain', description: 'Defaults' }], async () => {
+    const listed = (await client.rest.get(route)) as any[];
+    assert.deepEqual(
+      listed.map((c) => [c.name, c.integration_types, c.contexts]),
+      [
+        ['clip', [0, 1], [0, 1, 2]],
+        ['plain', [0], null],
+      ],
+    );
+    const fetched = await client.application!.commands.fetch({ force: true });
+    const clip = fetched.find((c) => c.name === 'clip')!;
+    assert.deepEqual(clip.integrationTypes, [0, 1]);
+    assert.deepEqual(clip.contexts, [0, 1, 2]);
+    // Editing keeps them, and is checked the same way.
+    const edited = (await client.rest.patch(Routes.applicationCommand(fake.applicationId, clip.id), {
+      body: { contexts: [1] },
+    })) as any;
+    assert.deepEqual([edited.integration_types, edited.contexts], [[0, 1], [1]]);
+    const badEdit = apiErrorOf(
+      (
+        await Promise.allSettled([
+          client.rest.patch(Routes.applicationCommand(fake.applicationId, clip.id), { body: { integration_types: [5] } }),
+        ])
+      )[0]!,
+    );
+    assert.equal(badEdit.code, 50035);
+  });
+});
+
+test('shardFor routes a guild to (id >> 22) % count and DMs to shard 0', () => {
+  assert.equal(shardFor(null, 4), 0);
+  assert.equal(shardFor('41771983423143937', 1), 0);
+  // 41771983423143937 >> 22 = 9959216934.
+  assert.equal(shardFor('41771983423143937', 4), 2);
+  assert.equal(shardFor('41771983423143937', 3), 0);
+  assert.equal(shardFor('41771983423143937', 7), 2);
+  // Only the timestamp bits count: two ids made in the same millisecond share a shard.
+  const at = Date.UTC(2025, 0, 1);
+  assert.equal(shardFor(snowflake(at), 16), shardFor(snowflake(at), 16));
+  assert.throws(() => shardFor('41771983423143937', 0), RangeError);
+  assert.throws(() => shardFor('not-a-snowflake', 2), TypeError);
 });

@@ -41,6 +41,18 @@
  *   attachment options. A channel id the fake does not know becomes a text channel of the guild; a
  *   role id it does not know becomes a role of the guild (announced with GUILD_ROLE_CREATE), since
  *   Discord only lets users pick things that exist. `createRole()` adds a role deliberately.
+ * - Every interaction carries `context` (0 guild, 1 bot DM, 2 private channel) and
+ *   `authorizing_integration_owners`. By default the app runs through its server install: owners
+ *   `{ "0": guild_id }`, or `{ "0": "0" }` in the bot's DM. `installation: 'user'` runs it through a
+ *   user install (owners `{ "1": user_id }`): only global commands whose `integration_types` include 1
+ *   and whose `contexts` include the place can be run that way (anything else throws: no user could).
+ *   In a guild the bot is not in (`guildWithoutBotId` unless a test names one; `botInGuild: true` says
+ *   otherwise) `app_permissions` are `EXTERNAL_APP_PERMISSIONS`, and in a private channel (group DM or
+ *   DM between users) `PRIVATE_CHANNEL_APP_PERMISSIONS`; in both, the bot token gets 403 50001 Missing
+ *   Access on the guild's and the channel's routes, and only the interaction callback and webhook
+ *   work. `forceEphemeral` makes every new response message ephemeral, as Discord does for a
+ *   user-installed app where the member may not use external apps publicly. Registration checks
+ *   `integration_types` ⊆ {0, 1} and `contexts` ⊆ {0, 1, 2} (400 50035).
  * - Gateway close codes are Discord's: 4001 unknown opcode, 4002 undecodable payload, 4003 payload
  *   before IDENTIFY, 4004 wrong token, 4005 second IDENTIFY. Compression is never used (the client
  *   accepts plain text frames even when it asked for zlib-stream).
@@ -140,8 +152,41 @@ export interface InvocationOptions {
   userId?: string;
   username?: string;
   channelId?: string;
-  /** null → DM-like interaction (no guild_id, `user` instead of `member`). */
+  /**
+   * null → the DM with the bot (no guild_id, `user` instead of `member`): the same as
+   * `context: 'bot_dm'`. Default: the fake's guild; for `installation: 'user'` without
+   * `botInGuild`, `FakeDiscord.guildWithoutBotId`.
+   */
   guildId?: string | null;
+  /**
+   * Through which installation the user runs the app (`authorizing_integration_owners`):
+   * 'guild' (default), the app installed to the server (owners `{ "0": guild_id }`, or
+   * `{ "0": "0" }` in the bot's DM); 'user', the app installed to the user's account (owners
+   * `{ "1": user_id }`), which may only run global commands whose `integration_types` include 1.
+   */
+  installation?: 'guild' | 'user';
+  /**
+   * Where the interaction happens (payload `context`): 'guild' (0), 'bot_dm' (1, the DM with the
+   * bot) or 'private_channel' (2, a group DM or a DM between two users, user installs only).
+   * Default: 'guild', or 'bot_dm' when `guildId` is null.
+   */
+  context?: 'guild' | 'bot_dm' | 'private_channel';
+  /**
+   * For `installation: 'user'` in a guild: whether the bot is in that guild too (the app is then
+   * also installed there, and owners carry `"0"`). Default false: a server without the bot, where
+   * `app_permissions` are `EXTERNAL_APP_PERMISSIONS` and the bot's own REST routes for the guild
+   * and its channels answer 403 50001; only the interaction's callback and webhook work.
+   */
+  botInGuild?: boolean;
+  /** For `context: 'private_channel'`: a group DM (type 3, default) or a DM between two users (type 1). */
+  privateChannelType?: 'group_dm' | 'dm';
+  /**
+   * Discord forces the responses of a user-installed app in a server without the bot to be
+   * ephemeral where the member may not use external apps publicly: every callback 4/5 message
+   * and every follow-up is then created ephemeral (and pings nobody), whatever the bot asked for.
+   * Only valid with `installation: 'user'` in a guild without the bot.
+   */
+  forceEphemeral?: boolean;
   appPermissions?: bigint;
   memberPermissions?: bigint;
   attachmentSizeLimit?: number;
@@ -296,6 +341,7 @@ const Permission = {
   EmbedLinks: 1n << 14n,
   AttachFiles: 1n << 15n,
   ReadMessageHistory: 1n << 16n,
+  MentionEveryone: 1n << 17n,
   UseExternalEmojis: 1n << 18n,
   ChangeNickname: 1n << 26n,
   UseApplicationCommands: 1n << 31n,
@@ -318,6 +364,19 @@ export const DEFAULT_APP_PERMISSIONS =
   Permission.UseApplicationCommands |
   Permission.CreatePublicThreads;
 
+/**
+ * `app_permissions` of a user-installed app in a server the bot is not in: it can only answer
+ * through the interaction, with files, embeds, mentions and external emojis.
+ */
+export const EXTERNAL_APP_PERMISSIONS =
+  Permission.AttachFiles | Permission.EmbedLinks | Permission.MentionEveryone | Permission.UseExternalEmojis;
+
+/** `app_permissions` in a private channel (a group DM or a DM between two users), as Discord documents them. */
+export const PRIVATE_CHANNEL_APP_PERMISSIONS = Permission.AttachFiles | Permission.EmbedLinks | Permission.MentionEveryone;
+
+/** Payload `context` values (Discord's interaction context types). */
+const InteractionContext = { guild: 0, bot_dm: 1, private_channel: 2 } as const;
+
 /** A regular member without roles: @everyone's defaults (no moderation permissions). */
 export const DEFAULT_MEMBER_PERMISSIONS =
   DEFAULT_APP_PERMISSIONS | Permission.CreateInstantInvite | Permission.ChangeNickname;
@@ -332,6 +391,19 @@ let snowflakeIncrement = 0n;
 export function snowflake(at = Date.now()): string {
   snowflakeIncrement = (snowflakeIncrement + 1n) % 4096n;
   return (((BigInt(at) - DISCORD_EPOCH) << 22n) | snowflakeIncrement).toString();
+}
+
+/**
+ * The shard that receives a guild's events: `(guild_id >> 22) % shard_count`, as Discord routes
+ * them; DMs (`null`) go to shard 0.
+ */
+export function shardFor(guildId: string | null, shardCount: number): number {
+  if (!Number.isInteger(shardCount) || shardCount < 1) {
+    throw new RangeError(`shardFor: shardCount must be a positive integer, got ${String(shardCount)}`);
+  }
+  if (guildId === null) return 0;
+  if (!/^\d{1,20}$/.test(guildId)) throw new TypeError(`shardFor: "${guildId}" is not a snowflake`);
+  return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
 }
 
 /** Interaction tokens look like base64url blobs of ~170 characters on Discord. */
@@ -946,6 +1018,8 @@ function validateCommand(definition: any, errors: FormErrors, at: ErrorPath): vo
     return;
   }
   const chatInput = (definition.type ?? 1) === 1;
+  validateEnumList(definition.integration_types, [0, 1], errors, [...at, 'integration_types']);
+  validateEnumList(definition.contexts, [0, 1, 2], errors, [...at, 'contexts']);
   validateCommandName(definition.name, errors, at, chatInput);
   validateNameAndDescriptionLocalizations(definition, errors, at, chatInput);
   if (chatInput) {
@@ -953,6 +1027,20 @@ function validateCommand(definition: any, errors: FormErrors, at: ErrorPath): vo
     errors.maxLength([...at, 'description'], definition.description, 100);
     validateCommandOptions(definition.options, errors, [...at, 'options']);
   }
+}
+
+/** `integration_types` / `contexts`: absent or null, or a list of the values Discord knows. */
+function validateEnumList(list: unknown, allowed: readonly number[], errors: FormErrors, at: ErrorPath): void {
+  if (list === undefined || list === null) return;
+  if (!Array.isArray(list)) {
+    errors.add(at, 'LIST_TYPE_CONVERT', 'Only iterables may be used in a ListType');
+    return;
+  }
+  list.forEach((value, index) => {
+    if (!allowed.includes(value)) {
+      errors.add([...at, index], 'BASE_TYPE_CHOICES', `Value must be one of {${allowed.join(', ')}}.`);
+    }
+  });
 }
 
 function validateCommandOptions(options: unknown, errors: FormErrors, at: ErrorPath): void {
@@ -1158,7 +1246,10 @@ export class FakeInteraction {
     return this.callbacks.length > 0;
   }
 
-  /** Whether the first callback asked for an ephemeral response. */
+  /**
+   * Whether the first callback asked for an ephemeral response (a response Discord made ephemeral
+   * with `forceEphemeral` has the flag in `original.flags`, not here).
+   */
   get ephemeral(): boolean {
     return (Number(this.callbacks[0]?.data?.flags ?? 0) & MessageFlag.Ephemeral) !== 0;
   }
@@ -1519,6 +1610,19 @@ interface Fault {
   reply: (request: RecordedRequest) => Reply;
 }
 
+/** An invocation's place and installation, defaults filled in (see `FakeDiscord.resolvePlace`). */
+interface Place {
+  installation: 'guild' | 'user';
+  context: 'guild' | 'bot_dm' | 'private_channel';
+  /** null in DMs and private channels. */
+  guildId: string | null;
+  /** undefined only for the bot's DM when the test named none (one DM channel per user). */
+  channelId: string | undefined;
+  /** Whether the bot is in `guildId` (false outside guilds). */
+  botInGuild: boolean;
+  forceEphemeral: boolean;
+}
+
 interface StoredFile {
   id: string;
   filename: string;
@@ -1537,6 +1641,12 @@ export class FakeDiscord {
   readonly guildId: string;
   readonly channelId: string;
   readonly botUserId: string;
+  /**
+   * A server the bot is not in: where `installation: 'user'` interactions happen unless a test
+   * names another guild (or says `botInGuild: true`). Its text channel is `channelWithoutBotId`.
+   */
+  readonly guildWithoutBotId = snowflake();
+  readonly channelWithoutBotId = snowflake();
   /** The user invoking interactions unless a test says otherwise. */
   readonly defaultUserId = snowflake();
   readonly requests: RecordedRequest[] = [];
@@ -1564,6 +1674,12 @@ export class FakeDiscord {
   private readonly channels = new Map<string, Record<string, any>>();
   /** Roles made by `createRole()` (or picked in a role option), besides @everyone and the bot's role. */
   private readonly guildRoles = new Map<string, { id: string; name: string; position: number; permissions: bigint }>();
+  /** Guilds interactions said the bot is in (the fake's guild, and any a server install was used in). */
+  private readonly guildsWithBot = new Set<string>();
+  /** Guilds user installs said the bot is not in: their routes and channels are 403 50001 for the bot. */
+  private readonly guildsWithoutBot = new Map<string, { defaultChannelId: string }>();
+  /** Group DMs and DMs between users the app was used in: the bot token cannot reach them (403 50001). */
+  private readonly privateChannelIds = new Set<string>();
   private readonly gateway: FakeGateway;
   private readonly signal = new ChangeSignal();
   private closed = false;
@@ -1594,6 +1710,9 @@ export class FakeDiscord {
       onChange: () => this.signal.notify(),
     });
     this.channels.set(this.channelId, this.textChannelJson(this.channelId, this.guildId));
+    this.guildsWithBot.add(this.guildId);
+    this.guildsWithoutBot.set(this.guildWithoutBotId, { defaultChannelId: this.channelWithoutBotId });
+    this.channels.set(this.channelWithoutBotId, this.textChannelJson(this.channelWithoutBotId, this.guildWithoutBotId));
     this.registerRoutes();
   }
 
@@ -1685,8 +1804,9 @@ export class FakeDiscord {
 
   /** Dispatches a slash command (APPLICATION_COMMAND, type 2) like a user typed it. */
   async chatInput(options: ChatInputOptions): Promise<FakeInteraction> {
-    const command = this.findCommand(options.name, options.guildId);
-    const { commandOptions, resolved } = this.buildCommandOptions(command, options);
+    const place = this.resolvePlace(options);
+    const command = this.findCommand(options.name, place);
+    const { commandOptions, resolved } = this.buildCommandOptions(command, { ...options, guildId: place.guildId });
     const data = {
       id: command?.id ?? snowflake(),
       name: options.name,
@@ -1695,13 +1815,14 @@ export class FakeDiscord {
       ...(commandOptions.length > 0 ? { options: commandOptions } : {}),
       ...(resolved ? { resolved } : {}),
     };
-    return this.createInteraction(InteractionType.ApplicationCommand, data, options);
+    return this.createInteraction(InteractionType.ApplicationCommand, data, options, undefined, { place, command });
   }
 
   /** Dispatches an autocomplete request (type 4); the `focused` option carries `focused: true`. */
   async autocomplete(options: AutocompleteOptions): Promise<FakeInteraction> {
-    const command = this.findCommand(options.name, options.guildId);
-    const withFocused = { ...options, options: { [options.focused]: '', ...options.options } };
+    const place = this.resolvePlace(options);
+    const command = this.findCommand(options.name, place);
+    const withFocused = { ...options, guildId: place.guildId, options: { [options.focused]: '', ...options.options } };
     const { commandOptions } = this.buildCommandOptions(command, withFocused, options.focused);
     const data = {
       id: command?.id ?? snowflake(),
@@ -1710,17 +1831,26 @@ export class FakeDiscord {
       ...(command?.guild_id ? { guild_id: command.guild_id } : {}),
       options: commandOptions,
     };
-    return this.createInteraction(InteractionType.Autocomplete, data, options);
+    return this.createInteraction(InteractionType.Autocomplete, data, options, undefined, { place, command });
   }
 
-  /** Dispatches a component interaction (type 3), e.g. a button press on `message`. */
+  /**
+   * Dispatches a component interaction (type 3), e.g. a button press on `message`. On a message a
+   * user install created, the press happens through that installation in the same place (options
+   * may say otherwise), and `authorizing_integration_owners` names the user who installed the
+   * app and ran the command, not the user pressing, as on Discord.
+   */
   async component(options: ComponentOptions): Promise<FakeInteraction> {
     const data = {
       custom_id: options.customId,
       component_type: options.componentType ?? BUTTON_TYPE,
       ...(options.values ? { values: options.values } : {}),
     };
-    const invocation = { ...options, channelId: options.channelId ?? options.message.channel_id };
+    const invocation = {
+      ...this.userInstallPlaceOf(options.message),
+      ...options,
+      channelId: options.channelId ?? options.message.channel_id,
+    };
     return this.createInteraction(InteractionType.MessageComponent, data, invocation, options.message);
   }
 
@@ -2035,7 +2165,7 @@ export class FakeDiscord {
     switch (type) {
       case CallbackType.ChannelMessage: {
         assertValidNewMessage(data, files, { at: ['data'], uploadLimit: interaction.attachmentSizeLimit });
-        interaction.original = this.messageFromPayload(data, files, {
+        interaction.original = this.messageFromPayload(this.withForcedFlags(interaction, data), files, {
           channelId: interaction.payload.channel_id,
           type: this.responseMessageType(interaction),
           webhookId: this.applicationId,
@@ -2045,7 +2175,7 @@ export class FakeDiscord {
         return;
       }
       case CallbackType.DeferredChannelMessage: {
-        const ephemeral = Number(data.flags ?? 0) & MessageFlag.Ephemeral;
+        const ephemeral = Number(this.withForcedFlags(interaction, data).flags ?? 0) & MessageFlag.Ephemeral;
         interaction.original = this.newMessage({
           channel_id: interaction.payload.channel_id,
           flags: MessageFlag.Loading | ephemeral,
@@ -2081,6 +2211,15 @@ export class FakeDiscord {
       default:
         return;
     }
+  }
+
+  /**
+   * A new message's payload as Discord creates it: with the ephemeral flag added when Discord
+   * forces this interaction's responses to be ephemeral (`InvocationOptions.forceEphemeral`).
+   */
+  private withForcedFlags(interaction: FakeInteraction, body: Record<string, any>): Record<string, any> {
+    if (!interaction.invocation.forceEphemeral) return body;
+    return { ...body, flags: Number(body.flags ?? 0) | MessageFlag.Ephemeral };
   }
 
   /** The `?with_response=true` body: an InteractionCallbackResponse. */
@@ -2155,7 +2294,7 @@ export class FakeDiscord {
       this.applyEdit(original, body, files);
       message = original;
     } else {
-      message = this.messageFromPayload(body, files, {
+      message = this.messageFromPayload(this.withForcedFlags(interaction, body), files, {
         channelId: interaction.payload.channel_id,
         type: this.responseMessageType(interaction),
         webhookId: this.applicationId,
@@ -2324,11 +2463,122 @@ export class FakeDiscord {
     };
   }
 
-  /** Guild commands shadow global ones, as in the Discord client. */
-  private findCommand(name: string, guildId: string | null | undefined): any {
+  /**
+   * The registered command a user can run there. Through a server install, guild commands shadow
+   * global ones, as in the Discord client, and an unknown command is dispatched all the same.
+   * Through a user install only global commands exist, and only those whose `integration_types`
+   * include 1 (USER_INSTALL) and whose `contexts` (absent: all) include the place: anything else
+   * no user could run, so it is a bug in the test and throws.
+   */
+  private findCommand(name: string, place: Place): any {
     const sameName = (command: any): boolean => command.name === name && (command.type ?? 1) === 1;
-    const guildCommands = guildId === null ? [] : this.registeredCommands(guildId ?? this.guildId);
-    return guildCommands.find(sameName) ?? this.registeredCommands().find(sameName);
+    if (place.installation === 'guild') {
+      const guildCommands = place.guildId === null ? [] : this.registeredCommands(place.guildId);
+      return guildCommands.find(sameName) ?? this.registeredCommands().find(sameName);
+    }
+    const where = `through a user install (context ${place.context})`;
+    const command = this.registeredCommands().find(sameName);
+    if (!command) {
+      const guildScopes = [...this.commands.entries()]
+        .filter(([scope, list]) => scope !== 'global' && list.some(sameName))
+        .map(([scope]) => scope);
+      throw new Error(
+        guildScopes.length > 0
+          ? `FakeDiscord: /${name} cannot be run ${where}: it is a guild command (of ${guildScopes.join(', ')}), and ` +
+              'guild commands belong to the server-installed app in that guild; register it globally with integration_types [0, 1]'
+          : `FakeDiscord: /${name} cannot be run ${where}: no global command of that name is registered`,
+      );
+    }
+    const integrationTypes: number[] = command.integration_types ?? [0];
+    if (!integrationTypes.includes(1)) {
+      throw new Error(
+        `FakeDiscord: /${name} cannot be run ${where}: its integration_types are ${JSON.stringify(integrationTypes)}, without 1 (USER_INSTALL)`,
+      );
+    }
+    const contexts: number[] | null = command.contexts;
+    if (contexts && !contexts.includes(InteractionContext[place.context])) {
+      throw new Error(
+        `FakeDiscord: /${name} cannot be run ${where}: its contexts are ${JSON.stringify(contexts)}, ` +
+          `without ${InteractionContext[place.context]} (${place.context.toUpperCase()})`,
+      );
+    }
+    return command;
+  }
+
+  /**
+   * Where an interaction happens and through which installation, with the defaults filled in;
+   * throws for a combination Discord cannot produce (a bug in the test).
+   */
+  private resolvePlace(options: InvocationOptions): Place {
+    const refuse = (why: string): never => {
+      throw new Error(`FakeDiscord: impossible invocation: ${why}`);
+    };
+    const installation = options.installation ?? 'guild';
+    if (installation !== 'guild' && installation !== 'user') refuse(`installation "${String(installation)}"`);
+    const context = options.context ?? (options.guildId === null ? 'bot_dm' : 'guild');
+    if (!(context in InteractionContext)) refuse(`context "${String(context)}"`);
+    if (context === 'guild' && options.guildId === null) refuse("context 'guild' with guildId: null (a DM)");
+    if (context !== 'guild' && typeof options.guildId === 'string') refuse(`a ${context} has no guild, but guildId is ${options.guildId}`);
+    if (context === 'private_channel' && installation === 'guild') {
+      refuse("a server-installed app cannot be used in a private channel (group DM or DM between users); use installation: 'user'");
+    }
+    if (options.privateChannelType !== undefined && context !== 'private_channel') refuse(`privateChannelType in a ${context}`);
+    if (options.botInGuild !== undefined && context !== 'guild') refuse(`botInGuild in a ${context}`);
+    if (options.botInGuild === false && installation === 'guild') {
+      refuse("botInGuild: false with a server install (a server-installed app is in its server); use installation: 'user'");
+    }
+    const botInGuild = context === 'guild' && (installation === 'guild' || options.botInGuild === true);
+    if (options.forceEphemeral && !(context === 'guild' && !botInGuild)) {
+      refuse('forceEphemeral: Discord forces ephemeral responses only on a user-installed app in a server the bot is not in');
+    }
+    const base = { installation, context, botInGuild, forceEphemeral: options.forceEphemeral === true };
+
+    if (context === 'bot_dm') {
+      if (options.channelId !== undefined && this.privateChannelIds.has(options.channelId)) {
+        refuse(`channel ${options.channelId} is a private channel, not the DM with the bot`);
+      }
+      return { ...base, guildId: null, channelId: options.channelId };
+    }
+    if (context === 'private_channel') {
+      const channelId = options.channelId ?? snowflake();
+      const existing = this.channels.get(channelId);
+      if (existing && !this.privateChannelIds.has(channelId)) refuse(`channel ${channelId} is not a private channel`);
+      return { ...base, guildId: null, channelId };
+    }
+    const guildId = options.guildId ?? (botInGuild ? this.guildId : this.guildWithoutBotId);
+    if (botInGuild) {
+      if (this.guildsWithoutBot.has(guildId)) refuse(`an earlier interaction said the bot is not in guild ${guildId}`);
+      const channelId = options.channelId ?? this.channelId;
+      if (this.privateChannelIds.has(channelId)) refuse(`channel ${channelId} is a private channel, not a channel of guild ${guildId}`);
+      return { ...base, guildId, channelId };
+    }
+    if (this.guildsWithBot.has(guildId)) {
+      refuse(
+        `the bot is in guild ${guildId}: say botInGuild: true, or leave guildId out for a server without the bot (guildWithoutBotId)`,
+      );
+    }
+    const channelId = options.channelId ?? this.guildsWithoutBot.get(guildId)?.defaultChannelId ?? snowflake();
+    const existing = this.channels.get(channelId);
+    if (existing && existing.guild_id !== guildId) refuse(`channel ${channelId} is not a channel of guild ${guildId}`);
+    return { ...base, guildId, channelId };
+  }
+
+  /** For a message a user-install interaction created: where that interaction happened, and how. */
+  private userInstallPlaceOf(message: FakeMessage): InvocationOptions {
+    const source = this.interactions.find(
+      (interaction) => interaction.original === message || interaction.followups.includes(message),
+    );
+    const invocation = source?.invocation;
+    if (invocation?.installation !== 'user') return {};
+    const place = this.resolvePlace(invocation);
+    return {
+      installation: 'user',
+      context: place.context,
+      ...(place.guildId !== null ? { guildId: place.guildId } : {}),
+      ...(invocation.botInGuild !== undefined ? { botInGuild: invocation.botInGuild } : {}),
+      ...(invocation.privateChannelType !== undefined ? { privateChannelType: invocation.privateChannelType } : {}),
+      ...(invocation.forceEphemeral !== undefined ? { forceEphemeral: invocation.forceEphemeral } : {}),
+    };
   }
 
   // ===============================================================================================
@@ -2340,7 +2590,9 @@ export class FakeDiscord {
     data: unknown,
     invocation: InvocationOptions,
     sourceMessage?: FakeMessage,
+    resolved: { place?: Place; command?: any } = {},
   ): FakeInteraction {
+    const place = resolved.place ?? this.resolvePlace(invocation);
     const id = snowflake();
     const token = interactionToken(id);
     const payload = {
@@ -2350,7 +2602,7 @@ export class FakeDiscord {
       token,
       version: 1,
       data,
-      ...this.invocationContext(invocation),
+      ...this.invocationContext(invocation, place, resolved.command, sourceMessage),
       entitlements: [],
       ...(sourceMessage ? { message: this.toApiMessage(sourceMessage) } : {}),
     };
@@ -2358,7 +2610,8 @@ export class FakeDiscord {
       this.requests.filter((request) => request.route.includes(token) || request.route.includes(`/interactions/${id}/`)),
     );
     interaction.sourceMessage = sourceMessage;
-    interaction.invocation = invocation;
+    // A private channel made up for this interaction is where its modal submits come from too.
+    interaction.invocation = place.context === 'private_channel' ? { ...invocation, channelId: place.channelId } : invocation;
     this.interactions.push(interaction);
     this.interactionsById.set(id, interaction);
     this.interactionsByToken.set(token, interaction);
@@ -2370,7 +2623,12 @@ export class FakeDiscord {
   }
 
   /** Who invoked the interaction, and where: the guild/DM-specific part of the payload. */
-  private invocationContext(options: InvocationOptions): Record<string, unknown> {
+  private invocationContext(
+    options: InvocationOptions,
+    place: Place,
+    command: any,
+    sourceMessage: FakeMessage | undefined,
+  ): Record<string, unknown> {
     const username = options.username ?? 'tester';
     const user = {
       id: options.userId ?? this.defaultUserId,
@@ -2381,23 +2639,43 @@ export class FakeDiscord {
       public_flags: 0,
       avatar_decoration_data: null,
     };
-    const appPermissions = String(options.appPermissions ?? DEFAULT_APP_PERMISSIONS);
+    const defaultAppPermissions =
+      place.context === 'private_channel'
+        ? PRIVATE_CHANNEL_APP_PERMISSIONS
+        : place.context === 'guild' && !place.botInGuild
+          ? EXTERNAL_APP_PERMISSIONS
+          : DEFAULT_APP_PERMISSIONS;
+    const appPermissions = String(options.appPermissions ?? defaultAppPermissions);
     const locale = options.locale ?? 'en-US';
     const common = { app_permissions: appPermissions, locale, attachment_size_limit: options.attachmentSizeLimit ?? TEN_MIB };
+    const owners = this.authorizingOwners(place, user.id, command, sourceMessage);
 
-    if (options.guildId === null) {
-      const channel = this.dmChannelFor(user, options.channelId);
+    if (place.context === 'bot_dm') {
+      const channel = this.dmChannelFor(user, place.channelId);
       return {
         ...common,
         user,
         channel,
         channel_id: channel.id,
-        context: 1,
-        authorizing_integration_owners: { '0': '0' },
+        context: InteractionContext.bot_dm,
+        authorizing_integration_owners: owners,
       };
     }
-    const guildId = options.guildId ?? this.guildId;
-    const channelId = options.channelId ?? this.channelId;
+    if (place.context === 'private_channel') {
+      const channel = this.privateChannel(place.channelId!, user, options.privateChannelType ?? 'group_dm');
+      return {
+        ...common,
+        user,
+        channel,
+        channel_id: channel.id,
+        context: InteractionContext.private_channel,
+        authorizing_integration_owners: owners,
+      };
+    }
+    const guildId = place.guildId!;
+    const channelId = place.channelId!;
+    if (place.botInGuild) this.guildsWithBot.add(guildId);
+    else if (!this.guildsWithoutBot.has(guildId)) this.guildsWithoutBot.set(guildId, { defaultChannelId: channelId });
     return {
       ...common,
       guild_id: guildId,
@@ -2420,9 +2698,48 @@ export class FakeDiscord {
         flags: 0,
         pending: false,
       },
-      context: 0,
-      authorizing_integration_owners: { '0': guildId },
+      context: InteractionContext.guild,
+      authorizing_integration_owners: owners,
     };
+  }
+
+  /**
+   * `authorizing_integration_owners`: `"0"` (the guild id, or "0" in the bot's DM) when the app is
+   * installed to the server and the command supports that; `"1"` (the user who installed the app)
+   * for a user install. On a component of a message a user install created, `"1"` stays the user
+   * who ran that command, whoever presses.
+   */
+  private authorizingOwners(place: Place, userId: string, command: any, sourceMessage: FakeMessage | undefined): Record<string, string> {
+    if (place.installation === 'guild') return { '0': place.guildId ?? '0' };
+    const owners: Record<string, string> = {};
+    const supportsGuildInstall = !command || (command.integration_types ?? [0]).includes(0);
+    if (place.botInGuild && supportsGuildInstall) owners['0'] = place.guildId!;
+    const sourceOwners = sourceMessage?.interactionMetadata?.authorizing_integration_owners as Record<string, string> | undefined;
+    owners['1'] = sourceOwners?.['1'] ?? userId;
+    return owners;
+  }
+
+  /** A group DM (type 3) or a DM between two users (type 1) the app is used in; the bot is not in it. */
+  private privateChannel(channelId: string, user: Record<string, unknown>, kind: 'group_dm' | 'dm'): Record<string, any> {
+    const existing = this.channels.get(channelId);
+    if (existing) return existing;
+    const friend = userStub(snowflake());
+    const channel =
+      kind === 'dm'
+        ? { id: channelId, type: 1, recipients: [friend], flags: 0, last_message_id: null }
+        : {
+            id: channelId,
+            type: 3,
+            name: null,
+            icon: null,
+            owner_id: user.id,
+            recipients: [user, friend],
+            flags: 0,
+            last_message_id: null,
+          };
+    this.channels.set(channelId, channel);
+    this.privateChannelIds.add(channelId);
+    return channel;
   }
 
   /**
@@ -2898,7 +3215,7 @@ export class FakeDiscord {
   /** The bot's DM channel with `user` (one per user, as on Discord). */
   private dmChannelFor(user: { id: string }, channelId?: string): Record<string, any> {
     const isDmWithUser = (channel: Record<string, any>): boolean =>
-      channel.type === 1 && channel.recipients?.[0]?.id === user.id;
+      channel.type === 1 && channel.recipients?.[0]?.id === user.id && !this.privateChannelIds.has(channel.id);
     const existing = [...this.channels.values()].find(isDmWithUser);
     if (existing && (channelId === undefined || existing.id === channelId)) return existing;
     const channel = { id: channelId ?? snowflake(), type: 1, recipients: [user], flags: 0, last_message_id: null };
@@ -2906,10 +3223,15 @@ export class FakeDiscord {
     return channel;
   }
 
-  /** GET /channels/:id. */
+  /**
+   * A channel as the bot token reaches it (GET /channels/:id and every channel route): 404 10003
+   * when unknown, 403 50001 in a private channel or a guild the bot is not in.
+   */
   private channelJson(channelId: string): Record<string, unknown> {
     const channel = this.channels.get(channelId);
     if (!channel) throw fail.unknownChannel();
+    const inGuildWithoutBot = typeof channel.guild_id === 'string' && this.guildsWithoutBot.has(channel.guild_id);
+    if (inGuildWithoutBot || this.privateChannelIds.has(channelId)) throw fail.missingAccess();
     return channel;
   }
 }

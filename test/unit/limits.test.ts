@@ -924,6 +924,7 @@ describe('quotaView', () => {
       weekResetsAt: NEXT_MONDAY,
       cooldownUntil: null,
       running: 0,
+      waiting: 0,
       maxConcurrent: 2,
       serverLeftToday: 50,
     });
@@ -942,6 +943,7 @@ describe('quotaView', () => {
       weekResetsAt: NEXT_MONDAY,
       cooldownUntil: NOW + 45 * SECOND,
       running: 1,
+      waiting: 0,
       maxConcurrent: 2,
       serverLeftToday: 18,
     });

@@ -58,6 +58,10 @@ const FAILURES: Record<FailureCode, Failure> = {
   timed_out: { code: 'timed_out', billed: true, waitedMs: 125_000 },
   undeliverable: { code: 'undeliverable', billed: true },
   internal: { code: 'internal', billed: false },
+  cancelled: { code: 'cancelled', billed: false, by: '1' },
+  policy_refused: { code: 'policy_refused', billed: false, policy: { rule: 'blocked', reason: null } },
+  queue_expired: { code: 'queue_expired', billed: false },
+  service_unavailable: { code: 'service_unavailable', billed: false },
 };
 const PROBLEMS: OptionProblem[] = [
   { code: 'prompt_empty' },
@@ -76,7 +80,7 @@ const RULES: LimitRules = { dailyLimit: 5, weeklyLimit: 20, cooldownSeconds: 30,
 const LIMITS: LimitName[] = ['concurrency', 'cooldown', 'daily', 'weekly', 'server', 'global'];
 const VIEW = {
   dailyLeft: 1, weeklyLeft: 3, dayResetsAt: 1_800_000_000_000, weekResetsAt: 1_800_300_000_000,
-  cooldownUntil: 1_799_999_000_000, running: 1, maxConcurrent: 2, bonus: 2, serverLeftToday: 40,
+  cooldownUntil: 1_799_999_000_000, running: 1, waiting: 0, maxConcurrent: 2, bonus: 2, serverLeftToday: 40,
 };
 
 for (const locale of ['zh-CN', 'en-US'] as const) {

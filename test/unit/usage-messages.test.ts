@@ -271,6 +271,7 @@ describe('renderQuota', () => {
     weekResetsAt: NEXT_MONDAY_S * 1000,
     cooldownUntil: NOW + 44_500,
     running: 1,
+    waiting: 0,
     maxConcurrent: 2,
     serverLeftToday: 40,
   });
@@ -310,6 +311,7 @@ describe('renderQuota', () => {
       weekResetsAt: NEXT_MONDAY_S * 1000,
       cooldownUntil: null,
       running: 0,
+      waiting: 0,
       maxConcurrent: null,
       serverLeftToday: null,
     });
@@ -339,7 +341,7 @@ describe('renderSettings', () => {
     ownerIds: new Set(),
     defaults: { dailyLimit: 5, weeklyLimit: null, cooldownSeconds: 60, maxConcurrent: 2, serverDailyCap: null },
     globalDailyCap: null,
-    allowDms: false,
+    allowDms: false, maxQueuedPerUser: 0, upstreamConcurrency: null, userInstall: { dailyLimit: 3, weeklyLimit: 10 },
   };
   /** What follows the limits for a server with no moderation settings. */
   const NO_MODERATION_LINES = [

@@ -46,7 +46,7 @@ function operatorLimits(options: SetupOptions): OperatorLimits {
     ownerIds: new Set(options.ownerIds ?? [OWNER]),
     defaults: { ...NO_LIMITS, ...options.defaults },
     globalDailyCap: options.globalDailyCap ?? null,
-    allowDms: false,
+    allowDms: false, maxQueuedPerUser: 0, upstreamConcurrency: null, userInstall: { dailyLimit: 3, weeklyLimit: 10 },
   };
 }
 
@@ -675,6 +675,7 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
       weekResetsAt: NEXT_MONDAY,
       cooldownUntil: null,
       running: 0,
+      waiting: 0,
       maxConcurrent: 2,
       serverLeftToday: 40,
     });
@@ -1467,4 +1468,57 @@ describe('KeyvUsageBackend: list', () => {
   function put(backend: KeyvUsageBackend, writes: Writes) {
     return backend.transact(writes.map(([key]) => key), () => ({ writes, result: undefined }));
   }
+});
+
+describe('UsageService: waiting in the queue', () => {
+  const queue = { maxWaiting: 2, mustWait: false };
+
+  test('over the concurrent-video limit a reservation waits (counted in the allowance), up to the most waiting', async () => {
+    const { service } = setup({ defaults: { maxConcurrent: 1, dailyLimit: 10, cooldownSeconds: 0 } });
+    const first = await service.reserve('g1', 'u1', [], 'a', queue);
+    const second = await service.reserve('g1', 'u1', [], 'b', queue);
+    const third = await service.reserve('g1', 'u1', [], 'c', queue);
+    assert.deepEqual([first.ok && first.waiting, second.ok && second.waiting, third.ok && third.waiting], [false, true, true]);
+    const fourth = await service.reserve('g1', 'u1', [], 'd', queue);
+    assert.equal(fourth.ok, false);
+    assert.deepEqual(!fourth.ok && { limit: fourth.refusal.limit, waiting: fourth.refusal.waiting }, { limit: 'queue', waiting: 2 });
+    const { view } = await service.quota('g1', 'u1');
+    assert.deepEqual([view.running, view.waiting, view.dailyLeft], [3, 2, 7]);
+    assert.equal(await service.reserve('g1', 'u1', [], 'e').then((o) => o.ok), false, 'without a queue the limit still refuses');
+  });
+
+  test('a waiting reservation starts only when the user has room; a refund or delivery takes it off either list', async () => {
+    const { service } = setup({ defaults: { maxConcurrent: 1, cooldownSeconds: 0 } });
+    const running = okReservation(await service.reserve('g1', 'u1', [], 'a', queue));
+    const waiting = okReservation(await service.reserve('g1', 'u1', [], 'b', queue));
+    assert.equal(await service.startWaiting(waiting), false);
+    await service.settle(running, 'delivered');
+    assert.equal(await service.startWaiting(waiting), true);
+    assert.deepEqual((await service.userUsage('g1', 'u1')).waiting, undefined);
+    assert.equal(await service.startWaiting(running), true, 'one that never waited may start');
+    const third = okReservation(await service.reserve('g1', 'u1', [], 'c', queue));
+    await service.settle(third, 'refunded');
+    const user = await service.userUsage('g1', 'u1');
+    assert.deepEqual([user.running, user.waiting], [['b'], undefined]);
+  });
+
+  test('mustWait queues even with room (the provider is full); owners wait for the provider only', async () => {
+    const { service } = setup({ defaults: { maxConcurrent: 1 } });
+    const outcome = await service.reserve('g1', 'u1', [], 'a', { maxWaiting: 1, mustWait: true });
+    assert.equal(outcome.ok && outcome.waiting, true);
+    assert.equal(await service.startWaiting(okReservation(outcome)), true, 'the user has room');
+    for (const id of ['o1', 'o2', 'o3']) {
+      const owner = await service.reserve('g1', OWNER, [], id, { maxWaiting: 1, mustWait: false });
+      assert.equal(owner.ok && owner.waiting, false);
+    }
+  });
+
+  test('the user-install scope has the operator’s user-install allowances and no server cap', async () => {
+    const { service } = setup({ defaults: { dailyLimit: 50, serverDailyCap: 1 } });
+    const rules = await service.rulesFor('user-install');
+    assert.deepEqual([rules.dailyLimit, rules.weeklyLimit, rules.serverDailyCap], [3, 10, null]);
+    for (let i = 0; i < 3; i++) assert.equal((await service.reserve('user-install', 'u1')).ok, true);
+    assert.equal((await service.reserve('user-install', 'u1')).ok, false);
+    assert.equal((await service.reserve('user-install', 'u2')).ok, true, 'counted per user');
+  });
 });

@@ -1,0 +1,29 @@
+import { MessageFlags, PermissionFlagsBits } from 'discord.js';
+import type { ComponentHandler } from '../src/discord/component.js';
+import { isModerator } from '../src/discord/interaction.js';
+import { messagesFor, resolveLocale } from '../src/i18n/index.js';
+import { requireJob } from '../src/jobs/job-actions.js';
+
+/**
+ * ✖ Cancel on a queued job (its requester or a moderator): it never reaches the provider and its
+ * allowance is given back; the reply says so. A job whose start is under way is paid for and stays.
+ */
+export const cancel: ComponentHandler<'cancel'> = {
+  action: 'cancel',
+  async button(interaction, { jobId }, ctx) {
+    const t = messagesFor(resolveLocale(interaction.locale));
+    const job = requireJob(await ctx.jobs.find(jobId));
+    const moderator = isModerator(interaction, (id) => ctx.usage.isOwner(id)) || Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
+    if (job.reservation.userId !== interaction.user.id && !moderator) {
+      await interaction.reply({ content: t.pikaCancelNotYours, flags: MessageFlags.Ephemeral });
+      return;
+    }
+    const outcome = ctx.jobs.cancel(jobId, interaction.user.id);
+    if (outcome === 'cancelled') {
+      // The job's own reply is rewritten by its end; this click only needs acknowledging.
+      await interaction.deferUpdate();
+      return;
+    }
+    await interaction.reply({ content: outcome === 'started' ? t.pikaCancelStarted : t.jobExpired, flags: MessageFlags.Ephemeral });
+  },
+};
