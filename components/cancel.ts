@@ -13,7 +13,10 @@ export const cancel: ComponentHandler<'cancel'> = {
   async button(interaction, { jobId }, ctx) {
     const t = messagesFor(resolveLocale(interaction.locale));
     const job = requireJob(await ctx.jobs.find(jobId));
-    const moderator = isModerator(interaction, (id) => ctx.usage.isOwner(id)) || Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
+    // A server's moderators have a say over its own jobs only (not over user-installed use there).
+    const moderator =
+      ctx.usage.isOwner(interaction.user.id) ||
+      (job.reservation.guildId === interaction.guildId && (isModerator(interaction, () => false) || Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages))));
     if (job.reservation.userId !== interaction.user.id && !moderator) {
       await interaction.reply({ content: t.pikaCancelNotYours, flags: MessageFlags.Ephemeral });
       return;

@@ -53,6 +53,8 @@ export class JobQueue {
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Shutting down: nothing new is started (queued jobs stay stored for the next start). */
+  private stopped = false;
 
   constructor(private readonly deps: JobQueueDeps) {}
 
@@ -76,7 +78,7 @@ export class JobQueue {
 
   add(job: Job): void {
     this.line.add({ id: job.id, userId: job.reservation.userId, at: job.createdAt });
-    this.timer ??= setInterval(() => this.tick(), this.deps.tickMs ?? TICK_MS).unref();
+    if (!this.stopped) this.timer ??= setInterval(() => this.tick(), this.deps.tickMs ?? TICK_MS).unref();
     void this.pump();
   }
 
@@ -110,7 +112,13 @@ export class JobQueue {
    * Starts waiting jobs while the provider has slots, in fair order, skipping users whose own
    * limit is still full; then shows everyone still waiting their new place. One pass at a time.
    */
+  /** A pass is under way: a new request must not take a slot it may be about to give a waiting job. */
+  get busy(): boolean {
+    return this.pumping !== undefined;
+  }
+
   pump(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.pumping) {
       // The pass under way goes round once more; its end is this call's end.
       this.pumpAgain = true;
@@ -132,6 +140,12 @@ export class JobQueue {
           this.line.remove(next.id);
           continue;
         }
+        if (this.cannotAnswerInTime(job)) {
+          // Started now, its video could reach no one (after a restart, its token may be long gone).
+          this.deps.expire(next.id);
+          this.line.remove(next.id);
+          continue;
+        }
         // Counted before the claim is awaited, so no other start can take the slot meanwhile.
         this.launching.add(next.id);
         let free = false;
@@ -140,7 +154,7 @@ export class JobQueue {
         } catch (error) {
           this.deps.logger.warn('could not check whether a queued job may start; trying again soon', { job: next.id, error });
         }
-        if (!free || !this.line.has(next.id)) {
+        if (this.stopped || !free || !this.line.has(next.id)) {
           this.launching.delete(next.id);
           heldBack.add(next.userId);
           continue;
@@ -153,15 +167,21 @@ export class JobQueue {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     for (const id of [...this.views.keys()]) void this.closeView(id);
   }
 
+  /** Only the interaction can answer it, and its token would not last through a video. */
+  private cannotAnswerInTime(job: Job): boolean {
+    return job.reply.channelFallback === false && this.deps.replies.tokenRemainingMs(job.reply) < TOKEN_MARGIN_MS;
+  }
+
   private tick(): void {
     for (const { id } of this.line.order()) {
       const job = this.deps.current(id);
-      if (job && job.reply.channelFallback === false && this.deps.replies.tokenRemainingMs(job.reply) < TOKEN_MARGIN_MS) {
+      if (job && this.cannotAnswerInTime(job)) {
         this.deps.logger.warn('a queued job can no longer be answered in time; ending it', { job: id });
         this.deps.expire(id);
       }

@@ -157,8 +157,9 @@ export class JobService {
    * failure ends as a message on the reply.
    */
   start(request: GenerationRequest, reply: ReplyTarget, admitted: Pick<Admitted, 'reservation' | 'ticket' | 'waiting'>, context: StartContext): Promise<void> {
-    // A request over its user's limit waits; so does any while the provider's slots are taken.
-    const queued = admitted.waiting || this.queue.upstreamFull();
+    // A request over its user's limit waits; so does any while the provider's slots are taken, or
+    // while a pass may be giving the free one to a job that waited for it.
+    const queued = admitted.waiting || this.queue.upstreamFull() || this.queue.busy;
     const job = newJob({
       id: admitted.reservation.id,
       request,
@@ -202,9 +203,13 @@ export class JobService {
       await this.queue.closeView(id);
       const job = this.live.get(id)!;
       const refusal = await this.deps.gate.recheck(job);
-      if (refusal) return await this.end(id, (current) => markFailed(current, { code: 'policy_refused', billed: false, policy: refusal }, now()));
-      ticket = this.deps.gate.ticket();
-      if (!ticket) return await this.end(id, (current) => markFailed(current, { code: 'service_unavailable', billed: false }, now()));
+      if (!refusal) ticket = this.deps.gate.ticket();
+      if (!ticket) {
+        const failure: Failure = refusal ? { code: 'policy_refused', billed: false, policy: refusal } : { code: 'service_unavailable', billed: false };
+        // Its slot is free before its end lets the next in line start.
+        this.queue.launched(id);
+        return await this.end(id, (current) => markFailed(current, failure, now()));
+      }
       this.live.set(id, markStarting(job, now(), this.deps.config.taskTimeoutMs));
     } catch (error) {
       this.deps.logger.warn('a queued job could not be started', { job: id, error });
@@ -228,7 +233,8 @@ export class JobService {
   cancel(id: string, by: string): CancelOutcome {
     const job = this.live.get(id);
     if (!job) return 'gone';
-    if (job.state !== 'queued' || !this.queue.has(id) || this.queue.isLaunching(id)) return 'started';
+    // Still in line (even while its turn is being checked): cancellable. Taken from the line, it is starting.
+    if (job.state !== 'queued' || !this.queue.has(id)) return 'started';
     void this.track(this.leaveQueue(id, { code: 'cancelled', billed: false, by }));
     return 'cancelled';
   }

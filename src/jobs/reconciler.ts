@@ -62,7 +62,9 @@ export class Reconciler {
       }
     }
     // Resumed only now, so nothing they settle can race the pass; oldest first, so the queue keeps its order.
-    for (const job of toResume.sort((a, b) => a.createdAt - b.createdAt)) jobs.resume(job);
+    // Jobs at the provider first, so the queue counts their slots before it starts anyone.
+    const waitingLast = (job: Job) => (job.state === 'queued' ? 1 : 0);
+    for (const job of toResume.sort((a, b) => waitingLast(a) - waitingLast(b) || a.createdAt - b.createdAt)) jobs.resume(job);
     summary.resumed = toResume.length;
     return summary;
   }

@@ -133,10 +133,10 @@ export class UsageService {
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
       const owner = this.isOwner(userId);
-      // With a queue, the concurrent-video limit decides when the video starts, not whether.
+      // With a queue, the concurrent-video limit decides when the video starts, not whether (a limit of 0 still switches videos off).
       const { refusal, usesBonus } = owner
         ? { refusal: null, usesBonus: false }
-        : evaluateLimits(queue ? { ...rules, maxConcurrent: null } : rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
+        : evaluateLimits(queue && rules.maxConcurrent !== 0 ? { ...rules, maxConcurrent: null } : rules, this.deps.operator.globalDailyCap, snapshot, now, rules.exempt);
       if (refusal) return { writes: [], result: { ok: false, refusal, rules } };
       const waits = queue !== undefined && (queue.mustWait || (!owner && !rules.exempt && !mayStart(rules, snapshot.user)));
       const waiting = snapshot.user.waiting?.length ?? 0;

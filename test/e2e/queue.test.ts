@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeInteraction } from '../fakes/discord.js';
-import { admin, newUserId, quota } from '../support/users.js';
+import { admin, MODERATOR_PERMISSIONS, newUserId, quota } from '../support/users.js';
 import { eventually, startWorld, waitSettled, type World } from '../support/world.js';
 
 /** A task that stays at the provider for about `steps` polls (40 ms each in tests). */
@@ -87,6 +87,16 @@ describe('the queue: a user at their concurrent-video limit', () => {
     assert.match(usage, /Today \(UTC\): 1 video ·/);
     const late = await answered(await world.discord.component({ message: running.original!, customId: cancelId, userId: user }));
     assert.ok(late.ephemeral);
+
+    const other = newUserId();
+    const theirs = await oneRunningOneWaiting(world, other, 'moderated running', 'moderated waiting');
+    const moderatorClick = await answered(
+      await world.discord.component({ message: theirs.waiting.original!, customId: theirs.waiting.original!.components[0].components[0].custom_id, userId: newUserId(), memberPermissions: MODERATOR_PERMISSIONS }),
+    );
+    assert.equal(moderatorClick.callbacks[0]!.type, 6, 'a moderator may cancel it');
+    await theirs.waiting.waitFor((i) => /Cancelled by/.test(i.original?.embeds[0]?.description ?? ''), 5000);
+    await waitSettled(theirs.running, 20_000);
+    assert.ok(!promptsSent(world).includes('moderated waiting'));
   });
 
   test('a queued job is checked again when its turn comes: a banned word added meanwhile stops it, refunded', async () => {
@@ -106,12 +116,15 @@ describe('the queue: a user at their concurrent-video limit', () => {
 
   test('queued jobs survive kill -9: resumed in order, nothing sent twice', async () => {
     const user = newUserId();
-    const { running, waiting } = await oneRunningOneWaiting(world, user, 'survive running', 'survive waiting', 25);
+    const { running, waiting } = await oneRunningOneWaiting(world, user, 'survive running', 'survive waiting 1', 25);
+    const last = await answered(await ask(world, user, 'survive waiting 2'));
+    await last.waitFor(isQueued, 5000);
     await world.restartBot('SIGKILL');
-    await waitSettled(running, 20_000);
-    await waitSettled(waiting, 20_000);
-    assert.equal(waiting.original!.attachments.length, 1);
-    assert.deepEqual(promptsSent(world).filter((p) => p.startsWith('survive')), ['survive running', 'survive waiting']);
+    for (const interaction of [running, waiting, last]) {
+      await waitSettled(interaction, 20_000);
+      assert.equal(interaction.original!.attachments.length, 1);
+    }
+    assert.deepEqual(promptsSent(world).filter((p) => p.startsWith('survive')), ['survive running', 'survive waiting 1', 'survive waiting 2'], 'in order, each once');
   });
 });
 

@@ -71,4 +71,22 @@ describe('the job queue', () => {
     assert.equal(queue.has('y1'), true, 'one that can still be posted in the channel keeps its place');
     queue.stop();
   });
+
+  test('its turn coming too late (after a restart, say) does not start it: it is ended instead', async () => {
+    const late = queuedJob('z1', 'z', { channelFallback: false });
+    const { queue, launched, expired } = queueOf([late], { upstream: null, tokenLeftMs: 1000 });
+    queue.add(late);
+    await queue.pump();
+    assert.deepEqual([launched, expired], [[], ['z1']]);
+    queue.stop();
+  });
+
+  test('once stopped, nothing more is started', async () => {
+    const job = queuedJob('s1', 's');
+    const { queue, launched } = queueOf([job], { upstream: null, tokenLeftMs: 600_000 });
+    queue.stop();
+    queue.add(job);
+    await queue.pump();
+    assert.deepEqual(launched, []);
+  });
 });

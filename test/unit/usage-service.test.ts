@@ -1513,6 +1513,12 @@ describe('UsageService: waiting in the queue', () => {
     }
   });
 
+  test('a concurrent-video limit of 0 still switches videos off, queue or not', async () => {
+    const { service } = setup({ defaults: { maxConcurrent: 0 } });
+    const outcome = await service.reserve('g1', 'u1', [], 'a', queue);
+    assert.equal(outcome.ok, false);
+  });
+
   test('the user-install scope has the operator’s user-install allowances and no server cap', async () => {
     const { service } = setup({ defaults: { dailyLimit: 50, serverDailyCap: 1 } });
     const rules = await service.rulesFor('user-install');
