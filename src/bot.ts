@@ -15,7 +15,7 @@ import { InteractionRouter } from './discord/router.js';
 import type { Logger } from './logger.js';
 import { CircuitBreaker } from './pika/circuit-breaker.js';
 import { PikaClient } from './pika/client.js';
-import { Storage } from './storage.js';
+import { openStore } from './store.js';
 import { Admission } from './jobs/admission.js';
 import { PollScheduler } from './jobs/scheduler.js';
 import { JobService } from './jobs/job-service.js';
@@ -32,7 +32,6 @@ import { AuditLog } from './moderation/audit-log.js';
 import { SettingsEditor } from './moderation/settings-edits.js';
 import { GuildSettingsStore } from './usage/guild-settings.js';
 import { UsageService } from './usage/usage-service.js';
-import { KeyvUsageBackend } from './usage/usage-store.js';
 
 export interface RunningBot {
   client: Client;
@@ -59,7 +58,7 @@ const RECONCILE_GRACE_MS = 10 * 60_000;
 
 /** The composition root: builds every service around the config and logs in. */
 export async function startBot(config: Config, logger: Logger, redact: (text: string) => string): Promise<RunningBot> {
-  const storage = await Storage.open(config.storeUrl);
+  const storage = await openStore(config.storeUrl, logger);
   const now = processClock;
 
   const client = new Client({
@@ -89,7 +88,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   });
   const settings = new GuildSettingsStore(storage.namespace('guild-settings'));
   const usage = new UsageService({
-    backend: new KeyvUsageBackend(storage.namespace('usage')),
+    backend: storage.usageBackend(),
     settings,
     operator: config.limits,
     now,

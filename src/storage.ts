@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import sqlite3 from 'sqlite3';
+import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from '@redis/client';
 
 /** The process that has the store open, as it recorded itself once it held the lock. */
 export interface StoreHolder {
@@ -35,7 +36,7 @@ export class Storage {
    */
   static async open(url: string): Promise<Storage> {
     const match = /^sqlite:\/\/(.+)$/.exec(url);
-    if (!match) throw new Error(`STORE_URL must look like sqlite://path/to/file.sqlite, got "${url}"`);
+    if (!match) throw new Error(`STORE_URL must look like sqlite://path/to/file.sqlite or redis://host:port, got "${url}"`);
     const path = resolve(match[1]!);
     let lock: StoreLock | undefined;
     try {
@@ -171,5 +172,10 @@ export class StoreTimeoutError extends Error {
 /** An error of the store: a timeout, or from the database under keyv (SQLITE_READONLY…). */
 export function isStoreError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof StoreTimeoutError || (typeof code === 'string' && code.startsWith('SQLITE_'));
+  return error instanceof StoreTimeoutError || (typeof code === 'string' && code.startsWith('SQLITE_')) || isRedisUnavailable(error);
+}
+
+/** The errors of a Redis store that does not answer: told to users as "records unreachable". */
+export function isRedisUnavailable(error: unknown): boolean {
+  return [ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError].some((type) => error instanceof type);
 }

@@ -224,6 +224,8 @@ export class UsageService {
       .filter(([key, user]) => key.startsWith(USER_PREFIX) && (user as UserUsage).running.some((id) => !recorded.has(id)))
       .map(([key]) => key);
     await backend.transact([OPEN_RESERVATIONS_KEY, ...legacyKeys, ...tornUserKeys], (values) => {
+      // Another process may have made the index since it was looked for: it is not made twice.
+      if (values.get(OPEN_RESERVATIONS_KEY) !== undefined) return { writes: [], result: undefined };
       const open: OpenReservations = {};
       const writes: Writes = [[OPEN_RESERVATIONS_KEY, open]];
       for (const key of legacyKeys) {

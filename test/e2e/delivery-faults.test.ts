@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeInteraction } from '../fakes/discord.js';
 import { askForVideo, newUserId, quota } from '../support/users.js';
-import { eventually, eventuallyAsync, fixture, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, eventuallyAsync, fixture, describeOnEachStore, startWorld, waitSettled, type World } from '../support/world.js';
 
 /** A feed that keeps the task running for a while before it finishes. */
 const slowFeed = (steps: number) => [...Array.from({ length: steps }, (_, i) => ({ status: 'pending', progress: 1 + i * 3 })), { status: 'finished', progress: 100 }];
@@ -10,12 +10,12 @@ const slowFeed = (steps: number) => [...Array.from({ length: steps }, (_, i) => 
 /** Every way the bot writes a message: edits of the reply, follow-ups, channel messages. */
 const MESSAGE_WRITES = /\/messages\/@original$|\/channels\/\d+\/messages$|^\/webhooks\/\d+\/[^/]+$/;
 
-describe('delivery faults: a paid video is never lost or refunded', () => {
+describeOnEachStore('delivery faults: a paid video is never lost or refunded', (store) => {
   let world: World;
   let tinyMp4: Buffer;
 
   before(async () => {
-    world = await startWorld({ DEFAULT_DAILY_LIMIT: '5', RESULT_DOWNLOAD_RETRY_SECONDS: '1.5' });
+    world = await startWorld({ DEFAULT_DAILY_LIMIT: '5', RESULT_DOWNLOAD_RETRY_SECONDS: '1.5' }, {}, store);
     tinyMp4 = await fixture('tiny.mp4');
   });
   after(async () => {

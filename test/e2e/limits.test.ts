@@ -4,12 +4,12 @@ import { DEFAULT_MEMBER_PERMISSIONS } from '../fakes/discord.js';
 import type { PikaFault, TaskScript } from '../fakes/pika.js';
 import { nextIsoWeekStart, nextUtcMidnight } from '../../src/usage/limits.js';
 import { admin, askForVideo, firstAnswer, newUserId, quota, videoFor } from '../support/users.js';
-import { eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventuallyAsync, describeOnEachStore, startWorld, waitSettled, type World } from '../support/world.js';
 
 const OWNER = '300000000000000001';
 const seconds = (ms: number) => Math.ceil(ms / 1000);
 
-describe('usage limits, end to end', () => {
+describeOnEachStore('usage limits, end to end', (store) => {
   let world: World;
 
   before(async () => {
@@ -23,7 +23,7 @@ describe('usage limits, end to end', () => {
       // These tests are about refusals at the concurrent-video limit; test/e2e/queue.test.ts is about waiting.
       MAX_QUEUED_PER_USER: '0',
       DEFAULT_MAX_CONCURRENT: 'unlimited',
-    });
+    }, {}, store);
   });
   after(async () => {
     await world?.close();

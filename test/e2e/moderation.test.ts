@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_MEMBER_PERMISSIONS, snowflake, type ChatInputOptions, type FakeInteraction, type FakeMessage } from '../fakes/discord.js';
 import { firstAnswer, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
-import { eventually, eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, eventuallyAsync, describeOnEachStore, startWorld, waitSettled, type World } from '../support/world.js';
 
 // ---------------------------------------------------------------------------------------------
 // Users, roles and answers
@@ -80,7 +80,7 @@ const dailyRefusal = (n: number) => new RegExp(`^You have used all ${n} videos? 
 
 // ---------------------------------------------------------------------------------------------
 
-describe('moderation, end to end', () => {
+describeOnEachStore('moderation, end to end', (store) => {
   let world: World;
   /** A channel that exists in the server besides the default one. */
   const auditChannel = snowflake();
@@ -90,7 +90,7 @@ describe('moderation, end to end', () => {
       DEFAULT_DAILY_LIMIT: '1',
       DEFAULT_WEEKLY_LIMIT: 'unlimited',
       DEFAULT_COOLDOWN_SECONDS: '0',
-    });
+    }, {}, store);
   });
   after(async () => {
     await world?.close();

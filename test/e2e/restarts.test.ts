@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeInteraction } from '../fakes/discord.js';
 import { askForVideo, newUserId, quota } from '../support/users.js';
-import { eventually, eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, eventuallyAsync, describeOnEachStore, startWorld, waitSettled, type World } from '../support/world.js';
 
 const slowFeed = (steps: number) => [...Array.from({ length: steps }, (_, i) => ({ status: 'pending', progress: 1 + i * 2 })), { status: 'finished', progress: 100 }];
 
@@ -18,11 +18,11 @@ function settlements(world: World): Map<string, string[]> {
   return byTask;
 }
 
-describe('restarts lose nothing and charge nothing twice', () => {
+describeOnEachStore('restarts lose nothing and charge nothing twice', (store) => {
   let world: World;
 
   before(async () => {
-    world = await startWorld({ DEFAULT_DAILY_LIMIT: '2', POLL_INTERVAL_MS: '60' });
+    world = await startWorld({ DEFAULT_DAILY_LIMIT: '2', POLL_INTERVAL_MS: '60' }, {}, store);
   });
   after(async () => {
     await world?.close();

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe } from 'node:test';
 import { FakeDiscord, type FakeDiscordOptions, type FakeInteraction } from '../fakes/discord.js';
 import { FakePika } from '../fakes/pika.js';
 import { BotProcess } from './bot-process.js';
+import { redisMissing, startRedis } from './redis.js';
 
 /** Secrets shaped like the real ones, fresh per world, so a leak anywhere can be searched for. */
 export function makeSecrets() {
@@ -49,8 +51,12 @@ const FAST_ENV = {
  * A fake Discord, a fake Pika and the real bot process wired to both, as a server owner would
  * run it (configuration by environment only).
  */
-export async function startWorld(overrides: Record<string, string> = {}, discordOptions: Omit<FakeDiscordOptions, 'botToken'> = {}): Promise<World> {
+/** The stores the behaviour suites run on: SQLite (the default) and Redis. */
+export type StoreKind = 'sqlite' | 'redis';
+
+export async function startWorld(overrides: Record<string, string> = {}, discordOptions: Omit<FakeDiscordOptions, 'botToken'> = {}, store: StoreKind = 'sqlite'): Promise<World> {
   const secrets = makeSecrets();
+  const redis = store === 'redis' ? await startRedis() : undefined;
   const discord = await FakeDiscord.start({ ...discordOptions, botToken: secrets.botToken });
   const pika = await FakePika.start({ apiKey: secrets.apiKey });
   const storeDir = await mkdtemp(join(tmpdir(), 'pika-e2e-'));
@@ -60,7 +66,7 @@ export async function startWorld(overrides: Record<string, string> = {}, discord
     DEV_GUILD_ID: discord.guildId,
     PIKA_API_URL: pika.url,
     PIKA_API_KEY: secrets.apiKey,
-    STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
+    STORE_URL: redis?.url ?? `sqlite://${join(storeDir, 'pika.sqlite')}`,
     ...FAST_ENV,
     ...overrides,
   };
@@ -89,6 +95,7 @@ export async function startWorld(overrides: Record<string, string> = {}, discord
       await discord.close();
       await pika.close();
       await rm(storeDir, { recursive: true, force: true });
+      await redis?.stop();
       const unhandled = bots.flatMap((bot) => bot.lines).filter((line) => /"msg":"(unhandled promise rejection|uncaught exception)"/.test(line));
       if (unhandled.length > 0) throw new Error(`the bot had unhandled errors:\n${unhandled.join('\n')}`);
     },
@@ -132,5 +139,15 @@ export async function eventuallyAsync(predicate: () => Promise<boolean>, timeout
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Declares the suite once per store: on SQLite, and on a real Redis of its own (skipped with
+ * one line where redis-server is missing, except under CI).
+ */
+export function describeOnEachStore(name: string, suite: (store: StoreKind) => void): void {
+  for (const store of ['sqlite', 'redis'] as const) {
+    describe(`${name} [${store}]`, { skip: store === 'redis' ? redisMissing() : false }, () => suite(store));
   }
 }
