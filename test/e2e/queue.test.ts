@@ -173,3 +173,45 @@ describe('the queue: the provider’s limit (PIKA_MAX_CONCURRENT)', () => {
     assert.deepEqual(order, ['fair a1', 'fair b1', 'fair a2', 'fair a3']);
   });
 });
+
+describe('the queue and the 15 minutes of an interaction token', () => {
+  let world: World;
+
+  before(async () => {
+    world = await startWorld({ PIKA_MAX_CONCURRENT: '1' });
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('where only the interaction can answer, a job is not left waiting past its token: the user is told, nothing is spent', async () => {
+    world.pika.nextTask({ feed: slowFeed(200) });
+    const blocker = await answered(await ask(world, newUserId(), 'token blocker'));
+    await eventually(() => promptsSent(world).includes('token blocker'), 5000, 'the provider to be full');
+    const user = newUserId();
+    // In a server without the bot, made 11 minutes ago: 4 minutes of token left, too few for a video.
+    const late = await answered(
+      await world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt: 'too late to wait' }, userId: user, installation: 'user', createdAgoMs: 11 * 60_000 }),
+    );
+    assert.equal(late.callbacks[0]!.type, 5);
+    await late.waitFor((i) => /waited in the queue for too long/.test(i.original?.embeds[0]?.description ?? ''), 10_000);
+    assert.ok(!promptsSent(world).includes('too late to wait'), 'never sent');
+    const left = await answered(await world.discord.chatInput({ name: 'pika', subcommand: 'quota', userId: user, guildId: null, installation: 'user' }));
+    assert.match(String(left.callbacks[0]!.data.content), /Today: 3 videos left/, 'its allowance came back');
+    await waitSettled(blocker, 20_000);
+  });
+
+  test('where the bot can post in the channel, a job whose token runs out while it waits is still made and posted there', async () => {
+    world.pika.nextTask({ feed: slowFeed(20) });
+    const blocker = await answered(await ask(world, newUserId(), 'channel blocker'));
+    await eventually(() => promptsSent(world).includes('channel blocker'), 5000, 'the provider to be full');
+    const user = newUserId();
+    const late = await answered(
+      await world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt: 'posted in the channel' }, userId: user, createdAgoMs: 14 * 60_000 + 40_000 }),
+    );
+    await waitSettled(blocker, 20_000);
+    await eventually(() => world.discord.channelMessages.some((m) => m.content.includes(`<@${user}>`) && m.attachments.length === 1), 20_000, 'the video in the channel');
+    assert.equal(promptsSent(world).filter((p) => p === 'posted in the channel').length, 1);
+    assert.equal(late.original!.attachments.length, 0, 'not on the reply, whose token is gone');
+  });
+});

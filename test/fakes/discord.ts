@@ -199,6 +199,12 @@ export interface InvocationOptions {
    * them with `FakeDiscord.createRole()` so the bot knows them, as it would on Discord.
    */
   roles?: readonly string[];
+  /**
+   * The interaction was made this long before it is dispatched (as if it had waited): its id's
+   * timestamp is that much older, and its token expires that much sooner. The 3-second deadline
+   * still counts from the dispatch.
+   */
+  createdAgoMs?: number;
 }
 
 export interface RoleInput {
@@ -2250,7 +2256,7 @@ export class FakeDiscord {
     if (params.appId !== this.applicationId) throw fail.unknownWebhook();
     const interaction = this.interactionsByToken.get(params.token!);
     if (!interaction) throw fail.unknownWebhook();
-    const expired = interaction.tokenRevoked || Date.now() - interaction.dispatchedAt > this.tokenLifetimeMs;
+    const expired = interaction.tokenRevoked || Date.now() - interaction.dispatchedAt + (interaction.invocation?.createdAgoMs ?? 0) > this.tokenLifetimeMs;
     if (expired) throw fail.invalidWebhookToken();
     // Discord creates the interaction's webhook with the first callback.
     if (!interaction.acknowledged) throw fail.unknownWebhook();
@@ -2593,7 +2599,7 @@ export class FakeDiscord {
     resolved: { place?: Place; command?: any } = {},
   ): FakeInteraction {
     const place = resolved.place ?? this.resolvePlace(invocation);
-    const id = snowflake();
+    const id = snowflake(Date.now() - (invocation.createdAgoMs ?? 0));
     const token = interactionToken(id);
     const payload = {
       id,
