@@ -95,11 +95,14 @@ export const DIRECT_MESSAGES_SCOPE = 'dm';
 
 /**
  * Where the bot itself may post: not in a private channel, nor in a server that did not install
- * it (it is used there through a user's own install). There, answers go through the interaction only.
+ * it, nor in a DM reached only through a user's own install (nothing says the bot may message
+ * that user). There, answers go through the interaction only.
  */
 export function canPostInChannel(interaction: RepliableInteraction): boolean {
   if (interaction.context === InteractionContextType.PrivateChannel) return false;
-  return !interaction.guildId || installedInThisServer(interaction);
+  if (interaction.guildId) return installedInThisServer(interaction);
+  const owners = interaction.authorizingIntegrationOwners ?? {};
+  return Object.keys(owners).length === 0 || owners[ApplicationIntegrationType.GuildInstall] !== undefined;
 }
 
 /** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */
