@@ -12,6 +12,7 @@ import type { Command } from '../src/discord/command.js';
 import { displayText, NO_PINGS } from '../src/discord/messages.js';
 import { renderDone, renderEditProblem } from '../src/discord/admin-messages.js';
 import { historyView } from '../src/discord/history-view.js';
+import { isModerator } from '../src/discord/interaction.js';
 import { fitMessage, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import { messagesFor, resolveLocale, type Locale } from '../src/i18n/index.js';
@@ -173,7 +174,7 @@ interface AdminRun {
 function requireModerator(interaction: ChatInputCommandInteraction, ctx: AppContext, locale: Locale): string {
   const t = messagesFor(locale);
   if (!interaction.guildId) throw new UserError(t.adminServersOnly);
-  if (!ctx.usage.isOwner(interaction.user.id) && !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
+  if (!isModerator(interaction, (id) => ctx.usage.isOwner(id))) {
     throw new UserError(t.adminNotModerator);
   }
   return interaction.guildId;

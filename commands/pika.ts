@@ -11,7 +11,7 @@ import {
 import { ASPECT_RATIOS, INGREDIENTS_MODES, MODELS, PARAMETER_RANGES } from '../src/config.js';
 import type { Command } from '../src/discord/command.js';
 import { NO_PINGS } from '../src/discord/messages.js';
-import { DIRECT_MESSAGES_SCOPE, requesterOf, usageScopeOf } from '../src/discord/interaction.js';
+import { requesterOf, usageScopeOf } from '../src/discord/interaction.js';
 import { deferPublicReply, requireVideoPermissions, startGeneration } from '../src/discord/generation.js';
 import { historyView } from '../src/discord/history-view.js';
 import { isJobId } from '../src/discord/custom-ids.js';
@@ -194,7 +194,13 @@ async function showJob(interaction: ChatInputCommandInteraction, ctx: AppContext
 
 /** The user's recent delivered videos here, newest first, for `/pika show id:`; what was typed matches the prompt or the id. */
 async function recentVideoChoices(interaction: AutocompleteInteraction, ctx: AppContext, typed: string) {
-  const scope = interaction.guildId ?? DIRECT_MESSAGES_SCOPE;
+  let scope: string;
+  try {
+    scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
+  } catch {
+    // Where the command would be refused, there is nothing to offer.
+    return [];
+  }
   const { jobs } = await ctx.jobs.history(scope, interaction.user.id, 0, MAX_CHOICES);
   const needle = typed.trim().toLowerCase();
   const when = new Intl.DateTimeFormat(resolveLocale(interaction.locale), { dateStyle: 'short', timeStyle: 'short', timeZone: 'UTC' });

@@ -1,6 +1,6 @@
-import { MessageFlags, PermissionFlagsBits } from 'discord.js';
+import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../src/discord/component.js';
-import { isModerator } from '../src/discord/interaction.js';
+import { moderatesMessages } from '../src/discord/interaction.js';
 import { messagesFor, resolveLocale } from '../src/i18n/index.js';
 import { requireJob } from '../src/jobs/job-actions.js';
 
@@ -14,9 +14,7 @@ export const cancel: ComponentHandler<'cancel'> = {
     const t = messagesFor(resolveLocale(interaction.locale));
     const job = requireJob(await ctx.jobs.find(jobId));
     // A server's moderators have a say over its own jobs only (not over user-installed use there).
-    const moderator =
-      ctx.usage.isOwner(interaction.user.id) ||
-      (job.reservation.guildId === interaction.guildId && (isModerator(interaction, () => false) || Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages))));
+    const moderator = ctx.usage.isOwner(interaction.user.id) || (job.reservation.guildId === interaction.guildId && moderatesMessages(interaction, () => false));
     if (job.reservation.userId !== interaction.user.id && !moderator) {
       await interaction.reply({ content: t.pikaCancelNotYours, flags: MessageFlags.Ephemeral });
       return;

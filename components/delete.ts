@@ -1,6 +1,6 @@
-import { MessageFlags, PermissionFlagsBits, Routes } from 'discord.js';
+import { MessageFlags, Routes } from 'discord.js';
 import type { ComponentHandler } from '../src/discord/component.js';
-import { isModerator } from '../src/discord/interaction.js';
+import { moderatesMessages } from '../src/discord/interaction.js';
 import { messagesFor, resolveLocale } from '../src/i18n/index.js';
 import { JobActionRefused, mayDelete } from '../src/jobs/job-actions.js';
 
@@ -13,7 +13,7 @@ export const deleteVideo: ComponentHandler<'delete'> = {
   action: 'delete',
   async button(interaction, { jobId }, ctx) {
     const t = messagesFor(resolveLocale(interaction.locale));
-    const moderator = isModerator(interaction, (id) => ctx.usage.isOwner(id)) || Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
+    const moderator = moderatesMessages(interaction, (id) => ctx.usage.isOwner(id));
     const job = await ctx.jobs.find(jobId);
     // Past retention nobody knows whose it was; moderators may still clear it away.
     if (!job && !moderator) throw new JobActionRefused({ code: 'expired' });

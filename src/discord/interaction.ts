@@ -1,4 +1,4 @@
-import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, type RepliableInteraction } from 'discord.js';
+import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, type BaseInteraction, type RepliableInteraction } from 'discord.js';
 import { USER_INSTALL_SCOPE } from '../usage/guild-settings.js';
 import type { Logger } from '../logger.js';
 import type { Requester } from '../moderation/policy.js';
@@ -78,7 +78,7 @@ export function replyTargetOf(interaction: RepliableInteraction): ReplyTarget {
  *   operator's USER_INSTALL_* limits and no server's rules;
  * - the bot's DMs through the server install alone: one shared scope, when ALLOW_DMS allows it.
  */
-export function usageScopeOf(interaction: RepliableInteraction, allowDms: boolean): string {
+export function usageScopeOf(interaction: BaseInteraction, allowDms: boolean): string {
   if (interaction.guildId && installedInThisServer(interaction)) return interaction.guildId;
   if ((interaction.authorizingIntegrationOwners ?? {})[ApplicationIntegrationType.UserInstall] === interaction.user.id) return USER_INSTALL_SCOPE;
   if (!interaction.guildId && allowDms) return DIRECT_MESSAGES_SCOPE;
@@ -86,7 +86,7 @@ export function usageScopeOf(interaction: RepliableInteraction, allowDms: boolea
 }
 
 /** The server the interaction comes from installed the bot (payloads that name no installation come from one). */
-function installedInThisServer(interaction: RepliableInteraction): boolean {
+function installedInThisServer(interaction: BaseInteraction): boolean {
   const owners = interaction.authorizingIntegrationOwners ?? {};
   return Object.keys(owners).length === 0 || owners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
 }
@@ -108,6 +108,11 @@ export function canPostInChannel(interaction: RepliableInteraction): boolean {
 /** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */
 export function isModerator(interaction: RepliableInteraction, isOwner: (userId: string) => boolean): boolean {
   return isOwner(interaction.user.id) || Boolean(interaction.guildId && interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild));
+}
+
+/** Who may remove or cancel others' videos here: the bot's moderators, and members who may manage messages. */
+export function moderatesMessages(interaction: RepliableInteraction, isOwner: (userId: string) => boolean): boolean {
+  return isModerator(interaction, isOwner) || Boolean(interaction.guildId && interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
 }
 
 /** Who runs the command and from where, as moderation rules see it. */

@@ -111,8 +111,7 @@ export class ReplyWriter {
 
   /** True while the reply can still be written through the interaction. */
   tokenUsable(target: ReplyTarget): boolean {
-    if (!target.interactionToken || target.gone) return false;
-    return this.now() - SnowflakeUtil.timestampFrom(target.interactionId) < TOKEN_LIFETIME_MS;
+    return this.tokenRemainingMs(target) > 0;
   }
 
   /** How long the interaction token has left (0 once it cannot be used). */

@@ -72,10 +72,6 @@ export class JobQueue {
     return this.line.has(id);
   }
 
-  isLaunching(id: string): boolean {
-    return this.launching.has(id);
-  }
-
   add(job: Job): void {
     this.line.add({ id: job.id, userId: job.reservation.userId, at: job.createdAt });
     if (!this.stopped) this.timer ??= setInterval(() => this.tick(), this.deps.tickMs ?? TICK_MS).unref();

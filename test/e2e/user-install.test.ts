@@ -41,6 +41,9 @@ describe('usable anywhere: the app installed to a user’s own account', () => {
     assert.ok(third.ephemeral);
     assert.match(String(third.callbacks[0]!.data.content), /all 2 videos of your daily allowance/);
     assert.ok(!world.pika.generateCalls.some((c) => (c.body as any).promptText === 'dm three'));
+    const choices = await world.discord.autocomplete({ name: 'pika', subcommand: 'show', focused: 'id', options: { id: '' }, userId: user, guildId: null, installation: 'user' });
+    await choices.waitFor((i) => i.callbacks.length > 0, 5000);
+    assert.deepEqual(choices.callbacks[0]!.data.choices.map((c: any) => c.name.split(' · ')[1]), ['dm two', 'dm one'], '/pika show offers the videos made through the install');
   });
 
   test('a DM through the server install alone is refused politely while ALLOW_DMS is off', async () => {
