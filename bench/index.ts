@@ -97,7 +97,7 @@ async function benchMemoryPerTask(): Promise<void> {
     replies,
     store,
     usage: { settle: async () => true, startWaiting: async () => true },
-    gate: { recheck: async () => null, ticket: () => undefined },
+    gate: { recheck: async () => null, ticket: async () => undefined },
     pollScheduler,
     deliveryScheduler,
     poller: { config, pika: { feed: async () => ({ id: '', videos: [] }) }, replies, sanitize: (text) => text },

@@ -19,7 +19,7 @@ export const cancel: ComponentHandler<'cancel'> = {
       await interaction.reply({ content: t.pikaCancelNotYours, flags: MessageFlags.Ephemeral });
       return;
     }
-    const outcome = ctx.jobs.cancel(jobId, interaction.user.id);
+    const outcome = await ctx.cancels.cancel(jobId, interaction.user.id);
     if (outcome === 'cancelled') {
       // The job's own reply is rewritten by its end; this click only needs acknowledging.
       await interaction.deferUpdate();

@@ -5,10 +5,11 @@ import { performance } from 'node:perf_hooks';
 import { Client, Events, GatewayIntentBits, RESTEvents, type RESTOptions } from 'discord.js';
 import { commands } from '../commands/index.js';
 import { components } from '../components/index.js';
-import type { Config } from './config.js';
+import { isRedisUrl, type Config } from './config.js';
 import { processClock } from './clock.js';
 import type { AppContext } from './context.js';
 import { registerCommands } from './discord/register.js';
+import { resolveShards } from './discord/shards.js';
 import { ReplyWriter } from './discord/replies.js';
 import { InteractionAwareREST } from './discord/rest.js';
 import { InteractionRouter } from './discord/router.js';
@@ -23,6 +24,8 @@ import { JobStore } from './jobs/job-store.js';
 import { HistoryRetention } from './jobs/retention.js';
 import { migrateLegacyTasks } from './jobs/legacy-tasks.js';
 import { Reconciler } from './jobs/reconciler.js';
+import { JobPipeline } from './jobs/job-pipeline.js';
+import { CancelRelay } from './jobs/cancel-relay.js';
 import { downloadToFile, transferTimeoutMs } from './download.js';
 import { createMediaDispatcher } from './net/media-guard.js';
 import { resolveImageRefs } from './pika/images.js';
@@ -39,6 +42,7 @@ export interface RunningBot {
   shutdown(): Promise<void>;
 }
 
+const INTERACTION_LIFETIME_MS = 15 * 60_000;
 /** How long shutdown waits for deliveries already under way. */
 const DRAIN_TIMEOUT_MS = 7000;
 /** Deliveries (download, then upload) in progress at once. */
@@ -60,6 +64,15 @@ const RECONCILE_GRACE_MS = 10 * 60_000;
 export async function startBot(config: Config, logger: Logger, redact: (text: string) => string): Promise<RunningBot> {
   const storage = await openStore(config.storeUrl, logger);
   const now = processClock;
+  const runsGateway = config.role !== 'worker';
+  const worksJobs = config.role !== 'gateway';
+  // A store other processes share carries jobs through the shared pipeline, whichever process took the command.
+  const pipeline = isRedisUrl(config.storeUrl)
+    ? await JobPipeline.open(config.storeUrl, { lockMs: config.jobLockMs, concurrency: config.workerConcurrency, logger }).catch(async (error: unknown) => {
+        await storage.close();
+        throw error;
+      })
+    : undefined;
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
@@ -86,7 +99,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
     onError: (error) => logger.error('poll failed unexpectedly', { error }),
   });
-  const settings = new GuildSettingsStore(storage.namespace('guild-settings'));
+  const settings = new GuildSettingsStore(storage.guildSettingsRecords());
   const usage = new UsageService({
     backend: storage.usageBackend(),
     settings,
@@ -103,11 +116,21 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
     onError: (error) => logger.error('delivery failed unexpectedly', { error }),
   });
-  const breaker = new CircuitBreaker({ threshold: config.breakerThreshold, coolDownMs: config.breakerCoolDownMs, now });
+  const breaker = new CircuitBreaker(
+    {
+      threshold: config.breakerThreshold,
+      coolDownMs: config.breakerCoolDownMs,
+      // A probe's hold lapses if its process dies mid-call, so the others are not shut out for ever.
+      probeLeaseMs: config.generateTimeoutMs + IMAGE_DOWNLOAD_TIMEOUT_MS + 30_000,
+      now,
+    },
+    storage.breakerState('generate'),
+  );
   const jobs: JobService = new JobService({
     config: { ...config, upstreamConcurrency: config.limits.upstreamConcurrency },
     // The admission is made below; the queue asks it only once a job's turn comes.
-    gate: { recheck: (job) => admission.recheck(job), ticket: () => breaker.admit() ?? undefined },
+    gate: { recheck: (job) => admission.recheck(job), ticket: async () => (await breaker.admit()) ?? undefined },
+    ...(pipeline ? { pipeline } : {}),
     pika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
@@ -165,10 +188,14 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     queue: { maxQueuedPerUser: config.limits.maxQueuedPerUser, upstreamFull: () => jobs.upstreamFull() },
   });
   const editor = new SettingsEditor(settings, audit, logger);
-  const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor };
-  const router = new InteractionRouter(commands, components, ctx);
+  const cancels = new CancelRelay(jobs, storage.bus, logger);
+  await cancels.start();
+  const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor, cancels };
+  // An interaction token lives 15 minutes: no copy of the interaction can arrive later than that.
+  const router = new InteractionRouter(commands, components, ctx, (id) => storage.claimOnce(`interaction:${id}`, INTERACTION_LIFETIME_MS));
 
-  client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
+  // A worker alone has no gateway: it writes progress and videos with the interaction token, or in the channel.
+  if (runsGateway) client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.Error, (error) => logger.error('discord client error', { error }));
   client.on(Events.ShardDisconnect, (event) => logger.warn('gateway disconnected', { code: event.code }));
   client.once(Events.ClientReady, async (ready) => {
@@ -187,12 +214,20 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   rest.setToken(config.discordToken);
   const reconcileStart = performance.now();
   await migrateLegacyTasks(storage.namespace('tasks'), jobStore, config.defaults, logger);
-  const recovered = await reconciler.run(0);
+  // Other processes sharing the store may be admitting commands right now: their young reservations are spared.
+  const recovered = await reconciler.run(pipeline ? RECONCILE_GRACE_MS : 0);
   logger.info('resumed after restart', { ...recovered, reconcileMs: Math.round(performance.now() - reconcileStart) });
   reconciler.startPeriodic(config.reconcileIntervalMs, RECONCILE_GRACE_MS);
+  if (pipeline && worksJobs) pipeline.startWorking(jobs);
   const history = new HistoryRetention(jobStore, config.jobRetentionDays, logger, now);
   history.start();
-  await client.login(config.discordToken);
+  if (runsGateway) {
+    Object.assign(client.options, await resolveShards(config.shards, rest));
+    logger.info('connecting to the gateway', { role: config.role, shards: client.options.shards, shardCount: client.options.shardCount });
+    await client.login(config.discordToken);
+  } else {
+    logger.info('working jobs without a gateway', { role: config.role });
+  }
 
   return {
     client,
@@ -202,11 +237,15 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
       deliveryScheduler.stop();
       history.stop();
       await reconciler.stop();
+      // The pipeline takes no new job from here; the ones this process carries are handed back once the service has stopped.
+      const pipelineClosed = pipeline?.close();
       await Promise.race([jobs.stop(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
+      await pipelineClosed;
       await rm(downloads, { recursive: true, force: true });
       await mediaDispatcher.close();
       await client.destroy();
       await pika.close();
+      await Promise.race([breaker.reported(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       await storage.close();
     },
   };

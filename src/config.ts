@@ -12,6 +12,15 @@ export const IMAGE_TRANSPORTS = ['url', 'base64'] as const;
 export type ImageTransport = (typeof IMAGE_TRANSPORTS)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** What one process runs: the gateway (takes commands and clicks), the job worker (makes and posts videos), or both. */
+export const BOT_ROLES = ['gateway', 'worker', 'all'] as const;
+export type BotRole = (typeof BOT_ROLES)[number];
+/** Gateway shards: how many the bot has in all (`auto`: Discord's recommendation), and which this process runs (null: all). */
+export interface ShardPlan {
+  count: number | 'auto';
+  ids: number[] | null;
+}
+const MAX_SHARDS = 4096;
 
 /** Bounds of the generation parameters, shared by the command definitions and the config checks. */
 export const PARAMETER_RANGES = {
@@ -61,6 +70,15 @@ export interface Config {
   resultDownloadRetryMs: number;
   /** How often usage reservations are reconciled with jobs while the bot runs. */
   reconcileIntervalMs: number;
+  role: BotRole;
+  shards: ShardPlan;
+  /**
+   * How long a worker's hold on a job lasts without renewal (Redis only): a worker killed with
+   * -9 has its jobs taken over by another about this long after (plus half of it for the check).
+   */
+  jobLockMs: number;
+  /** Jobs one worker process carries at once (Redis only); most of their time is spent waiting on the provider. */
+  workerConcurrency: number;
   defaults: GenerationDefaults;
   limits: OperatorLimits;
 }
@@ -129,6 +147,10 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     deliveryRetryBaseMs: reader.integer('DELIVERY_RETRY_BASE_MS', 1000, 10, 60_000),
     resultDownloadRetryMs: reader.number('RESULT_DOWNLOAD_RETRY_SECONDS', 300, 0, 3600) * 1000,
     reconcileIntervalMs: reader.integer('RECONCILE_INTERVAL_MS', 60_000, 100, 3600_000),
+    role: reader.choice('BOT_ROLE', BOT_ROLES, 'all'),
+    shards: { count: reader.shardCount('SHARD_COUNT'), ids: reader.shardIds('SHARD_IDS') },
+    jobLockMs: reader.integer('JOB_LOCK_MS', 10_000, 500, 600_000),
+    workerConcurrency: reader.integer('WORKER_CONCURRENCY', 500, 1, 10_000),
     defaults: {
       model: reader.choice('DEFAULT_MODEL', MODELS, '1.5'),
       aspectRatio: reader.choice('DEFAULT_ASPECT_RATIO', ASPECT_RATIOS, '16:9'),
@@ -163,8 +185,18 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   };
 
   if (config.limits.upstreamConcurrency === 0) problems.push('PIKA_MAX_CONCURRENT must be at least 1, or "unlimited"');
+  const { count, ids } = config.shards;
+  const outOfRange = typeof count === 'number' ? (ids ?? []).filter((id) => id >= count) : [];
+  if (outOfRange.length > 0) problems.push(`SHARD_IDS must be below SHARD_COUNT (${count}); not valid: ${outOfRange.join(', ')}`);
+  // On SQLite one process does everything: a gateway alone would take commands no worker ever makes.
+  if (config.role !== 'all' && !isRedisUrl(config.storeUrl)) problems.push(`BOT_ROLE must be all on SQLite, where one process runs everything; "${config.role}" needs a shared store (STORE_URL=redis://…)`);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Whether `url` names a Redis store (`redis://` or `rediss://`), which several processes can share. */
+export function isRedisUrl(url: string): boolean {
+  return /^rediss?:\/\//i.test(url);
 }
 
 /** Loads `.env` (real environment variables win) and parses the result. */
@@ -257,6 +289,28 @@ class EnvReader {
       return fallback;
     }
     return Number(raw);
+  }
+
+  shardCount(name: string): number | 'auto' {
+    const raw = this.raw(name)?.toLowerCase();
+    if (raw === undefined || raw === 'auto') return 'auto';
+    if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_SHARDS) {
+      this.problems.push(`${name} must be "auto" or a whole number from 1 to ${MAX_SHARDS}, got "${raw}"`);
+      return 'auto';
+    }
+    return Number(raw);
+  }
+
+  shardIds(name: string): number[] | null {
+    const raw = this.raw(name);
+    if (raw === undefined) return null;
+    const entries = raw.split(/[\s,]+/).filter(Boolean);
+    const bad = entries.filter((entry) => !/^\d+$/.test(entry) || Number(entry) >= MAX_SHARDS);
+    if (bad.length > 0 || entries.length === 0) {
+      this.problems.push(`${name} must be shard numbers separated by commas (e.g. 0,1); not valid: ${bad.join(', ') || raw}`);
+      return null;
+    }
+    return [...new Set(entries.map(Number))].sort((a, b) => a - b);
   }
 
   boolean(name: string, fallback: boolean): boolean {

@@ -2,6 +2,16 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { startBot } from './bot.js';
 import { createLogger, createRedactor } from './logger.js';
 
+/** The password in a Redis STORE_URL, kept out of every log line like the other secrets. */
+function storePassword(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    return password ? [password, decodeURIComponent(password)] : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Entry point of `npm start`: configuration is checked once, then the bot runs until a signal. */
 async function main(): Promise<void> {
   let config: Config;
@@ -15,7 +25,11 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const secrets = [config.discordToken, config.pikaApiKey];
+  // discord.js reads SHARD_COUNT and SHARDS as a ShardingManager's; this process's shards come from the config.
+  delete process.env.SHARD_COUNT;
+  delete process.env.SHARDS;
+
+  const secrets = [config.discordToken, config.pikaApiKey, ...storePassword(config.storeUrl)];
   const logger = createLogger({ level: config.logLevel, secrets });
   const redact = createRedactor(secrets);
   process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: reason }));

@@ -1,82 +1,83 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import KeyvRedis from '@keyv/redis';
-import { createClient, type RedisClientType } from '@redis/client';
+import { createClient, createClientPool, type RedisClientPoolType, type RedisClientType } from '@redis/client';
 import Keyv from 'keyv';
-import { StoreInUseError, type StoreHolder } from './storage.js';
+import { RedisBreakerState } from './pika/redis-breaker-state.js';
+import { RedisBus } from './redis-bus.js';
+import type { StoreHolder } from './storage.js';
+import type { Store } from './store.js';
+import { RedisGuildSettingsRecords } from './usage/redis-guild-settings-records.js';
 import { RedisUsageBackend } from './usage/redis-usage-backend.js';
+import { answerWithin } from './util/store-deadline.js';
 
-const LOCK_KEY = 'pika:lock';
-/** The lock lapses this long after its holder stops renewing it (a process killed with -9). */
-const LOCK_TTL_MS = 10_000;
-const LOCK_RENEW_MS = 3000;
 /** Transactions of the usage store at once, each on a connection of its own (WATCH needs one). */
 const POOL_SIZE = 8;
+/** Settings changes at once (moderators' edits: rare), each on a connection of its own for WATCH. */
+const SETTINGS_POOL_SIZE = 2;
+/** A claim Redis does not answer in time is refused with "records unreachable", not left to hang. */
+const CLAIM_TIMEOUT_MS = 1000;
+/** The record an open writes and reads back to prove the store works; it lapses by itself. */
+const OPEN_CHECK_TTL_MS = 60_000;
 
-/** Deletes the lock only if it still holds the given value (this process's, or a dead holder's). */
-const RELEASE_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-const RENEW_IF_OURS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/** What a Redis store tells of trouble that its callers do not see. */
+export interface RedisStoreEvents {
+  /** A connection failed (each client reconnects by itself). */
+  connectionFailed(error: unknown): void;
+  /** Something other processes should have heard of could not be written (a breaker report, word of a settings change). */
+  notRecorded(what: string, error: unknown): void;
+}
 
 /**
- * The bot's storage on Redis (`STORE_URL=redis://…` or `rediss://…`): records through keyv's
- * Redis adapter, one keyv per namespace over one connection, and the usage store exact across
- * processes (RedisUsageBackend). For now, as on SQLite, one process at a time holds it: a lock
- * key renewed every few seconds (so a process killed with -9 frees it within LOCK_TTL_MS).
- * Jobs are resumed by the one process that holds the store; running several processes needs the
- * shared job pipeline, which is not built yet.
+ * The bot's storage on Redis (`STORE_URL=redis://…` or `rediss://…`), opened by any number of
+ * bot processes at once: records through keyv's Redis adapter (one keyv per namespace over one
+ * connection), the usage store exact across processes (RedisUsageBackend), and what processes
+ * share besides: the circuit breaker's state, the servers' settings with word of each change
+ * (pub/sub, on a subscriber connection of its own), and claim-once keys. Nothing here assumes
+ * one process: there is no lock, unlike the SQLite file's.
  */
-export class RedisStore {
+export class RedisStore implements Store {
   private readonly spaces = new Map<string, Keyv>();
-  private readonly renewal: NodeJS.Timeout;
+  private readonly breakers = new Map<string, RedisBreakerState>();
+  /** Made once the store is, over its own `guild-settings` namespace. */
+  private settings!: RedisGuildSettingsRecords;
 
   private constructor(
     private readonly client: RedisClientType,
     private readonly usage: RedisUsageBackend,
-    private readonly holder: string,
-    onLost: () => void,
-  ) {
-    this.renewal = setInterval(() => {
-      void this.client.eval(RENEW_IF_OURS, { keys: [LOCK_KEY], arguments: [holder, String(LOCK_TTL_MS)] }).then(
-        (renewed) => (renewed === 1 ? undefined : onLost()),
-        () => {},
-      );
-    }, LOCK_RENEW_MS);
-    this.renewal.unref();
-  }
+    private readonly settingsPool: RedisClientPoolType,
+    /** Word between the processes of this store (pub/sub). */
+    readonly bus: RedisBus,
+    private readonly events: RedisStoreEvents,
+  ) {}
 
-  /**
-   * Connects, takes the lock (waiting out one left by a process that died), and proves the store
-   * can be written and read. `onError` hears of connection errors later on (the client
-   * reconnects by itself); `onLost` of a lock that another process took over.
-   */
-  static async open(url: string, onError: (error: unknown) => void, onLost: () => void): Promise<RedisStore> {
+  /** Connects everything and proves the store can be written and read (any other process may have it open too). */
+  static async open(url: string, events: RedisStoreEvents): Promise<RedisStore> {
+    const onError = (error: unknown) => events.connectionFailed(error);
     const client: RedisClientType = createClient({ url });
     client.on('error', onError);
+    const settingsPool: RedisClientPoolType = createClientPool({ url }, { minimum: 1, maximum: SETTINGS_POOL_SIZE });
+    settingsPool.on('error', onError);
     let usage: RedisUsageBackend | undefined;
+    let bus: RedisBus | undefined;
     try {
       await client.connect();
+      await settingsPool.connect();
       usage = await RedisUsageBackend.connect(url, onError, { size: POOL_SIZE });
+      bus = await RedisBus.open(client, onError);
+      const store = new RedisStore(client, usage, settingsPool, bus, events);
+      store.settings = await RedisGuildSettingsRecords.open(store.namespace('guild-settings'), settingsPool, bus, (error) =>
+        events.notRecorded('a settings change for the other processes', error),
+      );
       const me: StoreHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-      const holder = JSON.stringify(me);
-      const deadline = Date.now() + LOCK_TTL_MS + LOCK_RENEW_MS;
-      while ((await client.set(LOCK_KEY, holder, { condition: 'NX', expiration: { type: 'PX', value: LOCK_TTL_MS } })) !== 'OK') {
-        const current = await client.get(LOCK_KEY);
-        if (current && diedOnThisHost(JSON.parse(current) as StoreHolder)) {
-          // Its holder was killed on this machine: no need to wait for the lock to lapse.
-          await client.eval(RELEASE_IF_OURS, { keys: [LOCK_KEY], arguments: [current] });
-          continue;
-        }
-        if (Date.now() > deadline) throw new StoreInUseError(redactUrl(url), current ? (JSON.parse(current) as StoreHolder) : undefined);
-        await sleep(500);
-      }
-      const store = new RedisStore(client, usage, holder, onLost);
       const meta = store.namespace('meta');
-      await meta.set('holder', me);
-      if ((await meta.get('holder')) === undefined) throw new Error('a value written could not be read back');
+      // A key of this open's own: other processes opening the store now write theirs.
+      const check = `opened:${randomUUID()}`;
+      await meta.set(check, me, OPEN_CHECK_TTL_MS);
+      if ((await meta.get<StoreHolder>(check))?.pid !== me.pid) throw new Error('a value written could not be read back');
       return store;
     } catch (error) {
-      await Promise.allSettled([client.isOpen ? client.close() : undefined, usage?.close()]);
-      if (error instanceof StoreInUseError) throw error;
+      await Promise.allSettled([bus?.close(), client.isOpen ? client.close() : undefined, settingsPool.close(), usage?.close()]);
       throw new Error(`Cannot open the store at ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -94,24 +95,30 @@ export class RedisStore {
     return this.usage;
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.renewal);
-    try {
-      await this.client.eval(RELEASE_IF_OURS, { keys: [LOCK_KEY], arguments: [this.holder] });
-    } finally {
-      this.spaces.clear();
-      await Promise.allSettled([this.client.close(), this.usage.close()]);
+  breakerState(name: string): RedisBreakerState {
+    let state = this.breakers.get(name);
+    if (!state) {
+      state = new RedisBreakerState(this.client, name, (error) => this.events.notRecorded(`an outcome for the ${name} circuit breaker`, error));
+      this.breakers.set(name, state);
     }
+    return state;
   }
-}
 
-function diedOnThisHost(holder: StoreHolder): boolean {
-  if (holder.host !== hostname() || holder.pid === process.pid) return false;
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  guildSettingsRecords(): RedisGuildSettingsRecords {
+    return this.settings;
+  }
+
+  /** SET NX PX: the first process to set the key wins; it lapses after `ttlMs`. */
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    const claimed = this.client.set(`pika:claim:${key}`, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
+    return (await answerWithin(claimed, CLAIM_TIMEOUT_MS)) === 'OK';
+  }
+
+  async close(): Promise<void> {
+    this.spaces.clear();
+    // The subscriber first: word heard while the rest closes would find nothing to act on.
+    await Promise.allSettled([this.bus.close()]);
+    await Promise.allSettled([this.client.close(), this.settingsPool.close(), this.usage.close()]);
   }
 }
 

@@ -24,9 +24,27 @@ export class InteractionRouter {
     commands: readonly Command[],
     components: readonly ComponentHandler<any>[],
     private readonly ctx: AppContext,
+    /** True for the first process to claim an interaction (two may run the same shard during a deploy). */
+    private readonly claim: (interactionId: string) => Promise<boolean>,
   ) {
     this.commands = new Map(commands.map((command) => [command.data.name, command]));
     this.components = new Map(components.map((handler) => [handler.action, handler]));
+  }
+
+  /**
+   * Whether this process answers the interaction: another process that also runs its shard may
+   * have claimed it first. A store that cannot be asked does not stop the answer: the handler
+   * meets the same store and says so, and nothing is reserved while it is down.
+   */
+  private async claimed(interaction: Interaction): Promise<boolean> {
+    try {
+      const mine = await this.claim(interaction.id);
+      this.ctx.logger.debug(mine ? 'answering an interaction' : 'another process answers this interaction', { interaction: interaction.id });
+      return mine;
+    } catch (error) {
+      this.ctx.logger.warn('could not claim an interaction; answering it here', { error });
+      return true;
+    }
   }
 
   /** Refuses new commands from now on (shutdown). */
@@ -35,6 +53,7 @@ export class InteractionRouter {
   }
 
   async handle(interaction: Interaction): Promise<void> {
+    if (!(await this.claimed(interaction))) return;
     if (interaction.isAutocomplete()) {
       const command = this.commands.get(interaction.commandName);
       try {

@@ -79,7 +79,8 @@ export class Admission {
     const mustWait = queue.upstreamFull();
     // Without a queue a user at their limit is refused; with the provider full, a request waits all the same.
     const queueing = queue.maxQueuedPerUser > 0 || mustWait ? { maxWaiting: Math.max(queue.maxQueuedPerUser, mustWait ? 1 : 0), mustWait } : undefined;
-    const ticket = breaker.admit();
+    // Shared across processes on Redis; an unreachable Redis rejects here ("records unreachable").
+    const ticket = await breaker.admit();
     if (!ticket) throw new AdmissionRefused({ kind: 'service_unavailable', retryAt: breaker.retryAt });
     let outcome;
     try {

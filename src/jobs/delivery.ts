@@ -78,6 +78,8 @@ export class DeliveryRun implements PollJob {
    * a retry or for bytes can never keep the others from running.
    */
   async poll(): Promise<number | 'done'> {
+    // Another worker took the job over: it is theirs to carry on.
+    if (!this.hooks.carries(this.id)) return 'done';
     const sources = this.sources();
     if (sources.length === 0) {
       await this.fail({ code: 'no_video', billed: true });

@@ -13,4 +13,6 @@ export interface JobHooks {
   end(id: string, change: (job: Job) => Job): Promise<void>;
   /** Starts delivering a job whose `delivering` state is stored. */
   deliver(id: string): void;
+  /** Whether this process still carries the job (a worker that lost its hold on it must stop). */
+  carries(id: string): boolean;
 }

@@ -21,6 +21,7 @@ import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { Locale } from '../i18n/index.js';
+import type { JobPipeline, WorkOutcome } from './job-pipeline.js';
 
 export interface JobEvents {
   /** A job reached `delivered` or `failed` (and was settled). */
@@ -38,8 +39,13 @@ export interface JobServiceDeps {
   /** What a queued job passes again when its turn comes: the server's rules as they stand, and the circuit breaker. */
   gate: {
     recheck: (job: Job) => Promise<PolicyRefusal | null>;
-    ticket: () => BreakerTicket | undefined;
+    ticket: () => Promise<BreakerTicket | undefined>;
   };
+  /**
+   * The shared pipeline of a store several processes use (Redis): jobs are handed to it and
+   * carried by whichever worker takes them. Without it (SQLite) this process carries its own.
+   */
+  pipeline?: Pick<JobPipeline, 'submit' | 'ensure'>;
   pollScheduler: PollScheduler;
   deliveryScheduler: PollScheduler;
   poller: Omit<PollerDeps, 'logger' | 'now'>;
@@ -58,6 +64,9 @@ export interface StartContext {
 
 /** What a Cancel press found: the job taken out of the queue, already started (paid for), or not here. */
 export type CancelOutcome = 'cancelled' | 'started' | 'gone';
+
+/** What was done with a job found in progress in the store that no one here was working on. */
+export type CarryOn = 'resumed' | 'interrupted' | 'submitted';
 
 /** How long `/pika show` waits out a Discord outage: the user is waiting, and nothing paid is at stake. */
 const SHOW_RETRY_MS = 60_000;
@@ -82,6 +91,9 @@ export class JobService {
   /** Starts, ends and delivery attempts under way: what shutdown waits for. */
   private readonly underWay = new Set<Promise<void>>();
   private readonly deliveries = new Set<DeliveryRun>();
+  /** Workers of the pipeline waiting for the end of a job this process carries. */
+  private readonly turns = new Map<string, (outcome: WorkOutcome) => void>();
+  private stopping = false;
 
   private readonly hooks: JobHooks = {
     current: (id) => {
@@ -92,6 +104,7 @@ export class JobService {
     update: (id, change) => this.update(id, change),
     end: (id, change) => this.end(id, change),
     deliver: (id) => this.deliver(id),
+    carries: (id) => this.live.has(id),
   };
 
   private readonly queue: JobQueue;
@@ -171,13 +184,94 @@ export class JobService {
       reservation: { id: admitted.reservation.id, guildId: admitted.reservation.guildId, userId: admitted.reservation.userId },
       now: this.deps.now(),
       timeoutMs: this.deps.config.taskTimeoutMs,
-      queued,
+      // Handed to the pipeline, it waits for a worker: stored as nothing sent yet.
+      queued: queued || this.deps.pipeline !== undefined,
     });
+    if (this.deps.pipeline) {
+      // A worker takes it from the pipeline; its place in the breaker is taken again there.
+      admitted.ticket.release();
+      return this.track(this.handOver(job, this.deps.pipeline));
+    }
     this.live.set(job.id, job);
     if (!queued) return this.track(this.launch(job.id, admitted.ticket));
     // Its place in the circuit breaker is taken again when its turn comes.
     admitted.ticket.release();
     return this.track(this.enqueue(job));
+  }
+
+  /**
+   * Stores a new job as `queued` (nothing sent yet), then gives it to the pipeline. A job stored
+   * but not submitted (the pipeline did not answer) is submitted by reconciliation later.
+   */
+  private async handOver(job: Job, pipeline: NonNullable<JobServiceDeps['pipeline']>): Promise<void> {
+    this.live.set(job.id, job);
+    try {
+      await this.write(job, { retry: false });
+    } catch (error) {
+      this.deps.logger.warn('a new job could not be stored', { job: job.id, error });
+      return this.end(job.id, (current) => markFailed(current, failureBeforeStart(error), this.deps.now()));
+    }
+    // A worker of this very process may take it as soon as it is submitted.
+    this.live.delete(job.id);
+    this.stored.delete(job.id);
+    try {
+      await pipeline.submit(job.id);
+      this.deps.logger.info('job submitted', { job: job.id, user: job.reservation.userId });
+    } catch (error) {
+      this.deps.logger.error('could not submit a stored job; reconciliation will', { job: job.id, error });
+    }
+  }
+
+  /**
+   * A worker's turn with a job of the pipeline: carries it on from the state its record is in
+   * (as after a restart: a start that may have sent generate is ended, never sent again), and
+   * answers once it has ended, or once this process lets it go (shutting down, hold lost).
+   */
+  async work(id: string): Promise<WorkOutcome> {
+    if (this.stopping) return 'released';
+    const job = this.live.get(id) ?? (await this.deps.store.get(id));
+    if (!job || isEnded(job)) return 'ended';
+    const turn = new Promise<WorkOutcome>((resolve) => this.turns.set(id, resolve));
+    if (!this.live.has(id)) {
+      this.deps.logger.info('took a job from the pipeline', { job: id, state: job.state });
+      void this.carryHere(job);
+    }
+    return turn;
+  }
+
+  /** The hold on a job was lost to another worker: this process stops working on it and writes nothing more. */
+  relinquish(id: string): void {
+    this.live.delete(id);
+    this.stored.delete(id);
+    void this.queue.remove(id);
+    this.finishTurn(id, 'released');
+  }
+
+  private finishTurn(id: string, outcome: WorkOutcome): void {
+    this.turns.get(id)?.(outcome);
+    this.turns.delete(id);
+  }
+
+  /**
+   * Carries on a job found in progress in the store that nobody here is working on (after a
+   * restart, or by reconciliation). With a pipeline it is only made sure to be queued: whichever
+   * worker holds it decides, so a live worker's job is never touched.
+   */
+  async carryOn(job: Job): Promise<CarryOn> {
+    if (this.deps.pipeline) {
+      await this.deps.pipeline.ensure(job.id);
+      return 'submitted';
+    }
+    return this.carryHere(job);
+  }
+
+  private async carryHere(job: Job): Promise<CarryOn> {
+    if (job.state === 'starting') {
+      await this.interrupted(job);
+      return 'interrupted';
+    }
+    this.resume(job);
+    return 'resumed';
   }
 
   /** Stores a job that waits (nothing may wait that a restart would forget), then puts it in line. */
@@ -203,7 +297,7 @@ export class JobService {
       await this.queue.closeView(id);
       const job = this.live.get(id)!;
       const refusal = await this.deps.gate.recheck(job);
-      if (!refusal) ticket = this.deps.gate.ticket();
+      if (!refusal) ticket = await this.deps.gate.ticket();
       if (!ticket) {
         const failure: Failure = refusal ? { code: 'policy_refused', billed: false, policy: refusal } : { code: 'service_unavailable', billed: false };
         // Its slot is free before its end lets the next in line start.
@@ -280,7 +374,7 @@ export class JobService {
   }
 
   /** Carries on a job found in the store (after a restart): back in the queue, polling or delivering it. */
-  resume(job: Job): void {
+  private resume(job: Job): void {
     this.adopt(job);
     if (job.state === 'queued') this.queue.add(job);
     else if (job.state === 'running') this.deps.pollScheduler.add(this.pollerOf(job.id), 0);
@@ -289,7 +383,7 @@ export class JobService {
   }
 
   /** Ends a job found `starting` in the store: generate may have been sent, so it never is again. */
-  async interrupted(job: Job): Promise<void> {
+  private async interrupted(job: Job): Promise<void> {
     this.adopt(job);
     this.deps.logger.warn('a start was interrupted; not re-sending generate', { job: job.id });
     await this.track(this.end(job.id, (current) => markFailed(current, { code: 'interrupted_start', billed: true }, this.deps.now())));
@@ -323,6 +417,7 @@ export class JobService {
         if (copy.state === 'failed') await this.showFailure(copy, reply, { tryAgain: false });
       },
       deliver: () => {},
+      carries: () => true,
     };
     const config = { ...this.deps.delivery.config, deliveryRetryMs: SHOW_RETRY_MS, downloadRetryMs: 0 };
     this.schedule(new DeliveryRun(job.id, { ...this.deps.delivery, config, logger: this.deps.logger, now }, hooks));
@@ -413,6 +508,7 @@ export class JobService {
     // Whoever cancels is looking at it.
     if (shownOn?.where === 'reply' && job.failure?.code !== 'cancelled') await this.notify(job, before.reply, shownOn.messageUrl);
     this.events.emit('ended', job);
+    this.finishTurn(id, 'ended');
   }
 
   private async showFailure(job: Job, reply: ReplyTarget, { tryAgain = canTryAgain(job) } = {}): Promise<{ where: 'reply' | 'channel'; messageUrl: string } | undefined> {
@@ -451,9 +547,12 @@ export class JobService {
   /** Waits for the work under way; deliveries waiting for a retry stay `delivering`, to resume on the next start. */
   async stop(): Promise<void> {
     // Queued jobs stay queued in the store, and are queued again on the next start.
+    this.stopping = true;
     this.queue.stop();
     await Promise.allSettled([...this.underWay]);
     await Promise.allSettled([...this.deliveries].map((run) => run.abandon()));
+    // What is still in progress goes back to the pipeline, for a worker that stays.
+    for (const id of [...this.turns.keys()]) this.finishTurn(id, 'released');
   }
 
   private track(work: Promise<void>): Promise<void> {

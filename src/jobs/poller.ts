@@ -68,6 +68,8 @@ export class FeedPoll implements PollJob {
   }
 
   async poll(): Promise<number | 'done'> {
+    // Another worker took the job over: it is theirs to carry on.
+    if (!this.hooks.carries(this.id)) return 'done';
     const { config, pika, now } = this.deps;
     if (now() >= this.job.deadlineAt) {
       this.log.warn('task timed out', { pikaTaskId: this.job.pikaTaskId });

@@ -7,7 +7,7 @@ import type { JobStore } from './job-store.js';
 export interface ReconcilerDeps {
   usage: Pick<UsageService, 'openReservations' | 'settle'>;
   store: Pick<JobStore, 'get'>;
-  jobs: Pick<JobService, 'isLive' | 'resume' | 'interrupted'>;
+  jobs: Pick<JobService, 'isLive' | 'carryOn'>;
   logger: Logger;
   now: () => number;
 }
@@ -15,6 +15,8 @@ export interface ReconcilerDeps {
 export interface Reconciliation {
   resumed: number;
   interrupted: number;
+  /** Jobs in progress made sure to be in the shared pipeline (Redis), for whichever worker holds them. */
+  submitted: number;
   /** Reservations settled for jobs that had ended (a settlement that failed or was cut off). */
   settled: number;
   /** Reservations refunded because no job was ever stored for them. */
@@ -24,7 +26,8 @@ export interface Reconciliation {
 /**
  * Brings usage and jobs back in line. Every job in progress holds an open reservation with its
  * own id, so the open reservations (an indexed list, not a scan of the store) are exactly what
- * to look at: a job this process is not working on is resumed, or ended if its start was cut off;
+ * to look at: a job this process is not working on is carried on (see JobService.carryOn: resumed,
+ * ended if its start was cut off, or made sure to be in the shared pipeline);
  * a job that ended without its settlement being stored is settled now; a reservation whose job
  * was never stored (nothing was sent) is refunded. Run at start-up and then periodically.
  */
@@ -45,8 +48,8 @@ export class Reconciler {
 
   private async pass(graceMs: number): Promise<Reconciliation> {
     const { usage, store, jobs, now } = this.deps;
-    const summary: Reconciliation = { resumed: 0, interrupted: 0, settled: 0, refunded: 0 };
-    const toResume: Job[] = [];
+    const summary: Reconciliation = { resumed: 0, interrupted: 0, submitted: 0, settled: 0, refunded: 0 };
+    const toCarryOn: Job[] = [];
     for (const reservation of await usage.openReservations()) {
       if (jobs.isLive(reservation.id) || now() - reservation.startedAt < graceMs) continue;
       const job = await store.get(reservation.id);
@@ -54,18 +57,15 @@ export class Reconciler {
         if (await usage.settle(reservation, 'refunded')) summary.refunded++;
       } else if (isEnded(job)) {
         if (await usage.settle(reservation, settlementFor(job))) summary.settled++;
-      } else if (job.state === 'starting') {
-        await jobs.interrupted(job);
-        summary.interrupted++;
       } else {
-        toResume.push(job);
+        toCarryOn.push(job);
       }
     }
     // Resumed only now, so nothing they settle can race the pass; oldest first, so the queue keeps its order.
     // Jobs at the provider first, so the queue counts their slots before it starts anyone.
-    const waitingLast = (job: Job) => (job.state === 'queued' ? 1 : 0);
-    for (const job of toResume.sort((a, b) => waitingLast(a) - waitingLast(b) || a.createdAt - b.createdAt)) jobs.resume(job);
-    summary.resumed = toResume.length;
+    // Cut-off starts are ended first, so their slots are free before anyone queued is started.
+    const rank = (job: Job) => (job.state === 'starting' ? 0 : job.state === 'queued' ? 2 : 1);
+    for (const job of toCarryOn.sort((a, b) => rank(a) - rank(b) || a.createdAt - b.createdAt)) summary[await jobs.carryOn(job)]++;
     return summary;
   }
 
@@ -74,6 +74,7 @@ export class Reconciler {
     this.timer = setInterval(() => {
       this.run(graceMs).then(
         (summary) => {
+          // Submitting is routine with a pipeline (most are already queued); only repairs are worth a warning.
           if (summary.refunded + summary.settled + summary.resumed + summary.interrupted > 0) this.deps.logger.warn('reconciled usage and jobs', { ...summary });
         },
         (error: unknown) => this.deps.logger.error('reconciliation failed; it will run again', { error }),

@@ -2,7 +2,8 @@ import type Keyv from 'keyv';
 import type { OperatorLimits } from '../config.js';
 import { emptyModeration, roleEffect, type ModerationSettings } from '../moderation/policy.js';
 import type { Limit, LimitRules } from './limits.js';
-import { KeyedMutex } from '../util/keyed-mutex.js';
+import { processClock, type Clock } from '../clock.js';
+import { KeyvGuildSettingsRecords, type GuildSettingsRecords } from './guild-settings-records.js';
 
 /**
  * What a server's moderators set. A limit left out means "the operator's default"; `null`
@@ -29,30 +30,76 @@ export function effectiveRules(settings: GuildSettings, operator: OperatorLimits
   return rules;
 }
 
-/** Per-server settings in keyv, one record per guild, kept in memory once read (this process is their only writer). */
-export class GuildSettingsStore {
-  private readonly cache = new Map<string, GuildSettings>();
-  private readonly mutex = new KeyedMutex();
+/** A copy of a guild's settings kept in memory, and when it was read. */
+interface Kept {
+  settings: GuildSettings;
+  readAt: number;
+}
 
-  constructor(private readonly keyv: Keyv) {}
+/**
+ * Per-server settings, one record per guild, kept in memory once read. Other processes may
+ * change them (a Redis store), so a copy is dropped on word of a change to its guild, all copies
+ * when word may have been missed, and any copy older than the records allow. A read that word of
+ * a change overtook is not kept: it may hold what that change replaced.
+ */
+export class GuildSettingsStore {
+  private readonly cache = new Map<string, Kept>();
+  private readonly records: GuildSettingsRecords;
+  /** Bumped by every word of a change: a read begun before it is used, not kept. */
+  private generation = 0;
+
+  /** Over the store's records (Store.guildSettingsRecords), or a bare keyv that only this process writes. */
+  constructor(
+    records: GuildSettingsRecords | Keyv,
+    private readonly now: Clock = processClock,
+  ) {
+    this.records = isRecords(records) ? records : new KeyvGuildSettingsRecords(records);
+    this.records.onChange((guildId) => this.forget(guildId));
+  }
 
   async get(guildId: string): Promise<GuildSettings> {
-    const stored = this.cache.get(guildId) ?? (await this.keyv.get<GuildSettings>(guildId));
-    if (stored) this.cache.set(guildId, stored);
-    return structuredClone({ limits: { ...stored?.limits }, moderation: { ...emptyModeration(), ...stored?.moderation } });
+    return completed(await this.read(guildId));
   }
 
-  /** Applies `change` to the stored settings, one change per server at a time so none is lost. */
-  update<T>(guildId: string, change: (settings: GuildSettings) => T): Promise<{ settings: GuildSettings; result: T }> {
-    return this.mutex.runExclusive([guildId], async () => {
-      const settings = await this.get(guildId);
-      const result = change(settings);
-      this.cache.delete(guildId);
-      await this.keyv.set(guildId, settings);
-      this.cache.set(guildId, structuredClone(settings));
-      return { settings, result };
+  /**
+   * Applies `change` to the stored settings, with no other change to the server in between in
+   * any process, so none is lost. `change` may run more than once (see GuildSettingsRecords).
+   */
+  async update<T>(guildId: string, change: (settings: GuildSettings) => T): Promise<{ settings: GuildSettings; result: T }> {
+    const { settings, result } = await this.records.update(guildId, (stored) => {
+      const settings = completed(stored);
+      return { settings, result: { settings, result: change(settings) } };
     });
+    // Not kept: word of this change may come back after word of a later one from another process.
+    this.forget(guildId);
+    return { settings: structuredClone(settings), result };
   }
+
+  private async read(guildId: string): Promise<GuildSettings | undefined> {
+    const kept = this.cache.get(guildId);
+    if (kept && this.now() - kept.readAt < this.records.maxCacheAgeMs) return kept.settings;
+    this.cache.delete(guildId);
+    const generation = this.generation;
+    const readAt = this.now();
+    const stored = await this.records.get(guildId);
+    if (stored && this.records.listening && generation === this.generation) this.cache.set(guildId, { settings: stored, readAt });
+    return stored;
+  }
+
+  private forget(guildId: string | null): void {
+    this.generation++;
+    if (guildId === null) this.cache.clear();
+    else this.cache.delete(guildId);
+  }
+}
+
+/** A fresh copy of `stored` with every field (a record from before a field existed, or none: the defaults). */
+function completed(stored: GuildSettings | undefined): GuildSettings {
+  return structuredClone({ limits: { ...stored?.limits }, moderation: { ...emptyModeration(), ...stored?.moderation } });
+}
+
+function isRecords(records: GuildSettingsRecords | Keyv): records is GuildSettingsRecords {
+  return typeof (records as Partial<GuildSettingsRecords>).onChange === 'function';
 }
 
 /**

@@ -88,6 +88,11 @@ describeOnEachStore('restarts lose nothing and charge nothing twice', (store) =>
     await Promise.all(tasks.map(({ interaction }) => waitSettled(interaction, 30_000)));
     assert.ok(tasks.every(({ interaction }) => interaction.original!.attachments.length === 1));
     const resumed = world.bot.entries.find((e) => e.msg === 'resumed after restart');
-    assert.equal(resumed?.resumed, 5);
+    if (store === 'sqlite') assert.equal(resumed?.resumed, 5);
+    else {
+      // The stopping process handed its jobs back to the shared pipeline, and the next one took them from there, still running.
+      const taken = world.bot.entries.filter((e) => e.msg === 'took a job from the pipeline' && e.state === 'running');
+      assert.equal(taken.length, 5);
+    }
   });
 });

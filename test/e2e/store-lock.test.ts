@@ -4,13 +4,14 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { FeedStep } from '../fakes/pika.js';
 import { BotProcess } from '../support/bot-process.js';
+import { redisMissing } from '../support/redis.js';
 import { askForVideo, newUserId, quota } from '../support/users.js';
 import { eventually, eventuallyAsync, startWorld, waitSettled, type World } from '../support/world.js';
 
 /** Far more than a bot needs to start and give up on a store that is taken (about a second). */
 const REFUSAL_DEADLINE_MS = 10_000;
 
-describe('one bot process per store', () => {
+describe('one bot process per SQLite store', () => {
   let world: World;
   let storePath: string;
 
@@ -102,5 +103,39 @@ describe('one bot process per store', () => {
     const interaction = await askForVideo(world, newUserId(), 'after a clean stop');
     await waitSettled(interaction);
     assert.match(interaction.original!.embeds[0].title, /done/);
+  });
+});
+
+describe('several bot processes on one Redis store', { skip: redisMissing() }, () => {
+  let world: World;
+
+  before(async () => {
+    world = await startWorld({ DEFAULT_DAILY_LIMIT: '2' }, {}, 'redis');
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('a second start opens the same store and serves, and the first keeps running; they share quotas', async () => {
+    const user = newUserId();
+    const first = await askForVideo(world, user, 'made by the first process');
+    await waitSettled(first);
+    assert.match(first.original!.embeds[0].title, /done/);
+
+    const second = BotProcess.start(world.env);
+    world.bots.push(second);
+    await second.waitForLog(/slash commands checked/, 30_000);
+    assert.ok(world.bot.running, 'the first process is still up');
+    assert.ok(second.running);
+    const refusals = second.lines.filter((line) => /in use by|took the Redis store over|could not start/.test(line));
+    assert.deepEqual(refusals, []);
+
+    // The fake gateway now sends commands to the second process's session.
+    const identifies = world.discord.identifies;
+    const next = await askForVideo(world, user, 'made with two processes up');
+    await waitSettled(next);
+    assert.match(next.original!.embeds[0].title, /done/);
+    assert.equal(world.discord.identifies, identifies);
+    await eventuallyAsync(async () => /Today: 0 videos left/.test(await quota(world, user)), 5000, 'both videos to count against one allowance');
   });
 });

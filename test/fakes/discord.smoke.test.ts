@@ -2,7 +2,7 @@
  * Proves the fake Discord is good enough for the real discord.js client: it logs in unchanged,
  * registers commands, answers interactions, and gets Discord's errors where Discord would give them.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -23,10 +23,12 @@ import {
   TextInputBuilder,
   TextInputStyle,
   type ButtonInteraction,
+  type ClientOptions,
   type ChatInputCommandInteraction,
   type Interaction,
   type ModalSubmitInteraction,
 } from 'discord.js';
+import { WebSocket } from 'ws';
 import {
   DEFAULT_APP_PERMISSIONS,
   EXTERNAL_APP_PERMISSIONS,
@@ -34,6 +36,7 @@ import {
   PRIVATE_CHANNEL_APP_PERMISSIONS,
   shardFor,
   snowflake,
+  snowflakeOnShard,
   type ChatInputOptions,
   type FakeInteraction,
   type FakeMessage,
@@ -1124,3 +1127,295 @@ test('shardFor routes a guild to (id >> 22) % count and DMs to shard 0', () => {
   assert.throws(() => shardFor('41771983423143937', 0), RangeError);
   assert.throws(() => shardFor('not-a-snowflake', 2), TypeError);
 });
+
+// --- shards ------------------------------------------------------------------------------------
+
+describe('shards', () => {
+  /** A real discord.js client running some shards, answering every command with `from <name>`. */
+  interface ShardClient {
+    name: string;
+    client: Client;
+    /** Ids of the interactions it received, in order. */
+    received: string[];
+    /** How its reply went, by interaction id: 'ok', or the status and code it got. */
+    outcomes: Map<string, string>;
+  }
+
+  const guildOnShard0 = snowflakeOnShard(0, 2);
+  const guildOnShard1 = snowflakeOnShard(1, 2);
+  const channelOnShard1 = snowflake();
+  /** Driven by real clients (2 shards recommended, the fake's guild on shard 0). */
+  let sharded: FakeDiscord;
+  /** Driven by hand over bare sockets, with no client of its own. */
+  let bare: FakeDiscord;
+  const clients: ShardClient[] = [];
+  let shard0: ShardClient;
+  let shard1: ShardClient;
+
+  before(async () => {
+    [sharded, bare] = await Promise.all([
+      FakeDiscord.start({ botToken: BOT_TOKEN, recommendedShards: 2, guildId: guildOnShard0, interactionResponseDeadlineMs: DEADLINE_MS }),
+      FakeDiscord.start({ botToken: BOT_TOKEN, guildId: guildOnShard0 }),
+    ]);
+    shard0 = await connect('shard 0', { shards: [0], shardCount: 2 });
+  });
+
+  after(async () => {
+    await Promise.all(clients.map(({ client }) => client.destroy()));
+    await Promise.all([sharded?.close(), bare?.close()]);
+  });
+
+  async function connect(name: string, options: Pick<ClientOptions, 'shards' | 'shardCount'>): Promise<ShardClient> {
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: sharded.apiUrl }, ...options });
+    const shardClient: ShardClient = { name, client, received: [], outcomes: new Map() };
+    clients.push(shardClient);
+    client.on(Events.InteractionCreate, async (interaction) => {
+      shardClient.received.push(interaction.id);
+      if (interaction.isChatInputCommand()) shardClient.outcomes.set(interaction.id, await outcome(interaction.reply(`from ${name}`)));
+    });
+    const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+    await client.login(BOT_TOKEN);
+    await ready;
+    return shardClient;
+  }
+
+  const inGuildOnShard1 = { name: 'pika', guildId: guildOnShard1, channelId: channelOnShard1 };
+  const shardsOf = (interaction: FakeInteraction) => interaction.deliveries.map((delivery) => delivery.shard);
+  const sessionsOf = (fake: FakeDiscord) => fake.gatewaySessions().map(({ shard, connected }) => ({ shard, connected }));
+  const answered = (interaction: FakeInteraction) => interaction.waitFor((i) => i.original !== undefined);
+
+  test('an interaction for a shard nobody runs is held until it identifies; each shard gets only its guilds', { timeout: TEST_TIMEOUT_MS }, async () => {
+    assert.deepEqual([shardFor(guildOnShard0, 2), shardFor(guildOnShard1, 2)], [0, 1]);
+    const early = await sharded.chatInput(inGuildOnShard1);
+    await sleep(100);
+    assert.deepEqual(early.deliveries, [], 'shard 0 did not get it');
+
+    shard1 = await connect('shard 1', { shards: [1], shardCount: 2 });
+    await answered(early);
+    assert.equal(early.original?.content, 'from shard 1');
+    assert.deepEqual(sessionsOf(sharded), [
+      { shard: [0, 2], connected: true },
+      { shard: [1, 2], connected: true },
+    ]);
+
+    const onShard0 = await sharded.chatInput({ name: 'pika' });
+    const onShard1 = await sharded.chatInput(inGuildOnShard1);
+    await Promise.all([onShard0, onShard1].map(answered));
+    assert.deepEqual([onShard0.original?.content, onShard1.original?.content], ['from shard 0', 'from shard 1']);
+    assert.deepEqual([shardsOf(onShard0), shardsOf(onShard1)], [[[0, 2]], [[1, 2]]]);
+    assert.deepEqual(shard0.received, [onShard0.id]);
+    assert.deepEqual(shard1.received, [early.id, onShard1.id]);
+
+    // READY and GUILD_CREATE announce a guild only to its shard.
+    assert.deepEqual([...shard0.client.guilds.cache.keys()], [guildOnShard0]);
+    assert.equal(shard0.client.guilds.cache.get(guildOnShard0)?.shardId, 0);
+    assert.equal(shard1.client.guilds.cache.size, 0);
+  });
+
+  test('a DM goes to shard 0', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const dm = await sharded.chatInput({ name: 'pika', guildId: null });
+    await answered(dm);
+    assert.equal(dm.original?.content, 'from shard 0');
+    assert.deepEqual(shardsOf(dm), [[0, 2]]);
+    assert.ok(!shard1.received.includes(dm.id));
+  });
+
+  test("shards: 'auto' runs the recommended shards; two sessions of a shard both get its events, one callback wins", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const gateway = (await shard0.client.rest.get(Routes.gatewayBot())) as any;
+    assert.equal(gateway.shards, 2);
+    assert.equal(gateway.url, sharded.gatewayUrl);
+    assert.ok(gateway.session_start_limit.max_concurrency >= 2, 'both shards may identify at once');
+
+    const auto = await connect('auto', { shards: 'auto' });
+    try {
+      assert.equal(auto.client.options.shardCount, 2);
+      assert.deepEqual([...auto.client.ws.shards.keys()].sort(), [0, 1]);
+      assert.equal(auto.client.guilds.cache.get(guildOnShard0)?.shardId, 0);
+      assert.deepEqual(
+        sessionsOf(sharded).map(({ shard }) => shard).sort(),
+        [[0, 2], [0, 2], [1, 2], [1, 2]],
+        'the running sessions stay, as in a rolling deploy',
+      );
+
+      const onShard0 = await sharded.chatInput({ name: 'pika' });
+      const onShard1 = await sharded.chatInput(inGuildOnShard1);
+      const triedBy = (interaction: FakeInteraction) => clients.filter((c) => c.outcomes.has(interaction.id));
+      await until(() => triedBy(onShard0).length === 2 && triedBy(onShard1).length === 2, 'both sessions of each shard to reply');
+      for (const [interaction, shard, shardClient] of [[onShard0, [0, 2], shard0], [onShard1, [1, 2], shard1]] as const) {
+        assert.deepEqual(shardsOf(interaction), [shard, shard]);
+        assert.equal(new Set(interaction.deliveries.map((delivery) => delivery.sessionId)).size, 2);
+        assert.deepEqual(triedBy(interaction).map((c) => c.name).sort(), ['auto', shardClient.name].sort());
+        const outcomes = triedBy(interaction).map((c) => c.outcomes.get(interaction.id));
+        assert.deepEqual(outcomes.sort(), ['400 40060', 'ok'], 'exactly one reply was accepted');
+        const winner = triedBy(interaction).find((c) => c.outcomes.get(interaction.id) === 'ok')!;
+        assert.equal(interaction.original?.content, `from ${winner.name}`);
+        assert.equal(interaction.callbacks.length, 1);
+      }
+    } finally {
+      // discord.js leaves with close code 1000, which ends its sessions: Discord invalidates them.
+      await auto.client.destroy();
+      clients.splice(clients.indexOf(auto), 1);
+    }
+    await sharded.waitFor((f) => f.gatewaySessions().length === 2, 5000, "the 'auto' sessions to end");
+    assert.deepEqual(sessionsOf(sharded), [
+      { shard: [0, 2], connected: true },
+      { shard: [1, 2], connected: true },
+    ]);
+  });
+
+  test('disconnectGateway(code, shard) drops only that shard; its client resumes and gets what it missed', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const sessionIds = sharded.gatewaySessions().map((session) => session.id);
+    const [identifies, resumes] = [sharded.identifies, sharded.resumes];
+    sharded.disconnectGateway(4000, 1);
+    const missed = await sharded.chatInput(inGuildOnShard1);
+    assert.deepEqual(sessionsOf(sharded), [
+      { shard: [0, 2], connected: true },
+      { shard: [1, 2], connected: false },
+    ]);
+    await sharded.waitFor((f) => f.resumes === resumes + 1 && f.gatewaySessions().every((s) => s.connected), 10_000, 'shard 1 to resume');
+    await answered(missed);
+    assert.equal(missed.original?.content, 'from shard 1');
+    assert.deepEqual(shardsOf(missed), [[1, 2]]);
+    assert.equal(sharded.identifies, identifies, 'resumed, did not identify again');
+    assert.deepEqual(sharded.gatewaySessions().map((session) => session.id), sessionIds);
+    assert.throws(() => sharded.disconnectGateway(4000, 5), /no client is connected to the gateway on shard 5/);
+  });
+
+  test('IDENTIFY with an invalid shard is closed with 4010; without one it is [0, 1]', { timeout: TEST_TIMEOUT_MS }, async () => {
+    for (const shard of [[2, 2], [0, 0], [-1, 2], [0.5, 2], ['0', '2'], [0], 'all']) {
+      const connection = new BareGatewayConnection(bare.gatewayUrl);
+      await connection.identify(shard);
+      assert.deepEqual(await connection.closed, { code: 4010, reason: 'Invalid shard.' }, JSON.stringify(shard));
+    }
+    assert.equal(bare.identifies, 0);
+
+    const unsharded = new BareGatewayConnection(bare.gatewayUrl);
+    await unsharded.identify();
+    const ready = await unsharded.dispatch('READY');
+    assert.deepEqual(ready.shard, [0, 1]);
+    assert.deepEqual(ready.guilds, [{ id: guildOnShard0, unavailable: true }]);
+    assert.deepEqual(sessionsOf(bare), [{ shard: [0, 1], connected: true }]);
+    await unsharded.close(1000);
+    await bare.waitFor((f) => f.gatewaySessions().length === 0, 5000, 'close code 1000 to end the session');
+  });
+
+  test("a fresh IDENTIFY takes over its own shard's undelivered events only; the other shard's wait for RESUME", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const first = [new BareGatewayConnection(bare.gatewayUrl), new BareGatewayConnection(bare.gatewayUrl)];
+    await Promise.all(first.map((connection, shardId) => connection.identify([shardId, 2])));
+    const [ready0, ready1] = await Promise.all(first.map((connection) => connection.dispatch('READY')));
+    assert.deepEqual([ready0.shard, ready0.guilds], [[0, 2], [{ id: guildOnShard0, unavailable: true }]]);
+    assert.deepEqual([ready1.shard, ready1.guilds], [[1, 2], []]);
+    await first[0]!.dispatch('GUILD_CREATE');
+    assert.ok(!first[1]!.dispatches.some((dispatch) => dispatch.t === 'GUILD_CREATE'), 'no GUILD_CREATE for shard 1');
+
+    // Both drop without ending their sessions; what happens meanwhile is held in their logs.
+    await Promise.all(first.map((connection) => connection.close(4000)));
+    await bare.waitFor((f) => f.gatewaySessions().every((s) => !s.connected), 5000, 'both sessions to disconnect');
+    const onShard0 = await bare.chatInput({ name: 'pika' });
+    const onShard1 = await bare.chatInput(inGuildOnShard1);
+
+    const fresh1 = new BareGatewayConnection(bare.gatewayUrl);
+    await fresh1.identify([1, 2]);
+    const taken = await fresh1.dispatch('INTERACTION_CREATE');
+    assert.equal(taken.id, onShard1.id);
+    assert.deepEqual(shardsOf(onShard1), [[1, 2]]);
+    assert.equal(onShard0.delivered, false, 'shard 0 events stay with shard 0');
+    assert.deepEqual(
+      bare.gatewaySessions().map((session) => [session.id === ready0.session_id, session.shard, session.connected]),
+      [
+        [true, [0, 2], false],
+        [false, [1, 2], true],
+      ],
+      'the old shard 1 session was replaced; the old shard 0 session can still resume',
+    );
+
+    const resumed0 = new BareGatewayConnection(bare.gatewayUrl);
+    await resumed0.resume(ready0.session_id, first[0]!.lastSequence());
+    assert.equal((await resumed0.dispatch('INTERACTION_CREATE')).id, onShard0.id);
+    assert.deepEqual(shardsOf(onShard0), [[0, 2]]);
+    assert.ok(!fresh1.dispatches.some((dispatch) => dispatch.d?.id === onShard0.id));
+
+    // However many sessions got it, one callback wins, even when they arrive together.
+    const callbacks = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        fetch(`${bare.apiUrl}/v10/interactions/${onShard0.id}/${onShard0.token}/callback`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 4, data: { content: 'mine' } }),
+        }).then(async (response) => (response.status === 204 ? 'ok' : `${response.status} ${((await response.json()) as { code: number }).code}`)),
+      ),
+    );
+    assert.deepEqual(callbacks.sort(), ['400 40060', '400 40060', '400 40060', '400 40060', 'ok']);
+    assert.equal(onShard0.callbacks.length, 1);
+
+    const stale1 = new BareGatewayConnection(bare.gatewayUrl);
+    await stale1.resume(ready1.session_id, first[1]!.lastSequence());
+    assert.deepEqual(await stale1.invalidSession(), false, 'a replaced session cannot be resumed');
+    await Promise.all([fresh1, resumed0, stale1].map((connection) => connection.close(1000)));
+  });
+});
+
+/** A gateway connection driven by hand, for what discord.js does not do, or not quickly. */
+class BareGatewayConnection {
+  readonly dispatches: Array<{ t: string; s: number; d: any }> = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly socket: WebSocket;
+  private readonly hello: Promise<void>;
+  private invalidSessionPayload: unknown;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(`${url}?v=10&encoding=json`);
+    this.hello = new Promise((resolve, reject) => {
+      this.socket.once('error', reject);
+      this.socket.on('message', (raw) => {
+        const payload = JSON.parse(String(raw));
+        if (payload.op === 10) resolve();
+        if (payload.op === 9) this.invalidSessionPayload = payload.d;
+        if (payload.op === 0) this.dispatches.push(payload);
+      });
+    });
+    this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+
+  async identify(shard?: unknown): Promise<void> {
+    const properties = { os: 'linux', browser: 'bare', device: 'bare' };
+    await this.send(2, { token: BOT_TOKEN, intents: GatewayIntentBits.Guilds, properties, ...(shard === undefined ? {} : { shard }) });
+  }
+
+  async resume(sessionId: string, seq: number): Promise<void> {
+    await this.send(6, { token: BOT_TOKEN, session_id: sessionId, seq });
+  }
+
+  lastSequence(): number {
+    return this.dispatches.at(-1)?.s ?? 0;
+  }
+
+  /** The `d` of the first dispatch of type `t`, once it arrived. */
+  async dispatch(t: string): Promise<any> {
+    await until(() => this.dispatches.some((dispatch) => dispatch.t === t), `a ${t} dispatch`);
+    return this.dispatches.find((dispatch) => dispatch.t === t)!.d;
+  }
+
+  async invalidSession(): Promise<unknown> {
+    await until(() => this.invalidSessionPayload !== undefined, 'op 9 Invalid Session');
+    return this.invalidSessionPayload;
+  }
+
+  close(code: number): Promise<{ code: number; reason: string }> {
+    this.socket.close(code);
+    return this.closed;
+  }
+
+  private async send(op: number, d: unknown): Promise<void> {
+    await this.hello;
+    this.socket.send(JSON.stringify({ op, d }));
+  }
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}

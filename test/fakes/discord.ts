@@ -34,9 +34,28 @@
  *   'users': all; otherwise the ids in `users`). Edits never notify, even when they add a mention:
  *   PATCH of @original or of a message, callback 7, and the first follow-up after a deferral,
  *   which fills the loading message instead of creating one.
- * - Dispatches sent while no client is connected are not lost: they are replayed on RESUME, and
- *   otherwise delivered after the next IDENTIFY's READY + GUILD_CREATE. An interaction's 3 s
- *   deadline starts when it is actually written to a socket.
+ * - Sharding is Discord's. `GET /gateway/bot` recommends `recommendedShards` (default 1) with
+ *   `max_concurrency` 16, so discord.js identifies all shards of a process at once. IDENTIFY may
+ *   carry `shard: [id, count]` (absent: [0, 1]); anything else than integers with 0 <= id < count
+ *   is closed with 4010. Every session lives on its own (seq, replay log, RESUME, heartbeats), and
+ *   many may be connected at once, even two of one shard (a rolling deploy): both get its events.
+ *   A dispatch goes to every session whose `[id, count]` has `shardFor(guild, count) === id`, the
+ *   guild being `guild_id` (`id` for GUILD_CREATE/UPDATE/DELETE); DMs and interactions without a
+ *   guild go to shard 0. READY lists, and the handshake's GUILD_CREATEs cover, only the guilds on
+ *   the session's shard (the fake's guild is the one guild announced; `snowflakeOnShard()` makes
+ *   a guild id for a given shard).
+ * - Dispatches are not lost while no client is connected. A session that dropped keeps what it
+ *   missed for its RESUME; a fresh IDENTIFY replaces the disconnected sessions of its own shard (they
+ *   can no longer be resumed) and gets what they delivered to no socket, after its READY +
+ *   GUILD_CREATE. Events for a shard no session has identified yet wait for that shard's next
+ *   IDENTIFY. A client closing with 1000 or 1001 ends its session (Discord invalidates it); what it
+ *   had not delivered waits likewise. An interaction's 3 s deadline starts when it is first written
+ *   to a socket.
+ * - Introspection: `gatewaySessions()` lists the sessions Discord keeps (`{ id, shard, connected }`,
+ *   in identify order); `FakeInteraction.deliveries` lists every session (`{ sessionId, shard, at }`)
+ *   an interaction reached. `disconnectGateway(code, shardId?)` closes all connected sessions, or
+ *   those of one shard. However many sessions get an interaction, its first callback wins and any
+ *   other gets 400 40060, even when they arrive together.
  * - Role (8), channel (7) and mentionable (9) options come with `data.resolved` like user and
  *   attachment options. A channel id the fake does not know becomes a text channel of the guild; a
  *   role id it does not know becomes a role of the guild (announced with GUILD_ROLE_CREATE), since
@@ -54,8 +73,8 @@
  *   user-installed app where the member may not use external apps publicly. Registration checks
  *   `integration_types` ⊆ {0, 1} and `contexts` ⊆ {0, 1, 2} (400 50035).
  * - Gateway close codes are Discord's: 4001 unknown opcode, 4002 undecodable payload, 4003 payload
- *   before IDENTIFY, 4004 wrong token, 4005 second IDENTIFY. Compression is never used (the client
- *   accepts plain text frames even when it asked for zlib-stream).
+ *   before IDENTIFY, 4004 wrong token, 4005 second IDENTIFY, 4010 invalid shard. Compression is
+ *   never used (the client accepts plain text frames even when it asked for zlib-stream).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -83,6 +102,26 @@ export interface FakeDiscordOptions {
   heartbeatIntervalMs?: number;
   /** How long an attachment link (its signed `ex`) stays valid; later it is 404. Default 24 h, like Discord's. */
   attachmentUrlLifetimeMs?: number;
+  /** The shard count `GET /gateway/bot` recommends (what `shards: 'auto'` runs). Default 1. */
+  recommendedShards?: number;
+}
+
+/** A gateway shard as IDENTIFY names it: `[shard_id, shard_count]`. */
+export type GatewayShard = [shardId: number, shardCount: number];
+
+/** A gateway session Discord keeps: identified, and resumable while disconnected. */
+export interface GatewaySessionInfo {
+  id: string;
+  shard: GatewayShard;
+  /** Whether a client holds its socket open right now. */
+  connected: boolean;
+}
+
+/** One session an interaction (or any dispatch) was written to. */
+export interface GatewayDelivery {
+  sessionId: string;
+  shard: GatewayShard;
+  at: number;
 }
 
 export interface RecordedFile {
@@ -410,6 +449,19 @@ export function shardFor(guildId: string | null, shardCount: number): number {
   if (guildId === null) return 0;
   if (!/^\d{1,20}$/.test(guildId)) throw new TypeError(`shardFor: "${guildId}" is not a snowflake`);
   return Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+}
+
+/**
+ * A snowflake made in the last `shardCount` milliseconds whose guild's events go to `shardId`
+ * (see `shardFor`): a guild id for a test that needs a guild on a given shard.
+ */
+export function snowflakeOnShard(shardId: number, shardCount: number): string {
+  if (identifiedShard([shardId, shardCount]) === undefined) {
+    throw new RangeError(`snowflakeOnShard: [${String(shardId)}, ${String(shardCount)}] is not a valid shard`);
+  }
+  const now = Date.now();
+  const shardNow = Number((BigInt(now) - DISCORD_EPOCH) % BigInt(shardCount));
+  return snowflake(now - ((shardNow - shardId + shardCount) % shardCount));
 }
 
 /** Interaction tokens look like base64url blobs of ~170 characters on Discord. */
@@ -1223,8 +1275,13 @@ export class FakeInteraction {
   /** @internal For a modal submit: the interaction whose callback 9 opened the modal. */
   modalOpenedBy?: FakeInteraction;
 
+  /**
+   * Every gateway session the INTERACTION_CREATE reached, in order (one entry per session; a
+   * replay on RESUME is not a new one): several when two sessions run the same shard.
+   */
+  readonly deliveries: GatewayDelivery[] = [];
+
   private readonly createdAt = Date.now();
-  private deliveredAt?: number;
   private readonly signal = new ChangeSignal();
 
   constructor(
@@ -1235,13 +1292,13 @@ export class FakeInteraction {
     private readonly relatedRequests: () => RecordedRequest[],
   ) {}
 
-  /** When the INTERACTION_CREATE was written to the bot's socket (creation time while queued). */
+  /** When the INTERACTION_CREATE was first written to a socket (creation time while held). */
   get dispatchedAt(): number {
-    return this.deliveredAt ?? this.createdAt;
+    return this.deliveries[0]?.at ?? this.createdAt;
   }
 
   get delivered(): boolean {
-    return this.deliveredAt !== undefined;
+    return this.deliveries.length > 0;
   }
 
   get type(): number {
@@ -1296,7 +1353,7 @@ export class FakeInteraction {
     return {
       id: this.id,
       command: this.describeCommand(),
-      delivered: this.delivered,
+      deliveredTo: this.deliveries.map((delivery) => `shard ${delivery.shard.join('/')} (${relative(delivery.at)})`),
       tokenRevoked: this.tokenRevoked,
       callbacks: this.callbacks.map((callback) => ({
         type: callback.type,
@@ -1315,8 +1372,8 @@ export class FakeInteraction {
   }
 
   /** @internal */
-  markDelivered(at: number): void {
-    this.deliveredAt ??= at;
+  recordDelivery(delivery: GatewayDelivery): void {
+    this.deliveries.push(delivery);
     this.changed();
   }
 
@@ -1339,19 +1396,38 @@ export class FakeInteraction {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gateway: HELLO / IDENTIFY / READY / RESUME over `ws`, with a replay log per session
+// Gateway: HELLO / IDENTIFY / READY / RESUME over `ws`: sessions per shard, a replay log per session
 // ---------------------------------------------------------------------------------------------
+
+/** An event Discord dispatches, once, to every session of the shard it belongs to. */
+interface GatewayEvent {
+  t: string;
+  d: unknown;
+  /** The guild it concerns, which picks the shard; null (DMs, bot-wide events) means shard 0. */
+  guildId: string | null;
+  /** Creation order, so events held in several places are still delivered in order. */
+  order: number;
+  /**
+   * READY, the GUILD_CREATEs of the handshake and RESUMED belong to their session alone; a
+   * session taking over another's undelivered events must not get them.
+   */
+  sessionOnly: boolean;
+  /** Whether it was written to any session's socket. */
+  delivered: boolean;
+  /** Called for every session it reaches, the first time it is written to that session's socket. */
+  onDelivered?: (delivery: GatewayDelivery) => void;
+}
 
 interface DispatchRecord {
   s: number;
-  t: string;
-  d: unknown;
-  delivered: boolean;
-  onDelivered?: () => void;
+  event: GatewayEvent;
+  /** Whether it was written to this session's socket (a replay on RESUME writes it again). */
+  sent: boolean;
 }
 
 interface GatewaySession {
   id: string;
+  shard: GatewayShard;
   seq: number;
   intents: number;
   log: DispatchRecord[];
@@ -1363,68 +1439,117 @@ interface GatewayConnection {
   session?: GatewaySession;
 }
 
-interface PendingDispatch {
-  t: string;
-  d: unknown;
-  onDelivered?: () => void;
-}
-
 interface GatewayHooks {
   botToken: string;
   heartbeatIntervalMs: number;
-  readyPayload(sessionId: string): unknown;
-  guildCreatePayload(): unknown;
+  /** The guilds the bot is in, announced at READY to the shards they are on. */
+  guildIds(): string[];
+  readyPayload(sessionId: string, shard: GatewayShard, guildIds: string[]): unknown;
+  guildCreatePayload(guildId: string): unknown;
   /** Called after READY (+ GUILD_CREATE when the Guilds intent was requested) went out. */
   onReady(): void;
   onChange(): void;
 }
 
 const MAX_REPLAY_LOG = 1000;
+/** Events whose payload names their guild `id` rather than `guild_id`. */
+const GUILD_EVENTS_KEYED_BY_ID = new Set(['GUILD_CREATE', 'GUILD_UPDATE', 'GUILD_DELETE']);
+
+/** The guild a dispatch concerns, which decides the shard it goes to (null: none, shard 0). */
+function guildOfDispatch(t: string, d: unknown): string | null {
+  if (!isPlainObject(d)) return null;
+  if (typeof d.guild_id === 'string') return d.guild_id;
+  if (GUILD_EVENTS_KEYED_BY_ID.has(t) && typeof d.id === 'string') return d.id;
+  return null;
+}
+
+/** IDENTIFY's `shard`, absent meaning [0, 1]; undefined when Discord would close with 4010. */
+function identifiedShard(shard: unknown): GatewayShard | undefined {
+  if (shard === undefined) return [0, 1];
+  if (!Array.isArray(shard) || shard.length !== 2) return undefined;
+  const [id, count] = shard;
+  if (!Number.isInteger(id) || !Number.isInteger(count)) return undefined;
+  if (count < 1 || id < 0 || id >= count) return undefined;
+  return [id, count];
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+function isOnShard(guildId: string | null, [id, count]: GatewayShard): boolean {
+  return shardFor(guildId, count) === id;
+}
+
+function sameShard(a: GatewayShard, b: GatewayShard): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
 
 class FakeGateway {
   identifies = 0;
   resumes = 0;
   readyCount = 0;
+  /** Sessions Discord keeps: identified and still resumable, connected or not. */
   private readonly sessions = new Map<string, GatewaySession>();
-  private current?: GatewaySession;
-  /** Dispatches created before any client ever identified. */
-  private pending: PendingDispatch[] = [];
+  /** Events no session of their shard could take yet: delivered after that shard's next IDENTIFY. */
+  private held: GatewayEvent[] = [];
   private readonly sockets = new Set<WebSocket>();
+  /** Sockets the fake closed itself, so their close code is not mistaken for the client's. */
+  private readonly closedByFake = new WeakSet<WebSocket>();
+  private eventCount = 0;
 
   constructor(private readonly hooks: GatewayHooks) {}
 
   get connected(): boolean {
-    return this.current?.socket?.readyState === WS_OPEN;
+    return [...this.sessions.values()].some(isConnected);
   }
 
-  get sessionId(): string | undefined {
-    return this.current?.id;
+  sessionsInfo(): GatewaySessionInfo[] {
+    return [...this.sessions.values()].map((session) => ({
+      id: session.id,
+      shard: [...session.shard],
+      connected: isConnected(session),
+    }));
   }
 
   accept(socket: WebSocket): void {
     this.sockets.add(socket);
     const connection: GatewayConnection = { socket };
     socket.on('message', (raw) => this.onMessage(connection, raw));
-    socket.on('close', () => {
-      this.sockets.delete(socket);
-      if (connection.session?.socket === socket) connection.session.socket = undefined;
-      this.hooks.onChange();
-    });
+    socket.on('close', (code) => this.onClose(connection, code));
     // A client vanishing mid-frame must not crash the test process.
     socket.on('error', () => undefined);
     this.send(socket, { op: GatewayOp.Hello, d: { heartbeat_interval: this.hooks.heartbeatIntervalMs } });
   }
 
-  /** Sends a dispatch to the current session, or keeps it until a client identifies. */
-  dispatch(t: string, d: unknown, onDelivered?: () => void): void {
-    if (this.current) this.sendDispatch(this.current, t, d, onDelivered);
-    else this.pending.push({ t, d, onDelivered });
+  /**
+   * Sends a dispatch to every session of the shard its guild is on, or holds it until a session of
+   * that shard identifies.
+   */
+  dispatch(t: string, d: unknown, onDelivered?: (delivery: GatewayDelivery) => void): void {
+    const event = this.newEvent(t, d, { sessionOnly: false, onDelivered });
+    const recipients = [...this.sessions.values()].filter((session) => isOnShard(event.guildId, session.shard));
+    if (recipients.length === 0) this.held.push(event);
+    // Discord's sessions are independent connections: which of two sessions of a shard hears an
+    // event first varies, so the order is shuffled rather than always the one that identified first.
+    for (const session of shuffled(recipients)) this.sendDispatch(session, event);
   }
 
-  disconnect(closeCode: number): void {
-    const socket = this.current?.socket;
-    if (!socket) throw new Error('FakeDiscord.disconnectGateway: no client is connected to the gateway');
-    socket.close(closeCode, 'Disconnected by test');
+  /** Closes the socket of every connected session, or of those of shard `shardId`. */
+  disconnect(closeCode: number, shardId?: number): void {
+    const targets = [...this.sessions.values()].filter(
+      (session) => isConnected(session) && (shardId === undefined || session.shard[0] === shardId),
+    );
+    if (targets.length === 0) {
+      const where = shardId === undefined ? '' : ` on shard ${shardId}`;
+      throw new Error(`FakeDiscord.disconnectGateway: no client is connected to the gateway${where}`);
+    }
+    for (const session of targets) this.close(session.socket!, closeCode, 'Disconnected by test');
   }
 
   closeAll(): void {
@@ -1438,11 +1563,11 @@ class FakeGateway {
     try {
       payload = JSON.parse(text);
     } catch {
-      connection.socket.close(4002, 'Error while decoding payload.');
+      this.close(connection.socket, 4002, 'Error while decoding payload.');
       return;
     }
     if (!isPlainObject(payload) || typeof payload.op !== 'number') {
-      connection.socket.close(4002, 'Error while decoding payload.');
+      this.close(connection.socket, 4002, 'Error while decoding payload.');
       return;
     }
     switch (payload.op) {
@@ -1460,52 +1585,88 @@ class FakeGateway {
       case GatewayOp.RequestGuildMembers:
       case GatewayOp.RequestSoundboardSounds:
         // Accepted and ignored, but only after authentication, as on Discord.
-        if (!connection.session) connection.socket.close(4003, 'Not authenticated.');
+        if (!connection.session) this.close(connection.socket, 4003, 'Not authenticated.');
         return;
       default:
         // Discord uses 4001 for an unknown opcode (4002 is for undecodable payloads).
-        connection.socket.close(4001, 'Unknown opcode.');
+        this.close(connection.socket, 4001, 'Unknown opcode.');
     }
   }
 
+  private onClose(connection: GatewayConnection, code: number): void {
+    this.sockets.delete(connection.socket);
+    const session = connection.session;
+    if (session?.socket === connection.socket) {
+      session.socket = undefined;
+      // Discord invalidates a session whose client closes with 1000 or 1001: it cannot be resumed.
+      const closedByClient = !this.closedByFake.has(connection.socket);
+      if (closedByClient && (code === 1000 || code === 1001)) this.endSession(session);
+    }
+    this.hooks.onChange();
+  }
+
   private identify(connection: GatewayConnection, d: any): void {
-    if (connection.session) return connection.socket.close(4005, 'Already authenticated.');
-    if (d?.token !== this.hooks.botToken) return connection.socket.close(4004, 'Authentication failed.');
-    if (typeof d.intents !== 'number') return connection.socket.close(4013, 'Invalid intent(s).');
+    if (connection.session) return this.close(connection.socket, 4005, 'Already authenticated.');
+    if (d?.token !== this.hooks.botToken) return this.close(connection.socket, 4004, 'Authentication failed.');
+    if (typeof d.intents !== 'number') return this.close(connection.socket, 4013, 'Invalid intent(s).');
+    const shard = identifiedShard(d.shard);
+    if (!shard) return this.close(connection.socket, 4010, 'Invalid shard.');
     this.identifies += 1;
 
-    // A fresh identify starts a new session; whatever older sessions could not deliver moves over.
-    const carriedOver = this.takeUndeliveredDispatches();
-    const session: GatewaySession = { id: randomBytes(16).toString('hex'), seq: 0, intents: d.intents, log: [] };
+    const inherited = this.takeOverStaleSessions(shard);
+    const session: GatewaySession = { id: randomBytes(16).toString('hex'), shard, seq: 0, intents: d.intents, log: [] };
     this.sessions.set(session.id, session);
-    this.current = session;
     this.attach(connection, session);
 
-    this.sendDispatch(session, 'READY', this.hooks.readyPayload(session.id));
-    if (session.intents & GUILDS_INTENT) this.sendDispatch(session, 'GUILD_CREATE', this.hooks.guildCreatePayload());
+    const guildIds = this.hooks.guildIds().filter((guildId) => isOnShard(guildId, shard));
+    this.sendOwnDispatch(session, 'READY', this.hooks.readyPayload(session.id, shard, guildIds));
+    if (session.intents & GUILDS_INTENT) {
+      for (const guildId of guildIds) this.sendOwnDispatch(session, 'GUILD_CREATE', this.hooks.guildCreatePayload(guildId));
+    }
     this.readyCount += 1;
     this.hooks.onReady();
 
-    const queued = [...carriedOver, ...this.pending];
-    this.pending = [];
-    for (const item of queued) this.sendDispatch(session, item.t, item.d, item.onDelivered);
+    const heldForShard = this.held.filter((event) => isOnShard(event.guildId, shard));
+    this.held = this.held.filter((event) => !heldForShard.includes(event));
+    const queued = [...new Set([...inherited, ...heldForShard])]
+      .filter((event) => !event.delivered)
+      .sort((a, b) => a.order - b.order);
+    for (const event of queued) this.sendDispatch(session, event);
+  }
+
+  /**
+   * A fresh IDENTIFY replaces the disconnected sessions of the same shard: they can no longer be
+   * resumed, and what they could not deliver (to this or any other session) moves to the new one.
+   * Connected sessions of that shard stay, as on Discord during a rolling deploy.
+   */
+  private takeOverStaleSessions(shard: GatewayShard): GatewayEvent[] {
+    const stale = [...this.sessions.values()].filter((session) => sameShard(session.shard, shard) && !isConnected(session));
+    for (const session of stale) this.sessions.delete(session.id);
+    return stale.flatMap((session) => session.log.map((record) => record.event).filter((event) => !event.sessionOnly));
+  }
+
+  /** Ends a session; its undelivered events wait for the next IDENTIFY of their shard. */
+  private endSession(session: GatewaySession): void {
+    this.sessions.delete(session.id);
+    for (const { event } of session.log) {
+      if (!event.sessionOnly && !event.delivered && !this.held.includes(event)) this.held.push(event);
+    }
   }
 
   private resume(connection: GatewayConnection, d: any): void {
-    if (connection.session) return connection.socket.close(4005, 'Already authenticated.');
-    if (d?.token !== this.hooks.botToken) return connection.socket.close(4004, 'Authentication failed.');
+    if (connection.session) return this.close(connection.socket, 4005, 'Already authenticated.');
+    if (d?.token !== this.hooks.botToken) return this.close(connection.socket, 4004, 'Authentication failed.');
     const session = this.sessions.get(String(d?.session_id));
     if (!session) {
       this.send(connection.socket, { op: GatewayOp.InvalidSession, d: false });
       return;
     }
-    if (session.socket && session.socket !== connection.socket) session.socket.close(4000, 'Session resumed elsewhere');
+    if (session.socket && session.socket !== connection.socket) this.close(session.socket, 4000, 'Session resumed elsewhere');
     this.attach(connection, session);
-    this.current = session;
     this.resumes += 1;
     const lastSeen = typeof d.seq === 'number' ? d.seq : 0;
-    for (const record of session.log) if (record.s > lastSeen) this.deliver(connection.socket, record);
-    this.sendDispatch(session, 'RESUMED', { _trace: ['fake-discord'] });
+    for (const record of session.log) if (record.s > lastSeen) this.deliver(session, record);
+    this.sendOwnDispatch(session, 'RESUMED', { _trace: ['fake-discord'] });
     this.hooks.onChange();
   }
 
@@ -1514,41 +1675,50 @@ class FakeGateway {
     session.socket = connection.socket;
   }
 
-  private takeUndeliveredDispatches(): PendingDispatch[] {
-    const undelivered: PendingDispatch[] = [];
-    for (const session of this.sessions.values()) {
-      for (const record of session.log) {
-        if (!record.delivered && !['READY', 'GUILD_CREATE', 'RESUMED'].includes(record.t)) {
-          record.delivered = true;
-          undelivered.push({ t: record.t, d: record.d, onDelivered: record.onDelivered });
-        }
-      }
-    }
-    // The old sessions cannot be resumed any more: their events now belong to the new session.
-    this.sessions.clear();
-    return undelivered;
+  private newEvent(
+    t: string,
+    d: unknown,
+    options: { sessionOnly: boolean; onDelivered?: (delivery: GatewayDelivery) => void },
+  ): GatewayEvent {
+    this.eventCount += 1;
+    return { t, d, guildId: guildOfDispatch(t, d), order: this.eventCount, delivered: false, ...options };
   }
 
-  private sendDispatch(session: GatewaySession, t: string, d: unknown, onDelivered?: () => void): void {
+  /** A dispatch for this session alone (READY, the handshake's GUILD_CREATEs, RESUMED). */
+  private sendOwnDispatch(session: GatewaySession, t: string, d: unknown): void {
+    this.sendDispatch(session, this.newEvent(t, d, { sessionOnly: true }));
+  }
+
+  private sendDispatch(session: GatewaySession, event: GatewayEvent): void {
     session.seq += 1;
-    const record: DispatchRecord = { s: session.seq, t, d, delivered: false, onDelivered };
+    const record: DispatchRecord = { s: session.seq, event, sent: false };
     session.log.push(record);
     if (session.log.length > MAX_REPLAY_LOG) session.log.shift();
-    if (session.socket?.readyState === WS_OPEN) this.deliver(session.socket, record);
+    if (isConnected(session)) this.deliver(session, record);
   }
 
-  private deliver(socket: WebSocket, record: DispatchRecord): void {
-    socket.send(JSON.stringify({ op: GatewayOp.Dispatch, t: record.t, s: record.s, d: record.d }));
-    if (!record.delivered) {
-      record.delivered = true;
-      record.onDelivered?.();
-    }
+  private deliver(session: GatewaySession, record: DispatchRecord): void {
+    const { event } = record;
+    session.socket!.send(JSON.stringify({ op: GatewayOp.Dispatch, t: event.t, s: record.s, d: event.d }));
+    if (record.sent) return;
+    record.sent = true;
+    event.delivered = true;
+    event.onDelivered?.({ sessionId: session.id, shard: [...session.shard], at: Date.now() });
   }
 
   private send(socket: WebSocket, payload: { op: number; d?: unknown }): void {
     if (socket.readyState !== WS_OPEN) return;
     socket.send(JSON.stringify({ op: payload.op, d: payload.d ?? null, s: null, t: null }));
   }
+
+  private close(socket: WebSocket, code: number, reason: string): void {
+    this.closedByFake.add(socket);
+    socket.close(code, reason);
+  }
+}
+
+function isConnected(session: GatewaySession): boolean {
+  return session.socket?.readyState === WS_OPEN;
 }
 
 function rawDataToText(raw: RawData): string {
@@ -1666,6 +1836,7 @@ export class FakeDiscord {
   private readonly deadlineMs: number;
   private readonly tokenLifetimeMs: number;
   private readonly attachmentUrlLifetimeMs: number;
+  private readonly recommendedShards: number;
   private readonly baseUrl: string;
   private readonly ownerUserId = snowflake();
   private readonly botRoleId = snowflake();
@@ -1704,13 +1875,19 @@ export class FakeDiscord {
     this.deadlineMs = options.interactionResponseDeadlineMs ?? 3000;
     this.tokenLifetimeMs = options.interactionTokenLifetimeMs ?? 15 * 60_000;
     this.attachmentUrlLifetimeMs = options.attachmentUrlLifetimeMs ?? 24 * 3_600_000;
+    this.recommendedShards = options.recommendedShards ?? 1;
+    if (!Number.isInteger(this.recommendedShards) || this.recommendedShards < 1) {
+      throw new RangeError(`FakeDiscord: recommendedShards must be a positive integer, got ${String(options.recommendedShards)}`);
+    }
     this.baseUrl = `http://127.0.0.1:${port}`;
     this.apiUrl = `${this.baseUrl}/api`;
     this.gatewayUrl = `ws://127.0.0.1:${port}`;
     this.gateway = new FakeGateway({
       botToken: options.botToken,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
-      readyPayload: (sessionId) => this.readyPayload(sessionId),
+      // The fake's guild is the one guild announced at READY; others are known from interactions only.
+      guildIds: () => [this.guildId],
+      readyPayload: (sessionId, shard, guildIds) => this.readyPayload(sessionId, shard, guildIds),
       guildCreatePayload: () => this.guildCreatePayload(),
       onReady: () => this.signal.notify(),
       onChange: () => this.signal.notify(),
@@ -1746,9 +1923,14 @@ export class FakeDiscord {
     return this.gateway.resumes;
   }
 
-  /** Whether a client currently holds an open, authenticated gateway connection. */
+  /** Whether any client currently holds an open, authenticated gateway connection. */
   get gatewayConnected(): boolean {
     return this.gateway.connected;
+  }
+
+  /** The gateway sessions Discord keeps, in the order they identified (see the header comment). */
+  gatewaySessions(): GatewaySessionInfo[] {
+    return this.gateway.sessionsInfo();
   }
 
   /** Resolves once a client identified and READY (+ GUILD_CREATE) were sent. */
@@ -1900,7 +2082,10 @@ export class FakeDiscord {
     return this.notifications.filter((notification) => notification.userId === userId);
   }
 
-  /** Sends any gateway dispatch (e.g. GUILD_DELETE) to the bot. */
+  /**
+   * Sends any gateway dispatch (e.g. GUILD_DELETE) to the bot: to the sessions of the shard of the
+   * guild it names (`guild_id`, or `id` for GUILD_CREATE/UPDATE/DELETE); without one, to shard 0.
+   */
   dispatchEvent(t: string, d: unknown): void {
     this.gateway.dispatch(t, d, () => this.signal.notify());
   }
@@ -1979,9 +2164,12 @@ export class FakeDiscord {
     this.faults.push({ match, remaining: times, reply: (request) => rateLimitReply(request.route, retryAfterSeconds) });
   }
 
-  /** Closes the bot's gateway socket (default 4000, resumable), so the client reconnects and resumes. */
-  disconnectGateway(closeCode = 4000): void {
-    this.gateway.disconnect(closeCode);
+  /**
+   * Closes the socket of every connected gateway session, or only of those on shard `shardId`
+   * (default code 4000, resumable), so the clients reconnect and resume.
+   */
+  disconnectGateway(closeCode = 4000, shardId?: number): void {
+    this.gateway.disconnect(closeCode, shardId);
   }
 
   async close(): Promise<void> {
@@ -2086,8 +2274,10 @@ export class FakeDiscord {
     this.addRoute('GET', '/gateway/bot', AUTH, () =>
       ok({
         url: this.gatewayUrl,
-        shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+        shards: this.recommendedShards,
+        // Discord's value for large bots: every shard may identify at once, where with 1 discord.js
+        // would wait 5 s between the shards of one process.
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 16 },
       }),
     );
     this.addRoute('GET', '/applications/@me', AUTH, () => ok(this.applicationJson()));
@@ -2621,8 +2811,8 @@ export class FakeDiscord {
     this.interactions.push(interaction);
     this.interactionsById.set(id, interaction);
     this.interactionsByToken.set(token, interaction);
-    this.gateway.dispatch('INTERACTION_CREATE', payload, () => {
-      interaction.markDelivered(Date.now());
+    this.gateway.dispatch('INTERACTION_CREATE', payload, (delivery) => {
+      interaction.recordDelivery(delivery);
       this.signal.notify();
     });
     return interaction;
@@ -3035,7 +3225,7 @@ export class FakeDiscord {
     };
   }
 
-  private readyPayload(sessionId: string): Record<string, unknown> {
+  private readyPayload(sessionId: string, shard: GatewayShard, guildIds: string[]): Record<string, unknown> {
     return {
       v: 10,
       user_settings: {},
@@ -3046,11 +3236,11 @@ export class FakeDiscord {
       relationships: [],
       private_channels: [],
       presences: [],
-      guilds: [{ id: this.guildId, unavailable: true }],
+      guilds: guildIds.map((id) => ({ id, unavailable: true })),
       guild_join_requests: [],
       geo_ordered_rtc_regions: [],
       application: { id: this.applicationId, flags: 0 },
-      shard: [0, 1],
+      shard,
       _trace: ['["fake-discord",{"micros":0}]'],
     };
   }

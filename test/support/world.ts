@@ -24,6 +24,8 @@ export interface World {
   env: Record<string, string>;
   /** Every bot process this world started, for log scans. */
   bots: BotProcess[];
+  /** Starts one more bot process on the same store (Redis), with `overrides` over the world's environment. */
+  startProcess(overrides?: Record<string, string>): Promise<BotProcess>;
   restartBot(signal?: NodeJS.Signals): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +47,8 @@ const FAST_ENV = {
   DEFAULT_MAX_CONCURRENT: 'unlimited',
   // The fakes serve media from 127.0.0.1, which downloads otherwise refuse.
   ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1',
+  // On Redis, a killed worker's jobs are taken over within a few seconds.
+  JOB_LOCK_MS: '3000',
 };
 
 /**
@@ -71,10 +75,11 @@ export async function startWorld(overrides: Record<string, string> = {}, discord
     ...overrides,
   };
   const bots: BotProcess[] = [];
-  const launch = async () => {
-    const bot = BotProcess.start(env);
+  const launch = async (overrides: Record<string, string> = {}) => {
+    const bot = BotProcess.start({ ...env, ...overrides });
     bots.push(bot);
-    await bot.waitForLog(/slash commands checked/, 30_000);
+    // A gateway is ready once its shards are and its commands checked; a worker alone, once it takes jobs.
+    await bot.waitForLog(/slash commands checked|working jobs without a gateway/, 30_000);
     return bot;
   };
 
@@ -85,6 +90,7 @@ export async function startWorld(overrides: Record<string, string> = {}, discord
     env,
     bots,
     bot: await launch(),
+    startProcess: launch,
     async restartBot(signal: NodeJS.Signals = 'SIGTERM') {
       await world.bot.stop(signal);
       world.bot = await launch();

@@ -332,3 +332,35 @@ describe('parseConfig: ALLOWED_PRIVATE_MEDIA_HOSTS', () => {
     assert.match(problem, /not valid: localhost, 10\.0\.0\.0\/33, fd00::\/129, 300\.1\.1\.1, 10\.0\.0\.0\/$/);
   });
 });
+
+describe('parseConfig: processes and shards', () => {
+  const REDIS = 'redis://127.0.0.1:6379';
+
+  test('by default one process does everything and runs every shard Discord recommends', () => {
+    const config = parseConfig(env());
+    assert.equal(config.role, 'all');
+    assert.deepEqual(config.shards, { count: 'auto', ids: null });
+    assert.equal(config.jobLockMs, 10_000);
+    assert.equal(config.workerConcurrency, 500);
+  });
+
+  test('SHARD_COUNT and SHARD_IDS choose the shards; ids are sorted and deduplicated', () => {
+    assert.deepEqual(parseConfig(env({ SHARD_COUNT: '4', SHARD_IDS: '3, 1,1' })).shards, { count: 4, ids: [1, 3] });
+    assert.deepEqual(parseConfig(env({ SHARD_COUNT: 'AUTO', SHARD_IDS: '2' })).shards, { count: 'auto', ids: [2] });
+  });
+
+  test('shards outside the count, and counts or ids that are not whole numbers, are problems', () => {
+    assert.match(problemAbout(configError(env({ SHARD_COUNT: '2', SHARD_IDS: '0,2,5' })), 'SHARD_IDS'), /below SHARD_COUNT \(2\); not valid: 2, 5/);
+    assert.match(problemAbout(configError(env({ SHARD_COUNT: '0' })), 'SHARD_COUNT'), /"auto" or a whole number/);
+    assert.match(problemAbout(configError(env({ SHARD_COUNT: 'two' })), 'SHARD_COUNT'), /got "two"/);
+    assert.match(problemAbout(configError(env({ SHARD_IDS: '0,x' })), 'SHARD_IDS'), /not valid: x/);
+  });
+
+  test('a gateway-only or worker-only process needs a shared (Redis) store', () => {
+    for (const role of ['gateway', 'worker']) {
+      assert.match(problemAbout(configError(env({ BOT_ROLE: role })), 'BOT_ROLE'), /must be all on SQLite.*needs a shared store \(STORE_URL=redis/);
+      assert.equal(parseConfig(env({ BOT_ROLE: role, STORE_URL: REDIS })).role, role);
+    }
+    assert.match(problemAbout(configError(env({ BOT_ROLE: 'both' })), 'BOT_ROLE'), /one of gateway, worker, all/);
+  });
+});

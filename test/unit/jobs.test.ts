@@ -155,25 +155,28 @@ describe('reconciliation of usage with jobs', () => {
     const calls: string[] = [];
     const jobs = {
       isLive: (id: string) => id === 'live',
-      resume: (job: Job) => void calls.push(`resume ${job.id} (${usage.settled.length} settled by then)`),
-      interrupted: async (job: Job) => void calls.push(`interrupted ${job.id}`),
+      carryOn: async (job: Job) => {
+        const how = job.state === 'starting' ? 'interrupted' : 'resumed';
+        calls.push(`${how} ${job.id} (${usage.settled.length} settled by then)`);
+        return how;
+      },
     };
     const reconciler = new Reconciler({ usage, store, jobs, logger: quiet, now: () => T0 + 60_000 });
     const summary = await reconciler.run(30_000);
-    assert.deepEqual(summary, { resumed: 2, interrupted: 1, settled: 2, refunded: 1 });
+    assert.deepEqual(summary, { resumed: 2, interrupted: 1, submitted: 0, settled: 2, refunded: 1 });
     assert.deepEqual(usage.settled, [
       ['never-stored', 'refunded'],
       ['delivered', 'delivered'],
       ['billed', 'billed'],
     ]);
-    assert.deepEqual(calls, ['interrupted starting', 'resume running (3 settled by then)', 'resume delivering (3 settled by then)']);
+    assert.deepEqual(calls, ['interrupted starting (3 settled by then)', 'resumed running (3 settled by then)', 'resumed delivering (3 settled by then)']);
   });
 
   test('while the bot runs, a settlement that failed is made by the next periodic pass', async () => {
     const store = new JobStore(new Keyv(), new Keyv());
     await store.save(markDelivered(markDelivering(markRunning(aJob('done'), 'p', T0), result, T0), outcome, T0));
     const usage = fakeUsage([reservation('done')]);
-    const reconciler = new Reconciler({ usage, store, jobs: { isLive: () => false, resume() {}, interrupted: async () => {} }, logger: quiet, now: () => T0 + 120_000 });
+    const reconciler = new Reconciler({ usage, store, jobs: { isLive: () => false, carryOn: async () => 'resumed' as const }, logger: quiet, now: () => T0 + 120_000 });
     reconciler.startPeriodic(20, 60_000);
     usage.failNext(1);
     try {

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { shardFor, type FakeInteraction } from '../fakes/discord.js';
+import type { BotProcess } from '../support/bot-process.js';
+import { redisMissing } from '../support/redis.js';
+import { admin, askForVideo, firstAnswer, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
+import { eventually, startWorld, waitSettled, type World } from '../support/world.js';
+
+/** A feed that reports progress `steps` times before the video is ready. */
+const slowFeed = (steps: number) => [...Array.from({ length: steps }, (_, i) => ({ status: 'processing', progress: Math.round((i / steps) * 100) })), { status: 'finished' }];
+
+/** Which of `bots` claimed the interaction (logged at debug level by each process's router). */
+function answeredBy(bots: BotProcess[], interaction: FakeInteraction): BotProcess[] {
+  return bots.filter((bot) => bot.entries.some((entry) => entry.msg === 'answering an interaction' && entry.interaction === interaction.id));
+}
+
+async function burst(world: World, users: string[], prompt: string): Promise<FakeInteraction[]> {
+  const interactions = await Promise.all(users.map((user, i) => askForVideo(world, user, `${prompt} ${i}`)));
+  await Promise.all(interactions.map((interaction) => interaction.waitFor((i) => i.callbacks.length > 0, 15_000)));
+  return interactions;
+}
+
+/** Every interaction answered by exactly one process, and both processes answered some. */
+function assertSharedBetween(bots: BotProcess[], interactions: FakeInteraction[]): void {
+  const owners = interactions.map((interaction) => answeredBy(bots, interaction));
+  assert.ok(
+    owners.every((claimed) => claimed.length === 1),
+    'each interaction is claimed by one process',
+  );
+  for (const bot of bots) assert.ok(owners.some(([owner]) => owner === bot), 'both processes answered some of the commands');
+  assert.ok(
+    interactions.every((interaction) => interaction.callbacks.length === 1),
+    'each interaction has exactly one response',
+  );
+}
+
+describe('two gateway processes on one Redis, both running the server’s shard', { skip: redisMissing() }, () => {
+  let world: World;
+  let bots: BotProcess[];
+
+  before(async () => {
+    // The server's events reach both processes: the first runs both shards, the second only the
+    // server's (as in a rolling deploy), so every command arrives at both and is claimed once.
+    world = await startWorld({ SHARD_COUNT: '2', DEFAULT_DAILY_LIMIT: '5', DEFAULT_MAX_CONCURRENT: 'unlimited', MAX_QUEUED_PER_USER: '0', GLOBAL_DAILY_CAP: '15' }, { recommendedShards: 2 }, 'redis');
+    const shard = shardFor(world.discord.guildId, 2);
+    const second = await world.startProcess({ SHARD_IDS: String(shard) });
+    bots = [world.bot, second];
+    await eventually(() => world.discord.gatewaySessions().filter((session) => session.connected && session.shard[0] === shard).length === 2, 10_000, 'both sessions on the shard');
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  /** 100 commands at once from `users` (one each) through both processes: exactly 5 accepted and 5 generate calls. */
+  async function exactlyFiveOf(users: string[], prompt: string): Promise<void> {
+    const before = world.pika.generateCalls.length;
+    const interactions = await burst(world, users, prompt);
+    const accepted = interactions.filter((interaction) => interaction.callbacks[0]!.type === 5);
+    assert.equal(accepted.length, 5);
+    assert.ok(interactions.filter((i) => i.callbacks[0]!.type === 4).every((i) => i.ephemeral), 'refusals are ephemeral first answers');
+    await Promise.all(accepted.map((interaction) => waitSettled(interaction, 20_000)));
+    assert.equal(world.pika.generateCalls.length - before, 5);
+    assertSharedBetween(bots, interactions);
+  }
+  const hundred = (who: () => string) => Array.from({ length: 100 }, who);
+
+  test('100 commands at once from one user with 5 videos left: exactly 5 generate calls, answered once each through both processes', async () => {
+    const user = newUserId();
+    await exactlyFiveOf(hundred(() => user), 'one user');
+  });
+
+  test('a server cap of 5 more: 100 members at once make exactly 5 generate calls', async () => {
+    await admin(world, 'limits', { server_daily: 10 });
+    await exactlyFiveOf(hundred(newUserId), 'server cap');
+  });
+
+  test('the operator’s global cap (15, 10 used): 100 members at once make exactly 5 generate calls', async () => {
+    await admin(world, 'limits', { server_daily: -1 });
+    await exactlyFiveOf(hundred(newUserId), 'global cap');
+  });
+
+  test('a block made through one process refuses the member on the other at once', async () => {
+    const member = newUserId();
+    const before = world.pika.generateCalls.length;
+    const block = await world.discord.chatInput({ name: 'pika-admin', subcommand: 'user block', options: { user: member }, memberPermissions: MODERATOR_PERMISSIONS });
+    assert.match(await firstAnswer(block), /^Done: blocked/);
+    const [blocker] = answeredBy(bots, block);
+    assert.ok(blocker, 'one process made the block');
+    // Both processes have the server's settings cached from the bursts above; the other must drop its copy at once.
+    let reachedOther = false;
+    for (let attempt = 0; attempt < 40 && !reachedOther; attempt++) {
+      const ask = await askForVideo(world, member, `blocked ${attempt}`);
+      assert.match(await firstAnswer(ask), /A moderator has blocked you/);
+      assert.equal(ask.ephemeral, true);
+      reachedOther = answeredBy(bots, ask)[0] !== blocker;
+    }
+    assert.ok(reachedOther, 'a command reached the process that did not make the block');
+    assert.equal(world.pika.generateCalls.length, before);
+  });
+});
+
+describe('a gateway-only process and worker-only processes on one Redis', { skip: redisMissing() }, () => {
+  let world: World;
+
+  before(async () => {
+    world = await startWorld({ BOT_ROLE: 'gateway', POLL_INTERVAL_MS: '60', DEFAULT_MAX_CONCURRENT: '1' }, {}, 'redis');
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('a worker delivers the gateway’s jobs; killed with -9 holding 10, another worker delivers all 10 with no extra generate call', async () => {
+    const first = await world.startProcess({ BOT_ROLE: 'worker' });
+    const before = world.pika.generateCalls.length;
+    for (let i = 0; i < 10; i++) world.pika.nextTask({ feed: slowFeed(120) });
+    const users = Array.from({ length: 10 }, () => newUserId());
+    const interactions = await burst(world, users, 'worker');
+    assert.ok(interactions.every((interaction) => interaction.callbacks[0]!.type === 5), 'all 10 accepted');
+    await eventually(() => world.pika.generateCalls.length === before + 10, 10_000, '10 generate calls');
+    const taken = () => first.entries.filter((entry) => entry.msg === 'took a job from the pipeline').length;
+    assert.equal(taken(), 10, 'the worker took every job');
+    assert.equal(world.bot.entries.filter((entry) => entry.msg === 'task started').length, 0, 'the gateway started none itself');
+    await eventually(() => interactions.every((interaction) => /Generating/.test(String(interaction.original?.embeds[0]?.title ?? ''))), 10_000, 'progress shown by the worker');
+
+    const second = await world.startProcess({ BOT_ROLE: 'worker' });
+    await first.stop('SIGKILL');
+    await Promise.all(interactions.map((interaction) => waitSettled(interaction, 30_000)));
+    for (const interaction of interactions) {
+      assert.match(String(interaction.original!.embeds[0].title), /done/);
+      assert.equal(interaction.original!.attachments.length, 1);
+    }
+    assert.equal(world.pika.generateCalls.length - before, 10, 'no generate call was repeated');
+    assert.equal(second.entries.filter((entry) => entry.msg === 'took a job from the pipeline' && entry.state === 'running').length, 10);
+    const settled = () => world.bots.flatMap((bot) => bot.entries).filter((entry) => entry.msg === 'job settled');
+    await eventually(() => settled().length >= 10, 10_000, '10 settlements');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(settled().length, 10, 'every reservation settled once');
+    assert.ok(settled().every((entry) => entry.outcome === 'delivered'));
+  });
+
+  test('✖ Cancel pressed through the gateway reaches the worker that holds the queued job', async () => {
+    if (!world.bots.some((bot) => bot.running && bot !== world.bot)) await world.startProcess({ BOT_ROLE: 'worker' });
+    const user = newUserId();
+    const before = world.pika.generateCalls.length;
+    world.pika.nextTask({ feed: slowFeed(30) });
+    const running = await askForVideo(world, user, 'cancel running');
+    await eventually(() => world.pika.generateCalls.length === before + 1, 10_000, 'the first generate call');
+    const waiting = await askForVideo(world, user, 'cancel me');
+    await waiting.waitFor((i) => i.original?.components?.[0]?.components?.[0]?.label === 'Cancel', 10_000);
+    const click = await world.discord.component({ message: waiting.original!, customId: waiting.original!.components[0].components[0].custom_id, userId: user });
+    await click.waitFor((i) => i.callbacks.length > 0, 10_000);
+    assert.equal(click.callbacks[0]!.type, 6, 'acknowledged: the job was cancelled where it waited');
+    await waiting.waitFor((i) => /Cancelled by/.test(i.original?.embeds[0]?.description ?? ''), 5000);
+    await waitSettled(running, 20_000);
+    assert.equal(world.pika.generateCalls.length, before + 1, 'the cancelled job never reached Pika');
+  });
+});
