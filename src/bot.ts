@@ -43,6 +43,8 @@ export interface RunningBot {
 }
 
 const INTERACTION_LIFETIME_MS = 15 * 60_000;
+/** A job's claim to its one generate call outlives any job (queued, then polled up to TASK_TIMEOUT_MS). */
+const GENERATE_CLAIM_MS = 3 * 24 * 3600_000;
 /** How long shutdown waits for deliveries already under way. */
 const DRAIN_TIMEOUT_MS = 7000;
 /** Deliveries (download, then upload) in progress at once. */
@@ -110,7 +112,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const replies = new ReplyWriter({ rest, apiUrl: client.options.rest?.api ?? 'https://discord.com/api', botToken: config.discordToken, now });
   const mediaDispatcher = createMediaDispatcher(config.allowedPrivateMediaHosts);
   const downloads = await mkdtemp(join(tmpdir(), 'pika-discord-videos-'));
-  const jobStore = new JobStore(storage.namespace('jobs'), storage.namespace('job-index'));
+  const jobStore = new JobStore(storage.namespace('jobs'), storage.namespace('job-index'), storage.mutex());
   const deliveryScheduler = new PollScheduler({
     concurrency: DELIVERY_CONCURRENCY,
     now,
@@ -131,6 +133,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     // The admission is made below; the queue asks it only once a job's turn comes.
     gate: { recheck: (job) => admission.recheck(job), ticket: async () => (await breaker.admit()) ?? undefined },
     ...(pipeline ? { pipeline } : {}),
+    claimGenerate: (id) => storage.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS),
     pika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
@@ -218,16 +221,16 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const recovered = await reconciler.run(pipeline ? RECONCILE_GRACE_MS : 0);
   logger.info('resumed after restart', { ...recovered, reconcileMs: Math.round(performance.now() - reconcileStart) });
   reconciler.startPeriodic(config.reconcileIntervalMs, RECONCILE_GRACE_MS);
-  if (pipeline && worksJobs) pipeline.startWorking(jobs);
   const history = new HistoryRetention(jobStore, config.jobRetentionDays, logger, now);
   history.start();
   if (runsGateway) {
     Object.assign(client.options, await resolveShards(config.shards, rest));
     logger.info('connecting to the gateway', { role: config.role, shards: client.options.shards, shardCount: client.options.shardCount });
     await client.login(config.discordToken);
-  } else {
-    logger.info('working jobs without a gateway', { role: config.role });
   }
+  // Only once the process is sure to run: a worker that took jobs and then failed to start would cut their starts off.
+  if (pipeline && worksJobs) pipeline.startWorking(jobs);
+  if (!runsGateway) logger.info('working jobs without a gateway', { role: config.role });
 
   return {
     client,
@@ -237,10 +240,13 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
       deliveryScheduler.stop();
       history.stop();
       await reconciler.stop();
-      // The pipeline takes no new job from here; the ones this process carries are handed back once the service has stopped.
-      const pipelineClosed = pipeline?.close();
+      // The pipeline gives this process no new job from here; the ones it carries go back once the service has stopped.
+      const workStopped = pipeline?.stopWorking();
       await Promise.race([jobs.stop(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
-      await pipelineClosed;
+      // Whatever the drain did not finish goes back too, for a worker that stays.
+      jobs.handBack();
+      await workStopped;
+      await pipeline?.close();
       await rm(downloads, { recursive: true, force: true });
       await mediaDispatcher.close();
       await client.destroy();

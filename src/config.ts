@@ -149,7 +149,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     reconcileIntervalMs: reader.integer('RECONCILE_INTERVAL_MS', 60_000, 100, 3600_000),
     role: reader.choice('BOT_ROLE', BOT_ROLES, 'all'),
     shards: { count: reader.shardCount('SHARD_COUNT'), ids: reader.shardIds('SHARD_IDS') },
-    jobLockMs: reader.integer('JOB_LOCK_MS', 10_000, 500, 600_000),
+    // At most 20 s, so a dead worker's jobs are taken over within 30 s.
+    jobLockMs: reader.integer('JOB_LOCK_MS', 10_000, 500, 20_000),
     workerConcurrency: reader.integer('WORKER_CONCURRENCY', 500, 1, 10_000),
     defaults: {
       model: reader.choice('DEFAULT_MODEL', MODELS, '1.5'),

@@ -5,6 +5,7 @@ import { createClient, createClientPool, type RedisClientPoolType, type RedisCli
 import Keyv from 'keyv';
 import { RedisBreakerState } from './pika/redis-breaker-state.js';
 import { RedisBus } from './redis-bus.js';
+import { RedisMutex } from './redis-mutex.js';
 import type { StoreHolder } from './storage.js';
 import type { Store } from './store.js';
 import { RedisGuildSettingsRecords } from './usage/redis-guild-settings-records.js';
@@ -39,6 +40,7 @@ export interface RedisStoreEvents {
 export class RedisStore implements Store {
   private readonly spaces = new Map<string, Keyv>();
   private readonly breakers = new Map<string, RedisBreakerState>();
+  private locks: RedisMutex | undefined;
   /** Made once the store is, over its own `guild-settings` namespace. */
   private settings!: RedisGuildSettingsRecords;
 
@@ -106,6 +108,11 @@ export class RedisStore implements Store {
 
   guildSettingsRecords(): RedisGuildSettingsRecords {
     return this.settings;
+  }
+
+  mutex(): RedisMutex {
+    this.locks ??= new RedisMutex(this.client);
+    return this.locks;
   }
 
   /** SET NX PX: the first process to set the key wins; it lapses after `ttlMs`. */

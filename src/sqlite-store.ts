@@ -1,3 +1,4 @@
+import { KeyedMutex } from './util/keyed-mutex.js';
 import type Keyv from 'keyv';
 import { LocalClaims } from './local-claims.js';
 import { LocalBreakerState } from './pika/breaker-state.js';
@@ -13,6 +14,7 @@ import { KeyvUsageBackend } from './usage/usage-store.js';
 export class SqliteStore implements Store {
   private readonly breakers = new Map<string, LocalBreakerState>();
   private readonly claims = new LocalClaims();
+  private readonly locks = new KeyedMutex();
   private settings: KeyvGuildSettingsRecords | undefined;
 
   private constructor(private readonly storage: Storage) {}
@@ -37,6 +39,10 @@ export class SqliteStore implements Store {
       this.breakers.set(name, state);
     }
     return state;
+  }
+
+  mutex(): KeyedMutex {
+    return this.locks;
   }
 
   guildSettingsRecords(): KeyvGuildSettingsRecords {

@@ -1,5 +1,7 @@
 import type Keyv from 'keyv';
+import { isRedisUrl } from './config.js';
 import type { Logger } from './logger.js';
+import type { KeyedMutex } from './util/keyed-mutex.js';
 import type { BreakerStateStore } from './pika/breaker-state.js';
 import type { RedisBus } from './redis-bus.js';
 import { RedisStore } from './redis-store.js';
@@ -26,6 +28,8 @@ export interface Store {
    * reached in time (a StoreTimeoutError, or the client's error: `isStoreError` knows both).
    */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** Runs read-modify-writes of records one at a time per key, across every process on the store. */
+  mutex(): Pick<KeyedMutex, 'runExclusive'>;
   /** Word between the processes sharing the store (Redis pub/sub); absent where one process has it to itself. */
   readonly bus?: Pick<RedisBus, 'publish' | 'subscribe'>;
   /** Closes every connection (the subscriber and pools of a Redis store too). */
@@ -34,7 +38,7 @@ export interface Store {
 
 /** Opens the store `STORE_URL` names: `sqlite://path` (the default) or `redis://` / `rediss://`. */
 export async function openStore(url: string, logger: Logger): Promise<Store> {
-  if (/^rediss?:\/\//i.test(url)) {
+  if (isRedisUrl(url)) {
     return RedisStore.open(url, {
       connectionFailed: (error) => logger.warn('the Redis connection failed; reconnecting', { error }),
       notRecorded: (what, error) => logger.warn(`could not record ${what} in Redis`, { error }),

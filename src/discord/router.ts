@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { AppContext } from '../context.js';
 import { UserError } from '../errors.js';
@@ -9,6 +10,9 @@ import type { ComponentHandler } from './component.js';
 import { decodeComponentId } from './custom-ids.js';
 import { NO_PINGS } from './messages.js';
 import { describeRefusal } from './refusals.js';
+
+/** How long a process that is stopping lets another claim an interaction first (well inside Discord's 3 s). */
+const YIELD_WHILE_STOPPING_MS = 1000;
 
 /**
  * Sends each interaction to its command, button or modal handler and is the one error boundary: a refusal (a UserError, or
@@ -37,6 +41,8 @@ export class InteractionRouter {
    * meets the same store and says so, and nothing is reserved while it is down.
    */
   private async claimed(interaction: Interaction): Promise<boolean> {
+    // Shutting down: a process that stays and runs the same shard answers it, if there is one.
+    if (!this.accepting) await sleep(YIELD_WHILE_STOPPING_MS);
     try {
       const mine = await this.claim(interaction.id);
       this.ctx.logger.debug(mine ? 'answering an interaction' : 'another process answers this interaction', { interaction: interaction.id });

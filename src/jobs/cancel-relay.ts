@@ -4,8 +4,8 @@ import type { RedisBus } from '../redis-bus.js';
 import type { CancelOutcome, JobService } from './job-service.js';
 
 const REQUESTS = 'pika:jobs:cancel';
-/** How long a Cancel press waits for the process carrying the job to answer. */
-const ANSWER_TIMEOUT_MS = 2000;
+/** How long a Cancel press waits for the process carrying the job to answer: its first response is due within Discord's 3 s. */
+const ANSWER_TIMEOUT_MS = 1500;
 
 interface CancelRequest {
   id: string;

@@ -2,7 +2,9 @@ import { Queue, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
-const QUEUE_NAME = 'pika-jobs';
+const QUEUE_NAME = 'jobs';
+/** BullMQ's keys live beside the bot's own, under `pika:`. */
+const PREFIX = 'pika:bullmq';
 /** Times a job may be taken over from a worker that stopped renewing its hold before BullMQ gives up on it. */
 const MAX_TAKEOVERS = 50;
 /** A worker that failed unexpectedly (the store did not answer, say) is retried this often, then left to reconciliation. */
@@ -60,6 +62,7 @@ export class JobPipeline {
     await connection.connect();
     const queue = new Queue(QUEUE_NAME, {
       connection,
+      prefix: PREFIX,
       defaultJobOptions: {
         attempts: ATTEMPTS,
         backoff: { type: 'exponential', delay: FIRST_RETRY_MS },
@@ -104,10 +107,14 @@ export class JobPipeline {
           throw new WaitingError();
         }
       },
-      { connection: this.connection, concurrency, lockDuration: lockMs, stalledInterval: Math.max(250, Math.floor(lockMs / 2)), maxStalledCount: MAX_TAKEOVERS },
+      { connection: this.connection, prefix: PREFIX, concurrency, lockDuration: lockMs, stalledInterval: Math.max(250, Math.floor(lockMs / 2)), maxStalledCount: MAX_TAKEOVERS },
     );
     this.worker.on('error', (error) => logger.warn('job worker error', { error }));
-    this.worker.on('failed', (queued, error) => logger.warn('a job failed at its worker; it will be tried again', { job: queued?.data.id, error }));
+    this.worker.on('failed', (queued, error) => {
+      if (error instanceof WaitingError) return;
+      const willRetry = queued !== undefined && queued.attemptsMade < (queued.opts.attempts ?? 1);
+      logger.warn(willRetry ? 'a job failed at its worker; it will be tried again' : 'a job failed at its worker; reconciliation will queue it again', { job: queued?.data.id, error });
+    });
     this.worker.on('lockRenewalFailed', (ids) => {
       for (const id of ids) {
         logger.warn('lost the hold on a job; another worker may take it', { job: id });
@@ -117,8 +124,12 @@ export class JobPipeline {
   }
 
   /** Stops taking jobs; the promise settles once the jobs being worked on are ended or handed back. */
-  async close(): Promise<void> {
+  async stopWorking(): Promise<void> {
     await this.worker?.close();
+  }
+
+  /** Closes the queue: after stopWorking, and once nothing more is submitted. */
+  async close(): Promise<void> {
     await this.queue.close();
     this.connection.disconnect();
   }

@@ -46,6 +46,8 @@ export interface JobServiceDeps {
    * carried by whichever worker takes them. Without it (SQLite) this process carries its own.
    */
   pipeline?: Pick<JobPipeline, 'submit' | 'ensure'>;
+  /** True for the first claim of a job's one generate call, across every process on the store. */
+  claimGenerate: (id: string) => Promise<boolean>;
   pollScheduler: PollScheduler;
   deliveryScheduler: PollScheduler;
   poller: Omit<PollerDeps, 'logger' | 'now'>;
@@ -93,6 +95,8 @@ export class JobService {
   private readonly deliveries = new Set<DeliveryRun>();
   /** Workers of the pipeline waiting for the end of a job this process carries. */
   private readonly turns = new Map<string, (outcome: WorkOutcome) => void>();
+  /** Jobs another worker took over from this process: nothing more of theirs is written here. */
+  private readonly released = new Set<string>();
   private stopping = false;
 
   private readonly hooks: JobHooks = {
@@ -156,13 +160,7 @@ export class JobService {
    * version, or undefined when the job no longer exists. Queued with the job's other writes.
    */
   annotate(id: string, change: (job: Job) => Job): Promise<Job | undefined> {
-    return this.writes.runExclusive([id], async () => {
-      const job = await this.deps.store.get(id);
-      if (!job || !isEnded(job)) return undefined;
-      const next = change(job);
-      await this.deps.store.save(next);
-      return next;
-    });
+    return this.writes.runExclusive([id], () => this.deps.store.change(id, (job) => (isEnded(job) ? change(job) : undefined)));
   }
 
   /**
@@ -231,16 +229,23 @@ export class JobService {
     if (this.stopping) return 'released';
     const job = this.live.get(id) ?? (await this.deps.store.get(id));
     if (!job || isEnded(job)) return 'ended';
+    // Given a job again that this process had lost its hold on: the earlier turn is over.
+    this.finishTurn(id, 'released');
+    this.released.delete(id);
     const turn = new Promise<WorkOutcome>((resolve) => this.turns.set(id, resolve));
     if (!this.live.has(id)) {
       this.deps.logger.info('took a job from the pipeline', { job: id, state: job.state });
-      void this.carryHere(job);
+      void this.carryHere(job).catch((error: unknown) => {
+        this.deps.logger.error('could not carry on a job from the pipeline; handing it back', { job: id, error });
+        this.finishTurn(id, 'released');
+      });
     }
     return turn;
   }
 
   /** The hold on a job was lost to another worker: this process stops working on it and writes nothing more. */
   relinquish(id: string): void {
+    this.released.add(id);
     this.live.delete(id);
     this.stored.delete(id);
     void this.queue.remove(id);
@@ -342,15 +347,25 @@ export class JobService {
     poll.showProgress({ status: 'starting', progress: 0, posterUrl: undefined });
 
     let body;
+    let mine: boolean;
     try {
       body = buildGenerateBody(request, await this.deps.resolveImages(request));
       // Not retried: with no record stored, nothing may be sent, and the user is told at once.
       await this.write(this.live.get(id)!, { retry: false });
+      // Whatever a pipeline's holds say, one process alone may ever send this job's generate.
+      mine = await this.deps.claimGenerate(id);
     } catch (error) {
       log.warn('request could not be prepared', { error });
       ticket.release();
       await poll.stopProgress();
       return this.end(id, (current) => markFailed(current, failureBeforeStart(error), now()));
+    }
+
+    if (!mine) {
+      log.warn('another process is starting this job; leaving it to them');
+      ticket.release();
+      await poll.stopProgress();
+      return this.relinquish(id);
     }
 
     let pikaTaskId: string;
@@ -364,6 +379,11 @@ export class JobService {
       return this.end(id, (current) => markFailed(current, failureBeforeStart(error), now()));
     }
     log.info('task started', { pikaTaskId });
+    if (this.released.has(id)) {
+      // Its new holder found it `starting` and ended it as interrupted (billed): the video cannot reach anyone now.
+      log.error('a task started after another worker took the job over; its video is lost', { pikaTaskId });
+      return;
+    }
     // The video is paid for now: its task id must reach the store, or a restart would call it lost.
     await this.update(id, (current) => markRunning(current, pikaTaskId, now()));
     this.deps.pollScheduler.add(poll, config.pollIntervalMs);
@@ -457,6 +477,7 @@ export class JobService {
   private write(job: Job, { retry = true } = {}): Promise<void> {
     return this.writes.runExclusive([job.id], async () => {
       for (let attempt = 0; ; attempt++) {
+        if (this.released.has(job.id)) return;
         const newest = this.live.get(job.id) ?? job;
         try {
           await this.deps.store.save(newest, { first: !this.stored.has(job.id) });
@@ -502,13 +523,16 @@ export class JobService {
     if (job.state === 'delivered' && job.startedAt !== undefined && job.result) this.queue.recordDuration(job.result.finishedAt - job.startedAt);
     // Its end may free the user's slot (settled above) or the provider's: the next in line can start.
     void this.queue.pump();
-    await this.queue.closeView(id);
-    // The ended job no longer holds the interaction token; the version before its end does.
-    const shownOn = job.state === 'failed' ? await this.showFailure(job, before.reply) : job.outcome;
-    // Whoever cancels is looking at it.
-    if (shownOn?.where === 'reply' && job.failure?.code !== 'cancelled') await this.notify(job, before.reply, shownOn.messageUrl);
-    this.events.emit('ended', job);
-    this.finishTurn(id, 'ended');
+    try {
+      await this.queue.closeView(id);
+      // The ended job no longer holds the interaction token; the version before its end does.
+      const shownOn = job.state === 'failed' ? await this.showFailure(job, before.reply) : job.outcome;
+      // Whoever cancels is looking at it.
+      if (shownOn?.where === 'reply' && job.failure?.code !== 'cancelled') await this.notify(job, before.reply, shownOn.messageUrl);
+      this.events.emit('ended', job);
+    } finally {
+      this.finishTurn(id, 'ended');
+    }
   }
 
   private async showFailure(job: Job, reply: ReplyTarget, { tryAgain = canTryAgain(job) } = {}): Promise<{ where: 'reply' | 'channel'; messageUrl: string } | undefined> {
@@ -552,6 +576,11 @@ export class JobService {
     await Promise.allSettled([...this.underWay]);
     await Promise.allSettled([...this.deliveries].map((run) => run.abandon()));
     // What is still in progress goes back to the pipeline, for a worker that stays.
+    this.handBack();
+  }
+
+  /** Gives every job this process carries for the pipeline back to it (shutting down), whatever is still under way. */
+  handBack(): void {
     for (const id of [...this.turns.keys()]) this.finishTurn(id, 'released');
   }
 

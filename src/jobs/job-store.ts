@@ -31,15 +31,33 @@ export interface HistoryPage {
  * reservation with the same id, and those are indexed.
  */
 export class JobStore {
-  private readonly indexMutex = new KeyedMutex();
-
+  /**
+   * @param indexMutex serializes the read-modify-writes of indexes and annotations: across every
+   *   process on a shared store (a history is written to by the gateway that took a command and
+   *   the worker that ended it).
+   */
   constructor(
     private readonly records: Keyv,
     private readonly index: Keyv,
+    private readonly indexMutex: Pick<KeyedMutex, 'runExclusive'> = new KeyedMutex(),
   ) {}
 
   get(id: string): Promise<Job | undefined> {
     return this.records.get<Job>(id);
+  }
+
+  /**
+   * Changes a stored job in place, one change at a time across processes (a deletion noted by a
+   * gateway, a notification by a worker); answers the new version, or undefined where `change`
+   * declines (answers undefined) or the job is gone.
+   */
+  change(id: string, change: (job: Job) => Job | undefined): Promise<Job | undefined> {
+    return this.indexMutex.runExclusive([`job:${id}`], async () => {
+      const job = await this.records.get<Job>(id);
+      const next = job && change(job);
+      if (next) await this.records.set(id, next);
+      return next;
+    });
   }
 
   /** Stores the job; a `first` save enters it in its requester's history, an ended one goes in the index of its hour. */

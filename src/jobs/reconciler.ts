@@ -51,9 +51,11 @@ export class Reconciler {
     const summary: Reconciliation = { resumed: 0, interrupted: 0, submitted: 0, settled: 0, refunded: 0 };
     const toCarryOn: Job[] = [];
     for (const reservation of await usage.openReservations()) {
-      if (jobs.isLive(reservation.id) || now() - reservation.startedAt < graceMs) continue;
+      if (jobs.isLive(reservation.id)) continue;
       const job = await store.get(reservation.id);
       if (!job) {
+        // Only a command whose job is about to be stored is this young: not refunded yet.
+        if (now() - reservation.startedAt < graceMs) continue;
         if (await usage.settle(reservation, 'refunded')) summary.refunded++;
       } else if (isEnded(job)) {
         if (await usage.settle(reservation, settlementFor(job))) summary.settled++;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { shardFor, type FakeInteraction } from '../fakes/discord.js';
 import type { BotProcess } from '../support/bot-process.js';
 import { redisMissing } from '../support/redis.js';
-import { admin, askForVideo, firstAnswer, MODERATOR_PERMISSIONS, newUserId } from '../support/users.js';
+import { admin, askForVideo, firstAnswer, MODERATOR_PERMISSIONS, newUserId, quota } from '../support/users.js';
 import { eventually, startWorld, waitSettled, type World } from '../support/world.js';
 
 /** A feed that reports progress `steps` times before the video is ready. */
@@ -39,9 +39,10 @@ describe('two gateway processes on one Redis, both running the server’s shard'
   let bots: BotProcess[];
 
   before(async () => {
-    // The server's events reach both processes: the first runs both shards, the second only the
-    // server's (as in a rolling deploy), so every command arrives at both and is claimed once.
-    world = await startWorld({ SHARD_COUNT: '2', DEFAULT_DAILY_LIMIT: '5', DEFAULT_MAX_CONCURRENT: 'unlimited', MAX_QUEUED_PER_USER: '0', GLOBAL_DAILY_CAP: '15' }, { recommendedShards: 2 }, 'redis');
+    // The server's events reach both processes: the first runs both of the shards Discord
+    // recommends (SHARD_COUNT=auto), the second only the server's (as in a rolling deploy), so
+    // every command arrives at both and is claimed once.
+    world = await startWorld({ DEFAULT_DAILY_LIMIT: '5', DEFAULT_MAX_CONCURRENT: 'unlimited', MAX_QUEUED_PER_USER: '0', GLOBAL_DAILY_CAP: '15' }, { recommendedShards: 2 }, 'redis');
     const shard = shardFor(world.discord.guildId, 2);
     const second = await world.startProcess({ SHARD_IDS: String(shard) });
     bots = [world.bot, second];
@@ -49,6 +50,12 @@ describe('two gateway processes on one Redis, both running the server’s shard'
   });
   after(async () => {
     await world?.close();
+  });
+
+  test('SHARD_COUNT=auto runs the shards Discord recommends; SHARD_IDS picks some of them', () => {
+    const plan = (bot: BotProcess) => bot.entries.find((entry) => entry.msg === 'connecting to the gateway');
+    assert.deepEqual([plan(bots[0]!)?.shards, plan(bots[0]!)?.shardCount], [[0, 1], 2]);
+    assert.deepEqual([plan(bots[1]!)?.shards, plan(bots[1]!)?.shardCount], [[shardFor(world.discord.guildId, 2)], 2]);
   });
 
   /** 100 commands at once from `users` (one each) through both processes: exactly 5 accepted and 5 generate calls. */
@@ -67,6 +74,10 @@ describe('two gateway processes on one Redis, both running the server’s shard'
   test('100 commands at once from one user with 5 videos left: exactly 5 generate calls, answered once each through both processes', async () => {
     const user = newUserId();
     await exactlyFiveOf(hundred(() => user), 'one user');
+    // The two processes wrote the user's history at once: none of the five is missing from it.
+    const history = await world.discord.chatInput({ name: 'pika', subcommand: 'history', userId: user });
+    await history.waitFor((i) => i.callbacks.length > 0, 10_000);
+    assert.equal(history.callbacks[0]!.data.embeds[0].fields.length, 5);
   });
 
   test('a server cap of 5 more: 100 members at once make exactly 5 generate calls', async () => {
@@ -103,7 +114,7 @@ describe('a gateway-only process and worker-only processes on one Redis', { skip
   let world: World;
 
   before(async () => {
-    world = await startWorld({ BOT_ROLE: 'gateway', POLL_INTERVAL_MS: '60', DEFAULT_MAX_CONCURRENT: '1' }, {}, 'redis');
+    world = await startWorld({ BOT_ROLE: 'gateway', POLL_INTERVAL_MS: '60', DEFAULT_MAX_CONCURRENT: '1', DEFAULT_DAILY_LIMIT: '2' }, {}, 'redis');
   });
   after(async () => {
     await world?.close();
@@ -136,6 +147,27 @@ describe('a gateway-only process and worker-only processes on one Redis', { skip
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(settled().length, 10, 'every reservation settled once');
     assert.ok(settled().every((entry) => entry.outcome === 'delivered'));
+    for (const user of users) assert.match(await quota(world, user), /Today: 1 video left[\s\S]*In progress: 0/);
+  });
+
+  test('kill -9 of a worker while its generate call is under way: another worker ends the job as interrupted and never sends it again', async () => {
+    const first = world.bots.find((bot) => bot.running && bot !== world.bot) ?? (await world.startProcess({ BOT_ROLE: 'worker' }));
+    const user = newUserId();
+    const before = world.pika.generateCalls.length;
+    world.pika.nextTask({ generateDelayMs: 5000, feed: slowFeed(2) });
+    const interaction = await askForVideo(world, user, 'cut off');
+    await eventually(() => world.pika.generateCalls.length === before + 1, 10_000, 'the generate call');
+    const second = await world.startProcess({ BOT_ROLE: 'worker' });
+    await first.stop('SIGKILL');
+    await waitSettled(interaction, 30_000);
+    assert.ok(second.entries.some((entry) => entry.msg === 'took a job from the pipeline' && entry.state === 'starting'));
+    assert.match(String(interaction.original!.embeds[0].title), /^❌/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(world.pika.generateCalls.length, before + 1, 'generate was not sent again');
+    // Its outcome is unknown, so it is settled once, as billed.
+    const job = second.entries.find((entry) => entry.msg === 'took a job from the pipeline' && entry.state === 'starting')!.job;
+    const settled = world.bots.flatMap((bot) => bot.entries).filter((entry) => entry.msg === 'job settled' && entry.job === job);
+    assert.deepEqual(settled.map((entry) => [entry.outcome, entry.failure]), [['billed', 'interrupted_start']]);
   });
 
   test('✖ Cancel pressed through the gateway reaches the worker that holds the queued job', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { queueJobId } from '../../src/jobs/job-pipeline.js';
 import { resolveShards } from '../../src/discord/shards.js';
 
 describe('resolveShards', () => {
@@ -24,13 +23,5 @@ describe('resolveShards', () => {
   test('SHARD_IDS beyond the recommended count stop the start with a clear error', async () => {
     const { rest } = discordRecommends(2);
     await assert.rejects(resolveShards({ count: 'auto', ids: [1, 2] }, rest), /SHARD_IDS 2 are not below the shard count 2/);
-  });
-});
-
-describe('queueJobId', () => {
-  test('is derived from the record id, never an integer-looking id nor one with a colon', () => {
-    assert.equal(queueJobId('0b7c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3'), 'job-0b7c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3');
-    assert.equal(queueJobId('12345'), 'job-12345');
-    assert.throws(() => queueJobId('a:b'), /cannot name a queued job/);
   });
 });
