@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { createClient } from '@redis/client';
 
 export interface RedisServer {
@@ -60,6 +61,37 @@ export async function startRedis(): Promise<RedisServer> {
       await client.close().catch(() => {});
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What a suite opens on its Redis and must close before the server stops. */
+interface Closeable {
+  close(): Promise<unknown>;
+}
+
+/**
+ * A real redis-server for the enclosing describe, through its hooks: started before its tests,
+ * and stopped after them once everything handed to `closeAfter` is closed.
+ */
+export function redisForSuite(): { readonly url: string; flush(): Promise<void>; closeAfter<T extends Closeable>(opened: T): T } {
+  let server: RedisServer | undefined;
+  const opened: Closeable[] = [];
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    await Promise.allSettled(opened.map((closeable) => closeable.close()));
+    await server?.stop();
+  });
+  return {
+    get url() {
+      return server!.url;
+    },
+    flush: () => server!.flush(),
+    closeAfter(closeable) {
+      opened.push(closeable);
+      return closeable;
     },
   };
 }

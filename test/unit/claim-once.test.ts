@@ -9,22 +9,18 @@ import { RedisStore } from '../../src/redis-store.js';
 import { isStoreError } from '../../src/storage.js';
 import { openStore } from '../../src/store.js';
 import { createLogger } from '../../src/logger.js';
-import { redisMissing, startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite, redisMissing } from '../support/redis.js';
 
 const skip = redisMissing();
 const quiet = { connectionFailed: () => {}, notRecorded: () => {} };
 
 describe('claim-once across two processes on a real Redis', { skip }, () => {
-  let redis: RedisServer;
+  const redis = redisForSuite();
   let stores: RedisStore[];
 
   before(async () => {
-    redis = await startRedis();
     stores = await Promise.all([RedisStore.open(redis.url, quiet), RedisStore.open(redis.url, quiet)]);
-  });
-  after(async () => {
-    await Promise.allSettled(stores.map((store) => store.close()));
-    await redis?.stop();
+    stores.forEach((store) => redis.closeAfter(store));
   });
 
   test('the same key claimed at once through both: exactly one claim wins, and later ones lose', async () => {

@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createClient, type RedisClientType } from '@redis/client';
 import { RedisMutex } from '../../src/redis-mutex.js';
-import { redisMissing, startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite, redisMissing } from '../support/redis.js';
 
 describe('the store mutex of two processes on a real Redis', { skip: redisMissing() }, () => {
-  let redis: RedisServer;
-  const clients: RedisClientType[] = [];
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await Promise.allSettled(clients.map((client) => client.close()));
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   test('read-modify-writes through two mutexes lose nothing, and a key held elsewhere waits', async () => {
     const connect = async () => {
-      const client: RedisClientType = createClient({ url: redis.url });
+      const client: RedisClientType = redis.closeAfter(createClient({ url: redis.url }));
       await client.connect();
-      clients.push(client);
       return client;
     };
     const [a, b] = [await connect(), await connect()];

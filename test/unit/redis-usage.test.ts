@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Keyv from 'keyv';
 import { RedisUsageBackend } from '../../src/usage/redis-usage-backend.js';
 import { GuildSettingsStore } from '../../src/usage/guild-settings.js';
 import { UsageService } from '../../src/usage/usage-service.js';
 import type { LimitRules } from '../../src/usage/limits.js';
-import { redisMissing, startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite, redisMissing } from '../support/redis.js';
 
 const NO_LIMITS: LimitRules = { dailyLimit: null, weeklyLimit: null, cooldownSeconds: 0, maxConcurrent: null, serverDailyCap: null };
 const skip = redisMissing();
 
 describe('the usage store on a real Redis, shared by two processes', { skip }, () => {
-  let redis: RedisServer;
-  const backends: RedisUsageBackend[] = [];
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await Promise.allSettled(backends.map((backend) => backend.close()));
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   /** Two UsageServices, each with its own connections, as two bot processes have. */
   async function twoProcesses(defaults: Partial<LimitRules>, globalDailyCap: number | null = null) {
@@ -29,8 +20,7 @@ describe('the usage store on a real Redis, shared by two processes', { skip }, (
     const settings = new GuildSettingsStore(new Keyv());
     return Promise.all(
       [0, 1].map(async () => {
-        const backend = await RedisUsageBackend.connect(redis.url, () => {});
-        backends.push(backend);
+        const backend = redis.closeAfter(await RedisUsageBackend.connect(redis.url, () => {}));
         return new UsageService({ backend, settings, operator, reserveTimeoutMs: 10_000 });
       }),
     );

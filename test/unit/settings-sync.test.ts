@@ -6,7 +6,7 @@ import { emptyModeration } from '../../src/moderation/policy.js';
 import { RedisStore } from '../../src/redis-store.js';
 import { GuildSettingsStore, type GuildSettings } from '../../src/usage/guild-settings.js';
 import type { GuildSettingsRecords, SettingsChangeListener } from '../../src/usage/guild-settings-records.js';
-import { redisMissing, startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite, redisMissing } from '../support/redis.js';
 
 const skip = redisMissing();
 const quiet = { connectionFailed: () => {}, notRecorded: () => {} };
@@ -25,19 +25,12 @@ async function seenWithin<T>(read: () => Promise<T>, expected: (value: T) => boo
 }
 
 describe('servers’ settings shared by two processes on a real Redis', { skip }, () => {
-  let redis: RedisServer;
+  const redis = redisForSuite();
   let admin: RedisClientType;
-  const stores: RedisStore[] = [];
 
   before(async () => {
-    redis = await startRedis();
-    admin = createClient({ url: redis.url });
+    admin = redis.closeAfter(createClient({ url: redis.url }));
     await admin.connect();
-  });
-  after(async () => {
-    await Promise.allSettled(stores.map((store) => store.close()));
-    await admin?.close();
-    await redis?.stop();
   });
   beforeEach(async () => {
     await redis.flush();
@@ -46,7 +39,7 @@ describe('servers’ settings shared by two processes on a real Redis', { skip }
   /** Two processes: each its own store (connections, subscriber) and its own settings in memory. */
   async function twoProcesses(): Promise<Array<{ store: RedisStore; settings: GuildSettingsStore }>> {
     const opened = await Promise.all([RedisStore.open(redis.url, quiet), RedisStore.open(redis.url, quiet)]);
-    stores.push(...opened);
+    opened.forEach((store) => redis.closeAfter(store));
     return opened.map((store) => ({ store, settings: new GuildSettingsStore(store.guildSettingsRecords()) }));
   }
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@redis/client';
 import { CircuitBreaker, type BreakerTicket } from '../../src/pika/circuit-breaker.js';
 import { RedisStore } from '../../src/redis-store.js';
 import { StoreTimeoutError } from '../../src/storage.js';
-import { redisMissing, startRedis, type RedisServer } from '../support/redis.js';
+import { redisForSuite, redisMissing } from '../support/redis.js';
 
 const skip = redisMissing();
 const COOL_DOWN_MS = 300;
@@ -13,16 +13,7 @@ const THRESHOLD = 3;
 const quiet = { connectionFailed: () => {}, notRecorded: () => {} };
 
 describe('the circuit breaker shared by two processes on a real Redis', { skip }, () => {
-  let redis: RedisServer;
-  const stores: RedisStore[] = [];
-
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await Promise.allSettled(stores.map((store) => store.close()));
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
   beforeEach(async () => {
     await redis.flush();
   });
@@ -30,7 +21,7 @@ describe('the circuit breaker shared by two processes on a real Redis', { skip }
   /** A breaker in each of two processes (each its own store connections), over one Redis. */
   async function twoBreakers(options: { probeLeaseMs?: number } = {}): Promise<[CircuitBreaker, CircuitBreaker]> {
     const opened = await Promise.all([RedisStore.open(redis.url, quiet), RedisStore.open(redis.url, quiet)]);
-    stores.push(...opened);
+    opened.forEach((store) => redis.closeAfter(store));
     const [a, b] = opened.map((store) => new CircuitBreaker({ threshold: THRESHOLD, coolDownMs: COOL_DOWN_MS, ...options }, store.breakerState('generate')));
     return [a!, b!];
   }
