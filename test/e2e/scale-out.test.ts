@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { shardFor, type FakeInteraction } from '../fakes/discord.js';
+import { shardFor, snowflakeOnShard, type ChatInputOptions, type FakeInteraction } from '../fakes/discord.js';
 import type { BotProcess } from '../support/bot-process.js';
 import { redisMissing } from '../support/redis.js';
 import { admin, askForVideo, firstAnswer, MODERATOR_PERMISSIONS, newUserId, quota } from '../support/users.js';
@@ -14,39 +14,43 @@ function answeredBy(bots: BotProcess[], interaction: FakeInteraction): BotProces
   return bots.filter((bot) => bot.entries.some((entry) => entry.msg === 'answering an interaction' && entry.interaction === interaction.id));
 }
 
-async function burst(world: World, users: string[], prompt: string): Promise<FakeInteraction[]> {
-  const interactions = await Promise.all(users.map((user, i) => askForVideo(world, user, `${prompt} ${i}`)));
+/** The one process that claimed the interaction, once its log line has come through (it may trail Discord's answer). */
+async function ownerOf(bots: BotProcess[], interaction: FakeInteraction): Promise<BotProcess> {
+  await eventually(() => answeredBy(bots, interaction).length > 0, 5000, `the log of who answered ${interaction.id}`);
+  const [owner, ...others] = answeredBy(bots, interaction);
+  assert.equal(others.length, 0, 'claimed by one process only');
+  return owner!;
+}
+
+/** A `/pika text` for each of `places` at once; resolves when all are answered. */
+async function burst(world: World, places: Array<Partial<ChatInputOptions> & { userId: string }>, prompt: string): Promise<FakeInteraction[]> {
+  const interactions = await Promise.all(places.map((place, i) => world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt: `${prompt} ${i}` }, ...place })));
   await Promise.all(interactions.map((interaction) => interaction.waitFor((i) => i.callbacks.length > 0, 15_000)));
   return interactions;
 }
 
-/** Every interaction answered by exactly one process, and both processes answered some. */
-function assertSharedBetween(bots: BotProcess[], interactions: FakeInteraction[]): void {
-  const owners = interactions.map((interaction) => answeredBy(bots, interaction));
-  assert.ok(
-    owners.every((claimed) => claimed.length === 1),
-    'each interaction is claimed by one process',
-  );
-  for (const bot of bots) assert.ok(owners.some(([owner]) => owner === bot), 'both processes answered some of the commands');
-  assert.ok(
-    interactions.every((interaction) => interaction.callbacks.length === 1),
-    'each interaction has exactly one response',
-  );
-}
-
-describe('two gateway processes on one Redis, both running the server’s shard', { skip: redisMissing() }, () => {
+describe('two gateway processes on one Redis', { skip: redisMissing() }, () => {
   let world: World;
   let bots: BotProcess[];
+  // Three shards: the server's, run by both processes (as in a rolling deploy), and one run by each alone.
+  let shared: number;
+  let firstOnly: number;
+  let secondOnly: number;
 
   before(async () => {
-    // The server's events reach both processes: the first runs both of the shards Discord
-    // recommends (SHARD_COUNT=auto), the second only the server's (as in a rolling deploy), so
-    // every command arrives at both and is claimed once.
-    world = await startWorld({ DEFAULT_DAILY_LIMIT: '5', DEFAULT_MAX_CONCURRENT: 'unlimited', MAX_QUEUED_PER_USER: '0', GLOBAL_DAILY_CAP: '15' }, { recommendedShards: 2 }, 'redis');
-    const shard = shardFor(world.discord.guildId, 2);
-    const second = await world.startProcess({ SHARD_IDS: String(shard) });
-    bots = [world.bot, second];
-    await eventually(() => world.discord.gatewaySessions().filter((session) => session.connected && session.shard[0] === shard).length === 2, 10_000, 'both sessions on the shard');
+    world = await startWorld(
+      { DEFAULT_DAILY_LIMIT: 'unlimited', DEFAULT_MAX_CONCURRENT: 'unlimited', MAX_QUEUED_PER_USER: '0', USER_INSTALL_DAILY_LIMIT: '5', USER_INSTALL_WEEKLY_LIMIT: 'unlimited', GLOBAL_DAILY_CAP: '15' },
+      { recommendedShards: 3 },
+      'redis',
+    );
+    shared = shardFor(world.discord.guildId, 3);
+    [firstOnly, secondOnly] = [(shared + 1) % 3, (shared + 2) % 3];
+    // The world's first process runs every shard Discord recommends (SHARD_COUNT=auto); it is restarted on two of them.
+    await world.bot.stop();
+    const first = await world.startProcess({ SHARD_IDS: `${shared},${firstOnly}` });
+    const second = await world.startProcess({ SHARD_IDS: `${shared},${secondOnly}` });
+    bots = [first, second];
+    await eventually(() => world.discord.gatewaySessions().filter((session) => session.connected && session.shard[0] === shared).length === 2, 10_000, 'both sessions on the server’s shard');
   });
   after(async () => {
     await world?.close();
@@ -54,40 +58,50 @@ describe('two gateway processes on one Redis, both running the server’s shard'
 
   test('SHARD_COUNT=auto runs the shards Discord recommends; SHARD_IDS picks some of them', () => {
     const plan = (bot: BotProcess) => bot.entries.find((entry) => entry.msg === 'connecting to the gateway');
-    assert.deepEqual([plan(bots[0]!)?.shards, plan(bots[0]!)?.shardCount], [[0, 1], 2]);
-    assert.deepEqual([plan(bots[1]!)?.shards, plan(bots[1]!)?.shardCount], [[shardFor(world.discord.guildId, 2)], 2]);
+    assert.deepEqual([plan(world.bots[0]!)?.shards, plan(world.bots[0]!)?.shardCount], [[0, 1, 2], 3]);
+    assert.deepEqual([plan(bots[0]!)?.shards, plan(bots[0]!)?.shardCount], [[shared, firstOnly].sort((a, b) => a - b), 3]);
+    assert.deepEqual([plan(bots[1]!)?.shards, plan(bots[1]!)?.shardCount], [[shared, secondOnly].sort((a, b) => a - b), 3]);
   });
 
-  /** 100 commands at once from `users` (one each) through both processes: exactly 5 accepted and 5 generate calls. */
-  async function exactlyFiveOf(users: string[], prompt: string): Promise<void> {
-    const before = world.pika.generateCalls.length;
-    const interactions = await burst(world, users, prompt);
+  /** The burst made exactly 5 generate calls, every command answered once (refusals ephemeral, first). */
+  async function exactlyFive(interactions: FakeInteraction[], before: number): Promise<void> {
     const accepted = interactions.filter((interaction) => interaction.callbacks[0]!.type === 5);
     assert.equal(accepted.length, 5);
     assert.ok(interactions.filter((i) => i.callbacks[0]!.type === 4).every((i) => i.ephemeral), 'refusals are ephemeral first answers');
     await Promise.all(accepted.map((interaction) => waitSettled(interaction, 20_000)));
     assert.equal(world.pika.generateCalls.length - before, 5);
-    assertSharedBetween(bots, interactions);
+    assert.ok(interactions.every((interaction) => interaction.callbacks.length === 1), 'each interaction has exactly one response');
+    assert.ok(interactions.every((interaction) => answeredBy(bots, interaction).length === 1), 'each interaction is claimed by one process');
   }
-  const hundred = (who: () => string) => Array.from({ length: 100 }, who);
 
-  test('100 commands at once from one user with 5 videos left: exactly 5 generate calls, answered once each through both processes', async () => {
+  /** Half the commands on a shard only the first process runs, half on one only the second runs (servers without the bot, through users' own installs). */
+  const splitBetweenProcesses = (userOf: (i: number) => string) =>
+    Array.from({ length: 100 }, (_, i) => ({ userId: userOf(i), installation: 'user' as const, guildId: snowflakeOnShard(i % 2 ? secondOnly : firstOnly, 3) }));
+
+  test('100 commands at once from one user with 5 videos left, half through each process: exactly 5 generate calls', async () => {
     const user = newUserId();
-    await exactlyFiveOf(hundred(() => user), 'one user');
+    const before = world.pika.generateCalls.length;
+    const interactions = await burst(world, splitBetweenProcesses(() => user), 'one user');
+    await exactlyFive(interactions, before);
+    const owners = await Promise.all(interactions.map((interaction) => ownerOf(bots, interaction)));
+    assert.ok(owners.every((owner, i) => owner === bots[i % 2]), 'each half answered by its own process');
     // The two processes wrote the user's history at once: none of the five is missing from it.
-    const history = await world.discord.chatInput({ name: 'pika', subcommand: 'history', userId: user });
+    const history = await world.discord.chatInput({ name: 'pika', subcommand: 'history', userId: user, installation: 'user', guildId: null });
     await history.waitFor((i) => i.callbacks.length > 0, 10_000);
     assert.equal(history.callbacks[0]!.data.embeds[0].fields.length, 5);
   });
 
-  test('a server cap of 5 more: 100 members at once make exactly 5 generate calls', async () => {
-    await admin(world, 'limits', { server_daily: 10 });
-    await exactlyFiveOf(hundred(newUserId), 'server cap');
+  test('a server cap of 5: 100 members at once, each command arriving at both processes, make exactly 5 generate calls', async () => {
+    await admin(world, 'limits', { server_daily: 5 });
+    const before = world.pika.generateCalls.length;
+    const interactions = await burst(world, Array.from({ length: 100 }, () => ({ userId: newUserId() })), 'server cap');
+    assert.ok(interactions.every((interaction) => interaction.deliveries.length === 2), 'every command reached both processes');
+    await exactlyFive(interactions, before);
   });
 
-  test('the operator’s global cap (15, 10 used): 100 members at once make exactly 5 generate calls', async () => {
-    await admin(world, 'limits', { server_daily: -1 });
-    await exactlyFiveOf(hundred(newUserId), 'global cap');
+  test('the operator’s global cap (15, 10 used): 100 users at once, half through each process, make exactly 5 generate calls', async () => {
+    const before = world.pika.generateCalls.length;
+    await exactlyFive(await burst(world, splitBetweenProcesses(() => newUserId()), 'global cap'), before);
   });
 
   test('a block made through one process refuses the member on the other at once', async () => {
@@ -95,15 +109,14 @@ describe('two gateway processes on one Redis, both running the server’s shard'
     const before = world.pika.generateCalls.length;
     const block = await world.discord.chatInput({ name: 'pika-admin', subcommand: 'user block', options: { user: member }, memberPermissions: MODERATOR_PERMISSIONS });
     assert.match(await firstAnswer(block), /^Done: blocked/);
-    const [blocker] = answeredBy(bots, block);
-    assert.ok(blocker, 'one process made the block');
+    const blocker = await ownerOf(bots, block);
     // Both processes have the server's settings cached from the bursts above; the other must drop its copy at once.
     let reachedOther = false;
     for (let attempt = 0; attempt < 40 && !reachedOther; attempt++) {
       const ask = await askForVideo(world, member, `blocked ${attempt}`);
       assert.match(await firstAnswer(ask), /A moderator has blocked you/);
       assert.equal(ask.ephemeral, true);
-      reachedOther = answeredBy(bots, ask)[0] !== blocker;
+      reachedOther = (await ownerOf(bots, ask)) !== blocker;
     }
     assert.ok(reachedOther, 'a command reached the process that did not make the block');
     assert.equal(world.pika.generateCalls.length, before);
@@ -125,11 +138,11 @@ describe('a gateway-only process and worker-only processes on one Redis', { skip
     const before = world.pika.generateCalls.length;
     for (let i = 0; i < 10; i++) world.pika.nextTask({ feed: slowFeed(120) });
     const users = Array.from({ length: 10 }, () => newUserId());
-    const interactions = await burst(world, users, 'worker');
+    const interactions = await burst(world, users.map((userId) => ({ userId })), 'worker');
     assert.ok(interactions.every((interaction) => interaction.callbacks[0]!.type === 5), 'all 10 accepted');
     await eventually(() => world.pika.generateCalls.length === before + 10, 10_000, '10 generate calls');
     const taken = () => first.entries.filter((entry) => entry.msg === 'took a job from the pipeline').length;
-    assert.equal(taken(), 10, 'the worker took every job');
+    await eventually(() => taken() === 10, 5000, 'the worker to have taken every job');
     assert.equal(world.bot.entries.filter((entry) => entry.msg === 'task started').length, 0, 'the gateway started none itself');
     await eventually(() => interactions.every((interaction) => /Generating/.test(String(interaction.original?.embeds[0]?.title ?? ''))), 10_000, 'progress shown by the worker');
 
@@ -160,7 +173,7 @@ describe('a gateway-only process and worker-only processes on one Redis', { skip
     const second = await world.startProcess({ BOT_ROLE: 'worker' });
     await first.stop('SIGKILL');
     await waitSettled(interaction, 30_000);
-    assert.ok(second.entries.some((entry) => entry.msg === 'took a job from the pipeline' && entry.state === 'starting'));
+    await eventually(() => second.entries.some((entry) => entry.msg === 'took a job from the pipeline' && entry.state === 'starting'), 5000, 'the other worker to take the cut-off start');
     assert.match(String(interaction.original!.embeds[0].title), /^❌/);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(world.pika.generateCalls.length, before + 1, 'generate was not sent again');
