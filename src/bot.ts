@@ -16,6 +16,8 @@ import { InteractionRouter } from './discord/router.js';
 import type { Logger } from './logger.js';
 import { CircuitBreaker } from './pika/circuit-breaker.js';
 import { PikaClient } from './pika/client.js';
+import { BotMetrics } from './ops/metrics.js';
+import { startOpsServer } from './ops/ops-server.js';
 import { openStore } from './store.js';
 import { Admission } from './jobs/admission.js';
 import { PollScheduler } from './jobs/scheduler.js';
@@ -96,6 +98,13 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     feedTimeoutMs: config.feedTimeoutMs,
     redact,
   });
+  // Read at each scrape, by when the services below exist.
+  const metrics = new BotMetrics({ jobsByState: () => jobs.countByState(), breakerState: () => breaker.state });
+  const countedPika = {
+    generate: BotMetrics.counted(metrics.generateCalls, (body: Parameters<PikaClient['generate']>[0]) => pika.generate(body), 'accepted'),
+    feed: BotMetrics.counted(metrics.feedPolls, (taskId: string) => pika.feed(taskId)),
+  };
+  for (const manager of [rest, rest.interactionRest]) manager.on(RESTEvents.Response, (_request, response) => metrics.discordAnswered(response.status));
   const scheduler = new PollScheduler({
     concurrency: config.pollConcurrency,
     now,
@@ -134,7 +143,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     gate: { recheck: (job) => admission.recheck(job), ticket: async () => (await breaker.admit()) ?? undefined },
     ...(pipeline ? { pipeline } : {}),
     claimGenerate: (id) => storage.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS),
-    pika,
+    pika: countedPika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
         transport: config.imageTransport,
@@ -147,7 +156,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     usage,
     pollScheduler: scheduler,
     deliveryScheduler,
-    poller: { config, pika, replies, sanitize: (text) => sanitizeUpstreamMessage(text, redact) ?? '' },
+    poller: { config, pika: countedPika, replies, sanitize: (text) => sanitizeUpstreamMessage(text, redact) ?? '' },
     delivery: {
       config: {
         maxVideoBytes: config.maxVideoBytes,
@@ -171,6 +180,12 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
   });
   const reconciler = new Reconciler({ usage, store: jobStore, jobs, logger, now });
+  jobs.events.on('ended', (job) => {
+    metrics.jobsEnded.inc({ state: job.state });
+    // Both ends on this process's clock only when one process finished and posted it.
+    const latencyMs = job.state === 'delivered' && job.result && job.endedAt !== undefined ? job.endedAt - job.result.finishedAt : -1;
+    if (latencyMs >= 0 && latencyMs < 86_400_000) metrics.deliveryLatency.observe(latencyMs / 1000);
+  });
   jobs.events.on('ended', (job) => {
     // Only a server that installed the bot has an audit log (its scope is the server itself).
     if (job.state !== 'delivered' || !job.reply.guildId || job.reservation.guildId !== job.reply.guildId) return;
@@ -228,6 +243,20 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     logger.info('connecting to the gateway', { role: config.role, shards: client.options.shards, shardCount: client.options.shardCount });
     await client.login(config.discordToken);
   }
+  const ops = config.metrics
+    ? await startOpsServer({
+        ...config.metrics,
+        registry: metrics.registry,
+        ready: async () => ({
+          ...(runsGateway ? { gateway: client.isReady() } : {}),
+          store: await storage.ping().then(
+            () => true,
+            () => false,
+          ),
+        }),
+      })
+    : undefined;
+  if (ops) logger.info('operations endpoints listening', { host: config.metrics!.host, port: ops.port, paths: ['/health', '/ready', '/metrics'] });
   // Only once the process is sure to run: a worker that took jobs and then failed to start would cut their starts off.
   if (pipeline && worksJobs) pipeline.startWorking(jobs);
   if (!runsGateway) logger.info('working jobs without a gateway', { role: config.role });
@@ -236,6 +265,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     client,
     async shutdown() {
       router.stopAccepting();
+      await ops?.close();
       scheduler.stop();
       deliveryScheduler.stop();
       history.stop();

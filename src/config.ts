@@ -79,6 +79,8 @@ export interface Config {
   jobLockMs: number;
   /** Jobs one worker process carries at once (Redis only); most of their time is spent waiting on the provider. */
   workerConcurrency: number;
+  /** Where /health, /ready and /metrics are served; null: not at all. */
+  metrics: { port: number; host: string } | null;
   defaults: GenerationDefaults;
   limits: OperatorLimits;
 }
@@ -122,6 +124,8 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   const problems: string[] = [];
   const reader = new EnvReader(env, problems);
 
+  // Off unless set; 0 picks a free port (it is logged).
+  const metricsPort = reader.optionalInteger('METRICS_PORT', 0, 65_535);
   const config: Config = {
     discordToken: reader.secret('DISCORD_TOKEN'),
     discordApiUrl: reader.optionalUrl('DISCORD_API_URL'),
@@ -152,6 +156,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     // At most 20 s, so a dead worker's jobs are taken over within 30 s.
     jobLockMs: reader.integer('JOB_LOCK_MS', 10_000, 500, 20_000),
     workerConcurrency: reader.integer('WORKER_CONCURRENCY', 500, 1, 10_000),
+    metrics: metricsPort === undefined ? null : { port: metricsPort, host: reader.string('METRICS_HOST', '127.0.0.1') },
     defaults: {
       model: reader.choice('DEFAULT_MODEL', MODELS, '1.5'),
       aspectRatio: reader.choice('DEFAULT_ASPECT_RATIO', ASPECT_RATIOS, '16:9'),
@@ -290,6 +295,10 @@ class EnvReader {
       return fallback;
     }
     return Number(raw);
+  }
+
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    return this.raw(name) === undefined ? undefined : this.integer(name, min, min, max);
   }
 
   shardCount(name: string): number | 'auto' {

@@ -110,6 +110,10 @@ export class RedisStore implements Store {
     return this.settings;
   }
 
+  async ping(): Promise<void> {
+    await answerWithin(this.client.ping(), CLAIM_TIMEOUT_MS);
+  }
+
   mutex(): RedisMutex {
     this.locks ??= new RedisMutex(this.client);
     return this.locks;

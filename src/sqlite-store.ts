@@ -41,6 +41,10 @@ export class SqliteStore implements Store {
     return state;
   }
 
+  async ping(): Promise<void> {
+    await this.storage.namespace('meta').get('holder');
+  }
+
   mutex(): KeyedMutex {
     return this.locks;
   }

@@ -28,6 +28,8 @@ export interface Store {
    * reached in time (a StoreTimeoutError, or the client's error: `isStoreError` knows both).
    */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
+  /** Resolves once the store answers (for readiness); rejects when it does not, within a second or two. */
+  ping(): Promise<void>;
   /** Runs read-modify-writes of records one at a time per key, across every process on the store. */
   mutex(): Pick<KeyedMutex, 'runExclusive'>;
   /** Word between the processes sharing the store (Redis pub/sub); absent where one process has it to itself. */

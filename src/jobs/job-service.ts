@@ -136,6 +136,13 @@ export class JobService {
     return this.queue.upstreamFull();
   }
 
+  /** The jobs this process is carrying, by state (for metrics). */
+  countByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const job of this.live.values()) counts[job.state] = (counts[job.state] ?? 0) + 1;
+    return counts;
+  }
+
   isLive(id: string): boolean {
     return this.live.has(id);
   }

@@ -364,3 +364,12 @@ describe('parseConfig: processes and shards', () => {
     assert.match(problemAbout(configError(env({ BOT_ROLE: 'both' })), 'BOT_ROLE'), /one of gateway, worker, all/);
   });
 });
+
+describe('parseConfig: operations endpoints', () => {
+  test('off unless METRICS_PORT is set; on loopback unless METRICS_HOST says otherwise', () => {
+    assert.equal(parseConfig(env()).metrics, null);
+    assert.deepEqual(parseConfig(env({ METRICS_PORT: '9464' })).metrics, { port: 9464, host: '127.0.0.1' });
+    assert.deepEqual(parseConfig(env({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' })).metrics, { port: 9464, host: '0.0.0.0' });
+    assert.match(problemAbout(configError(env({ METRICS_PORT: '70000' })), 'METRICS_PORT'), /from 0 to 65535/);
+  });
+});
