@@ -1,3 +1,4 @@
+import { pino, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.js';
 
 export type LogFields = Record<string, unknown>;
@@ -9,8 +10,6 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
 }
-
-const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /**
  * Patterns of secrets whose exact values the bot does not know in advance: interaction tokens
@@ -81,31 +80,53 @@ function redactValueAndTails(text: string, secret: string): string {
 export interface LoggerOptions {
   level: LogLevel;
   secrets: readonly string[];
+  /** Where each line goes (without its newline); default stdout, pretty-printed in a terminal outside production. */
   write?: (line: string) => void;
   clock?: () => Date;
 }
 
-/** A JSON-lines logger whose every line passes through the redactor, whatever the caller put in it. */
-export function createLogger(options: LoggerOptions, bound: LogFields = {}): Logger {
+/** The fields each line begins with: no field of a caller's may take their place. */
+const CORE_FIELDS = new Set(['time', 'level', 'msg']);
+
+/**
+ * A JSON-lines logger on pino (levels, child loggers, one line per entry) whose every line
+ * passes through the redactor on its way out, whatever the caller put in it: pino's own
+ * redaction works by field path, and secrets turn up inside any text (upstream errors, URLs).
+ */
+export function createLogger(options: LoggerOptions): Logger {
   const redact = createRedactor(options.secrets);
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const clock = options.clock ?? (() => new Date());
-  const threshold = LEVEL_ORDER[options.level];
+  const write = options.write;
+  const pretty = !write && process.stdout.isTTY === true && process.env.NODE_ENV !== 'production';
+  const destination = write ? { write: (line: string) => write(line.replace(/\n$/, '')) } : pretty ? pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', messageKey: 'msg' } }) : pino.destination({ sync: true });
+  const root = pino(
+    {
+      level: options.level,
+      base: null,
+      messageKey: 'msg',
+      timestamp: () => `,"time":"${clock().toISOString()}"`,
+      formatters: {
+        level: (label) => ({ level: label }),
+        bindings: (bindings) => normalized(bindings),
+        log: (fields) => normalized(fields),
+      },
+      hooks: { streamWrite: redact },
+    },
+    destination,
+  );
+  return wrap(root);
+}
 
-  const log = (level: LogLevel, message: string, fields?: LogFields) => {
-    if (LEVEL_ORDER[level] < threshold) return;
-    // The core fields come first and can't be overwritten by a field of the same name.
-    const entry = Object.assign({ time: '', level, msg: message }, bound, fields, { time: clock().toISOString(), level, msg: message });
-    write(redact(safeStringify(entry)));
-  };
+function wrap(logger: PinoLogger): Logger {
+  const at = (level: LogLevel) => (message: string, fields?: LogFields) => (fields ? logger[level](fields, message) : logger[level](message));
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => wrap(logger.child(fields)) };
+}
 
-  return {
-    debug: (m, f) => log('debug', m, f),
-    info: (m, f) => log('info', m, f),
-    warn: (m, f) => log('warn', m, f),
-    error: (m, f) => log('error', m, f),
-    child: (fields) => createLogger(options, { ...bound, ...fields }),
-  };
+/** Fields as our JSON rules have them (errors, bigints, buffers, cycles), without the core fields' names. */
+function normalized(fields: Record<string, unknown>): Record<string, unknown> {
+  const plain = JSON.parse(safeStringify(fields)) as Record<string, unknown>;
+  for (const name of CORE_FIELDS) delete plain[name];
+  return plain;
 }
 
 /** Properties of errors that hold request payloads (files, bodies): too big and too personal to log. */

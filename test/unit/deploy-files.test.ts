@@ -14,7 +14,7 @@ function services(compose: string): Map<string, string> {
 describe('the deployment files', () => {
   test('compose runs Redis append-only without eviction, one gateway and two workers on it', async () => {
     const all = services(await read('docker-compose.yml'));
-    assert.deepEqual([...all.keys()], ['redis', 'gateway', 'worker']);
+    assert.deepEqual([...all.keys()], ['redis', 'gateway', 'worker', 'prometheus']);
     assert.match(all.get('redis')!, /"--appendonly", "yes"/);
     assert.match(all.get('redis')!, /"--maxmemory-policy", "noeviction"/);
     for (const [name, role] of [['gateway', 'gateway'], ['worker', 'worker']] as const) {
@@ -25,6 +25,16 @@ describe('the deployment files', () => {
     // Replicas share one environment: only processes without a gateway may be replicated, or they would all run the same shards.
     assert.doesNotMatch(all.get('gateway')!, /replicas/);
     assert.doesNotMatch(all.get('worker')!, /SHARD_IDS/);
+  });
+
+  test('Prometheus, on request, scrapes the metrics port every bot process serves', async () => {
+    const all = services(await read('docker-compose.yml'));
+    for (const name of ['gateway', 'worker']) assert.match(all.get(name)!, /METRICS_PORT: 9464\n\s+METRICS_HOST: 0\.0\.0\.0/);
+    assert.match(all.get('prometheus')!, /profiles: \[monitoring\]/);
+    assert.match(all.get('prometheus')!, /\.\/docs\/prometheus\.yml:\/etc\/prometheus\/prometheus\.yml/);
+    const scrape = await read('docs/prometheus.yml');
+    assert.match(scrape, /targets: \['gateway:9464'\]/);
+    assert.match(scrape, /names: \['worker'\]\n\s+type: A\n\s+port: 9464/);
   });
 
   test('the image is built in two stages and runs the bot as the unprivileged node user, with Node as PID 1', async () => {
