@@ -107,7 +107,7 @@ describe('jobs are durable records', () => {
     const blocker = new sqlite3.Database(world.env.STORE_URL!.replace('sqlite://', ''));
     await new Promise<void>((resolve, reject) => blocker.exec('BEGIN EXCLUSIVE', (error) => (error ? reject(error) : resolve())));
     try {
-      await world.bot.waitForLog(/could not store the job; retrying.*"state":"running"/, 15_000);
+      await world.bot.waitForLog(/"state":"running".*"msg":"could not store the job; retrying"/, 15_000);
     } finally {
       await new Promise<void>((resolve, reject) => blocker.exec('COMMIT', (error) => (error ? reject(error) : resolve())));
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
