@@ -98,7 +98,6 @@ async function benchMemoryPerTask(): Promise<void> {
     store,
     usage: { settle: async () => true, startWaiting: async () => true },
     gate: { recheck: async () => null, ticket: async () => undefined },
-    claimGenerate: async () => true,
     pollScheduler,
     deliveryScheduler,
     poller: { config, pika: { feed: async () => ({ id: '', videos: [] }) }, replies, sanitize: (text) => text },

@@ -141,8 +141,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     config: { ...config, upstreamConcurrency: config.limits.upstreamConcurrency },
     // The admission is made below; the queue asks it only once a job's turn comes.
     gate: { recheck: (job) => admission.recheck(job), ticket: async () => (await breaker.admit()) ?? undefined },
-    ...(pipeline ? { pipeline } : {}),
-    claimGenerate: (id) => storage.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS),
+    ...(pipeline ? { pipeline, claimGenerate: (id: string) => storage.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS) } : {}),
     pika: countedPika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
@@ -273,7 +272,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
       // The pipeline gives this process no new job from here; the ones it carries go back once the service has stopped.
       const workStopped = pipeline?.stopWorking();
       await Promise.race([jobs.stop(), new Promise((resolve) => setTimeout(resolve, DRAIN_TIMEOUT_MS).unref())]);
-      // Whatever the drain did not finish goes back too, for a worker that stays.
+      // What the drain finished, and what it did not, goes back to the pipeline for a worker that stays.
       jobs.handBack();
       await workStopped;
       await pipeline?.close();

@@ -46,8 +46,11 @@ export interface JobServiceDeps {
    * carried by whichever worker takes them. Without it (SQLite) this process carries its own.
    */
   pipeline?: Pick<JobPipeline, 'submit' | 'ensure'>;
-  /** True for the first claim of a job's one generate call, across every process on the store. */
-  claimGenerate: (id: string) => Promise<boolean>;
+  /**
+   * With a pipeline: true for the first claim of a job's one generate call across every process
+   * on the store (two workers may both believe they hold a job). Alone, this process never needs it.
+   */
+  claimGenerate?: (id: string) => Promise<boolean>;
   pollScheduler: PollScheduler;
   deliveryScheduler: PollScheduler;
   poller: Omit<PollerDeps, 'logger' | 'now'>;
@@ -360,7 +363,7 @@ export class JobService {
       // Not retried: with no record stored, nothing may be sent, and the user is told at once.
       await this.write(this.live.get(id)!, { retry: false });
       // Whatever a pipeline's holds say, one process alone may ever send this job's generate.
-      mine = await this.deps.claimGenerate(id);
+      mine = (await this.deps.claimGenerate?.(id)) ?? true;
     } catch (error) {
       log.warn('request could not be prepared', { error });
       ticket.release();
@@ -582,11 +585,12 @@ export class JobService {
     this.queue.stop();
     await Promise.allSettled([...this.underWay]);
     await Promise.allSettled([...this.deliveries].map((run) => run.abandon()));
-    // What is still in progress goes back to the pipeline, for a worker that stays.
-    this.handBack();
   }
 
-  /** Gives every job this process carries for the pipeline back to it (shutting down), whatever is still under way. */
+  /**
+   * Gives every job this process carries for the pipeline back to it, for a worker that stays
+   * (shutting down: after stop, or once the drain's deadline has passed, whatever is still under way).
+   */
   handBack(): void {
     for (const id of [...this.turns.keys()]) this.finishTurn(id, 'released');
   }

@@ -1,9 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type KeyvRedis from '@keyv/redis';
-import { WatchError, type RedisClientPoolType } from '@redis/client';
+import type { RedisClientPoolType } from '@redis/client';
 import type Keyv from 'keyv';
 import type { RedisBus } from '../redis-bus.js';
-import { KeyedMutex } from '../util/keyed-mutex.js';
+import { RedisTransactions, type Multi } from '../redis-transaction.js';
 import { answerWithin } from '../util/store-deadline.js';
 import type { GuildSettings } from './guild-settings.js';
 import type { GuildSettingsRecords, SettingsChangeListener } from './guild-settings-records.js';
@@ -17,22 +16,17 @@ export const SETTINGS_CHANNEL = 'pika:guild-settings:changed';
 const MAX_CACHE_AGE_MS = 30_000;
 /** A read that Redis does not answer in time is "records unreachable", not a command that hangs. */
 const READ_TIMEOUT_MS = 2000;
-const MAX_BACKOFF_MS = 20;
-const CONFLICT = Symbol('conflict');
-
-type PooledClient = Parameters<Parameters<RedisClientPoolType['execute']>[0]>[0];
 
 /**
  * The servers' settings on a Redis store, shared by every process. Records stay where and as
  * keyv keeps them (read through keyv, written in keyv's own format), so a store written before
- * reads the same. A change WATCHes its record on a pooled connection of its own, reads it,
- * applies the change and writes it in one MULTI/EXEC, which Redis refuses if another process
- * wrote the record meanwhile; then it runs again on what that one wrote. Once stored, the
+ * reads the same. A change is one optimistic Redis transaction on its record
+ * (RedisTransactions), so two processes' changes never overwrite each other. Once stored, the
  * guild's id is published on SETTINGS_CHANNEL, and every process drops its copy.
  */
 export class RedisGuildSettingsRecords implements GuildSettingsRecords {
   readonly maxCacheAgeMs = MAX_CACHE_AGE_MS;
-  private readonly mutex = new KeyedMutex();
+  private readonly transactions: RedisTransactions;
   private readonly listeners: SettingsChangeListener[] = [];
 
   private constructor(
@@ -40,7 +34,9 @@ export class RedisGuildSettingsRecords implements GuildSettingsRecords {
     private readonly pool: RedisClientPoolType,
     private readonly bus: RedisBus,
     private readonly onError: (error: unknown) => void,
-  ) {}
+  ) {
+    this.transactions = new RedisTransactions(pool);
+  }
 
   /**
    * Over `keyv` (the store's `guild-settings` namespace, on @keyv/redis), with changes made on
@@ -62,18 +58,19 @@ export class RedisGuildSettingsRecords implements GuildSettingsRecords {
   }
 
   update<T>(guildId: string, change: (stored: GuildSettings | undefined) => { settings: GuildSettings; result: T }): Promise<T> {
-    // Within this process changes to one guild queue, so retries come only from other processes.
-    return this.mutex.runExclusive([guildId], async () => {
-      let outcome;
-      for (let attempt = 0; ; attempt++) {
-        outcome = await this.pool.execute((client) => this.attempt(client, guildId, change));
-        if (outcome !== CONFLICT) break;
-        await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 1 + attempt));
-      }
-      // Stored: a failed announcement must not fail the change. The others read it again once
-      // their subscriber is back (a lost connection on either side) or their copy is too old.
+    const key = this.redisKey(guildId);
+    const changed = this.transactions.run([guildId], [key], async (client) => {
+      const raw = await client.get(key);
+      const stored = raw === null ? undefined : (await this.keyv.deserializeData<GuildSettings>(raw))?.value;
+      const { settings, result } = change(stored);
+      const serialized = String(await this.keyv.serializeData({ value: settings, expires: undefined }));
+      return { write: (multi: Multi) => void multi.set(key, serialized), result };
+    });
+    // Stored: a failed announcement must not fail the change. The others read it again once
+    // their subscriber is back (a lost connection on either side) or their copy is too old.
+    return changed.then(async (result) => {
       await this.bus.publish(SETTINGS_CHANNEL, guildId).catch(this.onError);
-      return outcome.result;
+      return result;
     });
   }
 
@@ -83,34 +80,6 @@ export class RedisGuildSettingsRecords implements GuildSettingsRecords {
 
   private tell(guildId: string | null): void {
     for (const listener of this.listeners) listener(guildId);
-  }
-
-  private async attempt<T>(
-    client: PooledClient,
-    guildId: string,
-    change: (stored: GuildSettings | undefined) => { settings: GuildSettings; result: T },
-  ): Promise<{ result: T } | typeof CONFLICT> {
-    const key = this.redisKey(guildId);
-    await client.watch(key);
-    let serialized: string;
-    let result: T;
-    try {
-      const raw = await client.get(key);
-      const stored = raw === null ? undefined : (await this.keyv.deserializeData<GuildSettings>(raw))?.value;
-      const changed = change(stored);
-      result = changed.result;
-      serialized = String(await this.keyv.serializeData({ value: changed.settings, expires: undefined }));
-    } catch (error) {
-      await client.unwatch();
-      throw error;
-    }
-    try {
-      if ((await client.multi().set(key, serialized).exec()) === null) return CONFLICT;
-    } catch (error) {
-      if (error instanceof WatchError) return CONFLICT;
-      throw error;
-    }
-    return { result };
   }
 
   /** The Redis key keyv keeps a guild's record under: its own namespace prefix, then the adapter's. */

@@ -1,27 +1,22 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createClientPool, WatchError, type RedisClientPoolType } from '@redis/client';
-import { KeyedMutex } from '../util/keyed-mutex.js';
+import { createClientPool, type RedisClientPoolType } from '@redis/client';
+import { RedisTransactions, type Multi } from '../redis-transaction.js';
 import type { UsageBackend, Writes } from './usage-store.js';
 
-/** A transaction another process got in before: it is run again on what that one wrote. */
-const CONFLICT = Symbol('conflict');
-const MAX_BACKOFF_MS = 20;
-
 /**
- * The usage backend over Redis, exact across processes: each transaction WATCHes its keys on
- * a connection of its own (from a pool), reads them, computes its writes, and applies them in
- * one MULTI/EXEC, which Redis refuses if any watched key changed meanwhile; then it runs again
- * on the new values. Never a read-then-write that another process could slip between. Within
- * one process, transactions over the same keys queue (a KeyedMutex), so retries come only from
- * other processes. Values are JSON under `prefix`.
+ * The usage backend over Redis, exact across processes: each transaction is one optimistic
+ * Redis transaction over its keys (RedisTransactions: WATCH, read, MULTI/EXEC, again on a
+ * conflict), never a read-then-write that another process could slip between. Values are JSON
+ * under `prefix`.
  */
 export class RedisUsageBackend implements UsageBackend {
-  private readonly mutex = new KeyedMutex();
+  private readonly transactions: RedisTransactions;
 
   private constructor(
     private readonly pool: RedisClientPoolType,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.transactions = new RedisTransactions(pool);
+  }
 
   /** Connects a pool of `size` connections to the Redis at `url`; `onError` hears of connection errors (it reconnects by itself). */
   static async connect(url: string, onError: (error: unknown) => void, { size = 8, prefix = 'pika:usage:' } = {}): Promise<RedisUsageBackend> {
@@ -36,42 +31,18 @@ export class RedisUsageBackend implements UsageBackend {
   }
 
   transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
-    return this.mutex.runExclusive(keys, async () => {
-      for (let attempt = 0; ; attempt++) {
-        const outcome = await this.pool.execute((client) => this.attempt(client, keys, update));
-        if (outcome !== CONFLICT) return outcome.result;
-        await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 1 + attempt));
-      }
-    });
-  }
-
-  private async attempt<T>(
-    client: Parameters<Parameters<RedisClientPoolType['execute']>[0]>[0],
-    keys: readonly string[],
-    update: (values: Map<string, unknown>) => { writes: Writes; result: T },
-  ): Promise<{ result: T } | typeof CONFLICT> {
     const stored = keys.map((key) => this.prefix + key);
-    await client.watch(stored);
-    let computed: { writes: Writes; result: T };
-    try {
+    return this.transactions.run(keys, stored, async (client) => {
       const raw = await client.mGet(stored);
-      computed = update(new Map(keys.map((key, i) => [key, parse(raw[i])])));
-    } catch (error) {
-      await client.unwatch();
-      throw error;
-    }
-    const multi = client.multi();
-    for (const [key, value] of computed.writes) {
-      if (value === undefined) multi.del(this.prefix + key);
-      else multi.set(this.prefix + key, JSON.stringify(value));
-    }
-    try {
-      if ((await multi.exec()) === null) return CONFLICT;
-    } catch (error) {
-      if (error instanceof WatchError) return CONFLICT;
-      throw error;
-    }
-    return { result: computed.result };
+      const { writes, result } = update(new Map(keys.map((key, i) => [key, parse(raw[i])])));
+      const write = (multi: Multi) => {
+        for (const [key, value] of writes) {
+          if (value === undefined) multi.del(this.prefix + key);
+          else multi.set(this.prefix + key, JSON.stringify(value));
+        }
+      };
+      return { write, result };
+    });
   }
 
   async get(key: string): Promise<unknown> {

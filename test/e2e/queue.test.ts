@@ -184,10 +184,16 @@ describe('the queue and the 15 minutes of an interaction token', () => {
     await world?.close();
   });
 
+  /** Takes the provider's one slot with a video of `steps` progress reports, so the next command waits. */
+  async function fillProvider(prompt: string, steps: number): Promise<FakeInteraction> {
+    world.pika.nextTask({ feed: slowFeed(steps) });
+    const blocker = await answered(await ask(world, newUserId(), prompt));
+    await eventually(() => promptsSent(world).includes(prompt), 5000, 'the provider to be full');
+    return blocker;
+  }
+
   test('where only the interaction can answer, a job is not left waiting past its token: the user is told, nothing is spent', async () => {
-    world.pika.nextTask({ feed: slowFeed(200) });
-    const blocker = await answered(await ask(world, newUserId(), 'token blocker'));
-    await eventually(() => promptsSent(world).includes('token blocker'), 5000, 'the provider to be full');
+    const blocker = await fillProvider('token blocker', 200);
     const user = newUserId();
     // In a server without the bot, made 11 minutes ago: 4 minutes of token left, too few for a video.
     const late = await answered(
@@ -202,9 +208,7 @@ describe('the queue and the 15 minutes of an interaction token', () => {
   });
 
   test('where the bot can post in the channel, a job whose token runs out while it waits is still made and posted there', async () => {
-    world.pika.nextTask({ feed: slowFeed(20) });
-    const blocker = await answered(await ask(world, newUserId(), 'channel blocker'));
-    await eventually(() => promptsSent(world).includes('channel blocker'), 5000, 'the provider to be full');
+    const blocker = await fillProvider('channel blocker', 20);
     const user = newUserId();
     const late = await answered(
       await world.discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt: 'posted in the channel' }, userId: user, createdAgoMs: 14 * 60_000 + 40_000 }),
