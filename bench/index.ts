@@ -3,10 +3,11 @@
  * pass/fail: timing assertions flake on a busy machine, so tests don't make them.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchSimultaneousDeliveries } from './deliveries.js';
+import { DEFAULT_SIDE_BY_SIDE, measureBot, sideBySideTable } from './side-by-side.js';
 import { startWorld } from '../test/support/world.js';
 import { renderDelivery, renderProgress, toDisplayRequest } from '../src/discord/messages.js';
 import type { ReplyWriter } from '../src/discord/replies.js';
@@ -210,7 +211,12 @@ async function benchStartupReconciliation(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-console.log(`pika-discord benchmarks on Node ${process.version}`);
+console.log(`pika-discord benchmarks on Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`);
+console.log(`\nBeside a bare discord.js bot (bench/bare-bot.mjs), each against its own local Discord and Pika:`);
+const bare = await measureBot('bare');
+const project = await measureBot('project');
+console.log(sideBySideTable(bare, project));
+console.log('\npika-discord alone:');
 benchRendering();
 benchLogger();
 await benchScheduler();

@@ -99,7 +99,9 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     redact,
   });
   // Read at each scrape, by when the services below exist.
-  const metrics = new BotMetrics({ jobsByState: () => jobs.countByState(), breakerState: () => breaker.state });
+  const metrics = new BotMetrics({ jobsByState: () => jobs.countByState(), queueLength: () => jobs.queueLength(), breakerState: () => breaker.state });
+  // Timed at the edges of the store, so the domain code knows nothing of metrics.
+  const claims = metrics.timedStore(storage, { claimOnce: 'claim' });
   const countedPika = {
     generate: BotMetrics.counted(metrics.generateCalls, (body: Parameters<PikaClient['generate']>[0]) => pika.generate(body), 'accepted'),
     feed: BotMetrics.counted(metrics.feedPolls, (taskId: string) => pika.feed(taskId)),
@@ -110,9 +112,14 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
     onError: (error) => logger.error('poll failed unexpectedly', { error }),
   });
-  const settings = new GuildSettingsStore(storage.guildSettingsRecords());
+  const settings = new GuildSettingsStore(metrics.timedStore(storage.guildSettingsRecords(), { get: 'settings_get', update: 'settings_update' }));
   const usage = new UsageService({
-    backend: storage.usageBackend(),
+    // A decided transaction is timed until its writes are stored, like any other.
+    backend: metrics.timedStore(storage.usageBackend(), {
+      transact: 'usage_transact',
+      decide: { operation: 'usage_transact', until: (decided) => decided.stored },
+      get: 'usage_get',
+    }),
     settings,
     operator: config.limits,
     now,
@@ -121,7 +128,12 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const replies = new ReplyWriter({ rest, apiUrl: client.options.rest?.api ?? 'https://discord.com/api', botToken: config.discordToken, now });
   const mediaDispatcher = createMediaDispatcher(config.allowedPrivateMediaHosts);
   const downloads = await mkdtemp(join(tmpdir(), 'pika-discord-videos-'));
-  const jobStore = new JobStore(storage.namespace('jobs'), storage.namespace('job-index'), storage.mutex());
+  const jobStore = metrics.timedStore(new JobStore(storage.namespace('jobs'), storage.namespace('job-index'), storage.mutex()), {
+    get: 'job_get',
+    save: 'job_save',
+    change: 'job_change',
+    history: 'job_history',
+  });
   const deliveryScheduler = new PollScheduler({
     concurrency: DELIVERY_CONCURRENCY,
     now,
@@ -141,7 +153,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     config: { ...config, upstreamConcurrency: config.limits.upstreamConcurrency },
     // The admission is made below; the queue asks it only once a job's turn comes.
     gate: { recheck: (job) => admission.recheck(job), ticket: async () => (await breaker.admit()) ?? undefined },
-    ...(pipeline ? { pipeline, claimGenerate: (id: string) => storage.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS) } : {}),
+    ...(pipeline ? { pipeline, claimGenerate: (id: string) => claims.claimOnce(`generate:${id}`, GENERATE_CLAIM_MS) } : {}),
     pika: countedPika,
     resolveImages: (request) =>
       resolveImageRefs(request.images, {
@@ -179,6 +191,11 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
     now,
   });
   const reconciler = new Reconciler({ usage, store: jobStore, jobs, logger, now });
+  jobs.events.on('started', (job) => {
+    // A job that never waited started as it was made: a wait of 0, so the histogram counts every start.
+    // Clamped: a job queued by another process, or before a restart, was timed on that process's clock.
+    metrics.queueWait.observe(Math.max(0, (job.startedAt ?? job.createdAt) - job.createdAt) / 1000);
+  });
   jobs.events.on('ended', (job) => {
     metrics.jobsEnded.inc({ state: job.state });
     // Both ends on this process's clock only when one process finished and posted it.
@@ -209,7 +226,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   await cancels.start();
   const ctx: AppContext = { config, logger, jobs, admission, usage, settings, audit, editor, cancels };
   // An interaction token lives 15 minutes: no copy of the interaction can arrive later than that.
-  const router = new InteractionRouter(commands, components, ctx, (id) => storage.claimOnce(`interaction:${id}`, INTERACTION_LIFETIME_MS));
+  const router = new InteractionRouter(commands, components, ctx, (id) => claims.claimOnce(`interaction:${id}`, INTERACTION_LIFETIME_MS));
 
   // A worker alone has no gateway: it writes progress and videos with the interaction token, or in the channel.
   if (runsGateway) client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));

@@ -11,9 +11,12 @@
 //   TEST_CONCURRENCY=1 node test/run.mjs
 //                                     passed on as --test-concurrency=1
 //
+// The end-to-end tests start the bot as `npm start` does, from `dist/`: the runner builds it
+// first (incrementally, a second or two when nothing changed), so it is never older than the source.
+//
 // Besides node's exit code, the run fails when no test ran at all: a filter that matches only
 // empty files, or files whose tests never registered, must not look like a green build.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, constants as osConstants } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -59,6 +62,13 @@ function countTestsRun(tapFile, absoluteFiles) {
   if (!total) return undefined;
   const placeholders = [...tap.matchAll(/^ok \d+ - (.+)$/gm)].filter((m) => absoluteFiles.has(m[1])).length;
   return Number(total[1]) - placeholders;
+}
+
+/** `npm run build`'s compiler run, with the same Node as the tests. */
+function buildBot() {
+  const tsc = join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const { status, signal } = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: projectRoot, stdio: 'inherit' });
+  if (status !== 0) throw new RunnerError(`building dist/ failed (${signal ?? `exit ${status}`})`);
 }
 
 /** Runs node's test runner with a spec report on the terminal and a TAP copy in `tapFile`. */
@@ -110,6 +120,7 @@ function checkOutcome({ code, signal }, tapFile, files) {
 async function main() {
   const cliArgs = process.argv.slice(2);
   const files = selectFiles(cliArgs.filter((arg) => !arg.startsWith('--')));
+  buildBot();
   const nodeFlags = [...concurrencyFlags(), ...cliArgs.filter((arg) => arg.startsWith('--'))];
   const tapDir = mkdtempSync(join(tmpdir(), 'pika-discord-test-'));
   const tapFile = join(tapDir, 'report.tap');

@@ -9,7 +9,8 @@ import { requesterOf, requireAppPermissions, replyTargetOf, usageScopeOf, warnIf
  * Starts a checked request for whoever gave the command or clicked the button: the same checks
  * for both (the bot's permissions here, then moderation, the breaker and the clicker's own
  * limits, refused as data before anything is shown), then a public deferred reply at once, then
- * the job. An admission given back if the deferral fails leaves nothing spent.
+ * the job once its reservation is stored. An admission given back if the deferral or the store
+ * fails leaves nothing spent.
  */
 export async function startGeneration(interaction: RepliableInteraction, request: GenerationRequest, ctx: AppContext, origin?: JobOrigin): Promise<void> {
   const scope = usageScopeOf(interaction, ctx.config.limits.allowDms);
@@ -20,6 +21,10 @@ export async function startGeneration(interaction: RepliableInteraction, request
   let reply;
   try {
     reply = await deferPublicReply(interaction);
+    await admitted.stored;
+    // The job's start waits for the next turn of the event loop: the rest of a burst of commands,
+    // already arrived, gets its deferrals out before this job's work (records, generate, edits).
+    await new Promise((resolve) => setImmediate(resolve));
   } catch (error) {
     await admitted.cancel();
     throw error;

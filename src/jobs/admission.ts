@@ -13,6 +13,12 @@ export interface Admitted {
   ticket: BreakerTicket;
   /** Over the user's concurrent-video limit: it waits in the queue (its allowance already held). */
   waiting: boolean;
+  /**
+   * Settles once the reservation is stored; rejects with a store error if it never is. Admission
+   * is decided before that (so the reply can be deferred at once), but nothing may be sent
+   * upstream until it settles.
+   */
+  stored: Promise<void>;
   /** Gives both back, for a request that ends before its task starts. */
   cancel(): Promise<void>;
 }
@@ -85,7 +91,7 @@ export class Admission {
     let outcome;
     try {
       // The reservation's id is the job's id: what reconciliation matches them by.
-      outcome = await usage.reserve(scope, requester.userId, requester.roleIds, randomUUID(), queueing);
+      outcome = await usage.decideReservation(scope, requester.userId, requester.roleIds, randomUUID(), queueing);
     } catch (error) {
       ticket.release();
       throw error;
@@ -94,11 +100,12 @@ export class Admission {
       ticket.release();
       throw new AdmissionRefused({ kind: 'limit', refusal: outcome.refusal, rules: outcome.rules, globalDailyCap: usage.globalDailyCap });
     }
-    const { reservation, waiting } = outcome;
+    const { reservation, waiting, stored } = outcome;
     return {
       reservation,
       ticket,
       waiting,
+      stored,
       async cancel() {
         ticket.release();
         await usage.settle(reservation, 'refunded');

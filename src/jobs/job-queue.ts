@@ -62,6 +62,11 @@ export class JobQueue {
     return this.launching.size;
   }
 
+  /** Jobs waiting in line (not those whose start is under way). */
+  get length(): number {
+    return this.line.size;
+  }
+
   /** Whether a new request must wait: the provider's slots are all taken. */
   upstreamFull(): boolean {
     const { upstreamConcurrency } = this.deps;

@@ -24,6 +24,8 @@ import type { Locale } from '../i18n/index.js';
 import type { JobPipeline, WorkOutcome } from './job-pipeline.js';
 
 export interface JobEvents {
+  /** A job's one generate call is about to be sent (once per job that starts; `startedAt` says when it left the queue). */
+  started: [job: Job];
   /** A job reached `delivered` or `failed` (and was settled). */
   ended: [job: Job];
 }
@@ -137,6 +139,11 @@ export class JobService {
   /** Whether a new request must wait in the queue because the provider's slots are all taken. */
   upstreamFull(): boolean {
     return this.queue.upstreamFull();
+  }
+
+  /** Jobs waiting in this process's queue for a slot (for metrics). */
+  queueLength(): number {
+    return this.queue.length;
   }
 
   /** The jobs this process is carrying, by state (for metrics). */
@@ -378,6 +385,7 @@ export class JobService {
       return this.relinquish(id);
     }
 
+    this.events.emit('started', this.live.get(id)!);
     let pikaTaskId: string;
     try {
       pikaTaskId = await pika.generate(body);

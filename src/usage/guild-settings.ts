@@ -32,7 +32,8 @@ export function effectiveRules(settings: GuildSettings, operator: OperatorLimits
 
 /** A copy of a guild's settings kept in memory, and when it was read. */
 interface Kept {
-  settings: GuildSettings;
+  /** Undefined for a server with no settings stored: its absence is kept too. */
+  settings: GuildSettings | undefined;
   readAt: number;
 }
 
@@ -44,6 +45,7 @@ interface Kept {
  */
 export class GuildSettingsStore {
   private readonly cache = new Map<string, Kept>();
+  private readonly reading = new Map<string, Promise<GuildSettings | undefined>>();
   private readonly records: GuildSettingsRecords;
   /** Bumped by every word of a change: a read begun before it is used, not kept. */
   private generation = 0;
@@ -79,15 +81,28 @@ export class GuildSettingsStore {
     const kept = this.cache.get(guildId);
     if (kept && this.now() - kept.readAt < this.records.maxCacheAgeMs) return kept.settings;
     this.cache.delete(guildId);
+    // A burst of commands in a server not read yet waits for one read, not one each.
+    const reading = this.reading.get(guildId);
+    if (reading) return reading;
+    const read = this.readStored(guildId).finally(() => this.reading.delete(guildId));
+    this.reading.set(guildId, read);
+    return read;
+  }
+
+  private async readStored(guildId: string): Promise<GuildSettings | undefined> {
     const generation = this.generation;
     const readAt = this.now();
     const stored = await this.records.get(guildId);
-    if (stored && this.records.listening && generation === this.generation) this.cache.set(guildId, { settings: stored, readAt });
+    // Kept whether or not it exists: most servers never change a setting, and every command reads them.
+    if (this.records.listening && generation === this.generation) this.cache.set(guildId, { settings: stored, readAt });
     return stored;
   }
 
   private forget(guildId: string | null): void {
     this.generation++;
+    // A read under way may have begun before the change: the next one reads afresh.
+    if (guildId === null) this.reading.clear();
+    else this.reading.delete(guildId);
     if (guildId === null) this.cache.clear();
     else this.cache.delete(guildId);
   }

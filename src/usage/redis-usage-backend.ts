@@ -1,6 +1,6 @@
 import { createClientPool, type RedisClientPoolType } from '@redis/client';
 import { RedisTransactions, type Multi } from '../redis-transaction.js';
-import type { UsageBackend, Writes } from './usage-store.js';
+import type { Decided, UsageBackend, Writes } from './usage-store.js';
 
 /**
  * The usage backend over Redis, exact across processes: each transaction is one optimistic
@@ -43,6 +43,11 @@ export class RedisUsageBackend implements UsageBackend {
       };
       return { write, result };
     });
+  }
+
+  /** Decided and stored are one step here: EXEC applies the writes before it answers. */
+  async decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>> {
+    return { result: await this.transact(keys, update), stored: Promise.resolve() };
   }
 
   async get(key: string): Promise<unknown> {

@@ -24,11 +24,13 @@ import {
   type UsageSnapshot,
   type UserUsage,
 } from './limits.js';
-import { StoreTimeoutError } from '../storage.js';
-import type { UsageBackend, Writes } from './usage-store.js';
+import { answerWithin } from '../util/store-deadline.js';
+import type { Decided, UsageBackend, Writes } from './usage-store.js';
 
 /** `waiting`: reserved, but to wait in the queue before it may start. */
 export type ReserveOutcome = { ok: true; reservation: Reservation; waiting: boolean } | { ok: false; refusal: Refusal; rules: LimitRules };
+/** A reservation decided: `stored` settles once it is stored (and rejects if it never is). */
+export type DecidedReservation = (Extract<ReserveOutcome, { ok: true }> & { stored: Promise<void> }) | Extract<ReserveOutcome, { ok: false }>;
 
 /**
  * How a reservation may wait instead of being refused for the concurrent-video limit: up to
@@ -101,33 +103,42 @@ export class UsageService {
   }
 
   /**
-   * Checks every limit and, if none is hit, counts the video as started, atomically. A store that
-   * stalls must not make the command miss Discord's 3-second window: past `reserveTimeoutMs`
-   * this fails with a store error, and a reservation that still completes later is refunded.
+   * Checks every limit and, if none is hit, counts the video as started, atomically, and stored.
    * `id` names the reservation (a fresh one by default); naming one that is still open fails.
    */
   async reserve(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): Promise<ReserveOutcome> {
-    const attempt = this.reserveNow(guildId, userId, roleIds, id, queue);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeoutError()), this.deps.reserveTimeoutMs ?? 2000);
-    });
-    try {
-      return await Promise.race([attempt, timeout]);
-    } catch (error) {
-      if (error instanceof StoreTimeoutError) {
-        void attempt.then((late) => (late.ok ? this.settle(late.reservation, 'refunded') : undefined)).catch(() => {});
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await this.decideReservation(guildId, userId, roleIds, id, queue);
+    if (outcome.ok) await outcome.stored;
+    return outcome;
   }
 
-  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): Promise<ReserveOutcome> {
+  /**
+   * `reserve`, answered once the limits are decided (in memory on SQLite): every later
+   * reservation already counts this one, and `stored` settles once it is stored. Nothing may be
+   * sent upstream before that; a command's reply can be deferred meanwhile.
+   *
+   * A store that stalls must not make the command miss Discord's 3-second window: past
+   * `reserveTimeoutMs` the decision, and then the store, fail with a store error, and a
+   * reservation that still completes later is refunded.
+   */
+  async decideReservation(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): Promise<DecidedReservation> {
+    const timeoutMs = this.deps.reserveTimeoutMs ?? 2000;
+    const refundLate = ({ result, stored }: Decided<ReserveOutcome>) => {
+      if (result.ok) void stored.then(() => this.settle(result.reservation, 'refunded')).catch(() => {});
+    };
+    const { result, stored } = await answerWithin(this.reserveNow(guildId, userId, roleIds, id, queue), timeoutMs, refundLate);
+    if (!result.ok) return result;
+    const reservation = result.reservation;
+    const storedInTime = answerWithin(stored, timeoutMs, () => void this.settle(reservation, 'refunded').catch(() => {}));
+    // Handled here too: a caller that gave up on the request (its deferral failed) never awaits it.
+    storedInTime.catch(() => {});
+    return { ...result, stored: storedInTime };
+  }
+
+  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): Promise<Decided<ReserveOutcome>> {
     const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenIndexed()]);
     const keys = reservationKeys(guildId, userId);
-    return this.deps.backend.transact<ReserveOutcome>(keys, (values) => {
+    return this.deps.backend.decide<ReserveOutcome>(keys, (values) => {
       const open = openIn(values);
       if (open[id]) throw new Error(`reservation ${id} is already open`);
       const now = this.now();

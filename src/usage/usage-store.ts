@@ -13,11 +13,22 @@ export type Writes = Array<readonly [key: string, value: unknown]>;
  */
 export interface UsageBackend {
   transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T>;
+  /**
+   * `transact`, answered as soon as its result is decided: `stored` settles once its writes are
+   * stored (and rejects if they never are). Later transactions on the same keys already see them.
+   * A command's admission is decided this way so its reply can be deferred before the disk write.
+   */
+  decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>>;
   get(key: string): Promise<unknown>;
   /** Every key starting with `prefix`, with its value: a scan of the store, for a one-time migration. */
   list(prefix: string): Promise<Array<[string, unknown]>>;
 }
 
+
+export interface Decided<T> {
+  result: T;
+  stored: Promise<void>;
+}
 
 /** The part of the @keyv/sqlite adapter used here: its own connection, and its table. */
 interface SqliteAdapter {
@@ -44,6 +55,12 @@ export class KeyvUsageBackend implements UsageBackend {
   private nextCommit: Promise<void> | undefined;
   /** Bumped when a commit fails: batches computed before that hold state the store never got. */
   private epoch = 0;
+  /**
+   * Every key the store holds, listed once and kept up to date by each commit (this process is
+   * the only writer): a key it lacks, such as a new user's, is not looked for on the disk, so
+   * deciding that user's first reservation waits for no query.
+   */
+  private storedKeys: Promise<Set<string>> | undefined;
 
   constructor(private readonly keyv: Keyv) {
     const adapter = keyv.store as Partial<SqliteAdapter> | undefined;
@@ -53,6 +70,8 @@ export class KeyvUsageBackend implements UsageBackend {
     // A write error that keyv swallowed would let the rest of the batch commit without it.
     if (!keyv.throwOnErrors) throw new Error('the usage store must be keyv with throwOnErrors');
     this.sqlite = adapter as SqliteAdapter;
+    // Listed while the bot starts, not at its first command.
+    void this.listStoredKeys().catch(() => {});
   }
 
   async get(key: string): Promise<unknown> {
@@ -71,6 +90,12 @@ export class KeyvUsageBackend implements UsageBackend {
   }
 
   async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
+    const { result, stored } = await this.decide(keys, update);
+    await stored;
+    return result;
+  }
+
+  async decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>> {
     // Read what is not in memory yet before queueing for the keys: a read inside would wait
     // behind the commit under way on the same connection, and so would every transaction queued
     // after it, which then could no longer share a commit.
@@ -84,8 +109,7 @@ export class KeyvUsageBackend implements UsageBackend {
       }
       return { result, committed: writes.length > 0 ? this.commitSoon() : undefined };
     });
-    await committed;
-    return result;
+    return { result, stored: committed ?? Promise.resolve() };
   }
 
   /** The commit that will store what is dirty now: the next one not yet started. */
@@ -102,6 +126,8 @@ export class KeyvUsageBackend implements UsageBackend {
         }
         try {
           await this.storeAtomically(batch);
+          const keys = await this.storedKeys?.catch(() => undefined);
+          for (const [key, value] of batch) value === undefined ? keys?.delete(key) : keys?.add(key);
         } catch (error) {
           // The memory copy and anything waiting to be written are now ahead of the store:
           // drop them, fail their transactions, and read the store afresh from now on.
@@ -139,6 +165,21 @@ export class KeyvUsageBackend implements UsageBackend {
     if (deletes.length > 0) await this.sqlite.query(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`, JSON.stringify(deletes));
   }
 
+  private listStoredKeys(): Promise<Set<string>> {
+    if (!this.storedKeys) {
+      const prefix = this.storedKey('');
+      const listing = this.sqlite
+        .query(`SELECT key FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, prefix.length, prefix)
+        .then((rows) => new Set(rows.map(({ key }) => key.slice(prefix.length))));
+      // Listed again at the next read if this failed.
+      listing.catch(() => {
+        if (this.storedKeys === listing) this.storedKeys = undefined;
+      });
+      this.storedKeys = listing;
+    }
+    return this.storedKeys;
+  }
+
   /** The key as keyv stores it: prefixed with the namespace. */
   private storedKey(key: string): string {
     return this.keyv.useKeyPrefix && this.keyv.namespace ? `${this.keyv.namespace}:${key}` : key;
@@ -146,7 +187,7 @@ export class KeyvUsageBackend implements UsageBackend {
 
   private async read(key: string): Promise<unknown> {
     if (this.cache.has(key)) return this.cache.get(key);
-    const value = await this.keyv.get(key);
+    const value = (await this.listStoredKeys()).has(key) ? await this.keyv.get(key) : undefined;
     // A transaction may have written the key while this read was under way: its value is newer.
     if (!this.cache.has(key)) this.cache.set(key, value);
     return this.cache.get(key);

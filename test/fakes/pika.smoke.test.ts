@@ -145,6 +145,19 @@ describe('FakePika', () => {
   });
 
   describe('feed', () => {
+    it('finishNow: the next poll answers finished wherever the script was, and finishedAt records when', async () => {
+      fake.nextTask({ feed: [{ status: 'pending', progress: 5 }, { status: 'pending', progress: 6 }] });
+      const id = await generateId();
+      assert.equal((await pollFeed(id)).videos[0]?.progress, 5);
+      assert.equal(fake.task(id)?.finishedAt, undefined);
+      fake.finishNow(id);
+      const before = Date.now();
+      const finished = (await pollFeed(id)).videos[0];
+      assert.equal(finished?.status, 'finished');
+      assert.ok(fake.task(id)!.finishedAt! >= before);
+      assert.equal((await pollFeed(id)).videos[0]?.status, 'finished', 'and stays there');
+    });
+
     it('walks the default script to finished, then stays there', async () => {
       const id = await generateId();
       const feeds = await pollToEnd(id);

@@ -87,6 +87,8 @@ export interface FakePikaTask {
   seed: number;
   /** The generate request body that created the task. */
   body: unknown;
+  /** Date.now() when a feed poll first answered `finished`. */
+  finishedAt?: number;
 }
 
 /** Roughly what the real API goes through: an empty feed first, then queued, pending, finished. */
@@ -197,6 +199,14 @@ export class FakePika {
     return [...this.#tasks.keys()];
   }
 
+  /** The task's next feed poll answers `finished` (and so does every one after it), wherever its script was. */
+  finishNow(id: string): void {
+    const task = this.#tasks.get(id);
+    if (!task) throw new Error(`no task ${id}`);
+    const served = (task.script.feed ?? DEFAULT_FEED).slice(0, task.step + 1);
+    task.script = { ...task.script, feed: [...served, { status: 'finished', progress: 100, poster: true }] };
+  }
+
   /** Forget requests, scripts, faults and tasks; keep the port. Hung requests stay hung until close(). */
   reset(): void {
     // Cleared in place so a test holding `fake.requests` keeps seeing the live list.
@@ -264,6 +274,7 @@ export class FakePika {
     const feed = task.script.feed ?? DEFAULT_FEED;
     task.step = Math.min(task.step + 1, feed.length - 1);
     const step = feed[task.step] ?? 'empty';
+    if (step !== 'empty' && step.status === 'finished') task.finishedAt ??= Date.now();
     sendJson(res, 200, {
       id,
       promptText: promptTextOf(task.body),

@@ -3,10 +3,13 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** What `npm start` runs. */
+export const BOT_ENTRY = 'dist/src/index.js';
 
 /**
- * The real bot, started as `npm start` does (`src/index.ts` under tsx, configured only by
- * environment), in its own process so it can be signalled and killed like in production.
+ * The real bot, started as `npm start` does (the compiled `dist/src/index.js`, configured only
+ * by environment), in its own process so it can be signalled and killed like in production.
+ * The test runner builds `dist/` first, so it is never older than the source.
  */
 export class BotProcess {
   readonly lines: string[] = [];
@@ -36,11 +39,12 @@ export class BotProcess {
     });
   }
 
-  static start(env: Record<string, string>): BotProcess {
+  /** Starts `node <args>` (the bot as `npm start` runs it, by default) in `cwd`. */
+  static start(env: Record<string, string>, { args = [BOT_ENTRY], cwd = ROOT }: { args?: string[]; cwd?: string } = {}): BotProcess {
     // BOT_NODE_ARGS (e.g. `--cpu-prof`) lets a developer profile the bot under a test.
     const nodeArgs = (process.env.BOT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/index.ts'], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, [...nodeArgs, ...args], {
+      cwd,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

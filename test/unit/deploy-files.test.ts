@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
+import { composeServices, imageCommand, readProjectFile } from '../support/deploy-files.js';
 
-const read = (name: string) => readFile(new URL(`../../${name}`, import.meta.url), 'utf8');
-
-/** The compose file's services, each as its own block of text (no YAML parser among the dependencies). */
-function services(compose: string): Map<string, string> {
-  const body = compose.split(/^services:\n/m)[1]!.split(/^\S/m)[0]!;
-  const blocks = body.split(/^(?= {2}\w[\w-]*:\n)/m).filter((block) => block.trim());
-  return new Map(blocks.map((block) => [block.trim().split(':')[0]!, block]));
-}
+const read = readProjectFile;
+const services = composeServices;
 
 describe('the deployment files', () => {
   test('compose runs Redis append-only without eviction, one gateway and two workers on it', async () => {
@@ -37,14 +31,19 @@ describe('the deployment files', () => {
     assert.match(scrape, /names: \['worker'\]\n\s+type: A\n\s+port: 9464/);
   });
 
-  test('the image is built in two stages and runs the bot as the unprivileged node user, with Node as PID 1', async () => {
+  test('the image is built in two stages and runs the compiled bot as the unprivileged node user, with Node as PID 1', async () => {
     const dockerfile = await read('Dockerfile');
     assert.equal(dockerfile.match(/^FROM /gm)?.length, 2);
+    // `npm ci` compiles the bot (prepare); only then are the development packages dropped.
+    assert.match(dockerfile, /^COPY .*tsconfig\.build\.json/m);
+    assert.match(dockerfile, /^RUN npm ci --no-audit --no-fund && npm prune --omit=dev/m);
     assert.match(dockerfile, /^COPY --from=build \/app\/node_modules/m);
-    assert.match(dockerfile, /^RUN npm ci --omit=dev/m);
+    assert.match(dockerfile, /^COPY --from=build \/app\/dist/m);
     assert.match(dockerfile, /^USER node$/m);
-    assert.match(dockerfile, /^CMD \["node", "--import", "tsx", "src\/index.ts"\]$/m);
+    const pkg = JSON.parse(await read('package.json'));
+    assert.equal(pkg.scripts.prepare, 'npm run build');
+    assert.deepEqual(imageCommand(dockerfile).join(' '), pkg.scripts.start, 'the image runs what `npm start` runs');
     const ignored = (await read('.dockerignore')).split('\n');
-    for (const entry of ['node_modules', '.env', 'data', '.git']) assert.ok(ignored.includes(entry), `${entry} stays out of the image`);
+    for (const entry of ['node_modules', '.env', 'data', '.git', 'dist']) assert.ok(ignored.includes(entry), `${entry} stays out of the image`);
   });
 });

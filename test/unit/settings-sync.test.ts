@@ -176,6 +176,22 @@ describe('what a process keeps of the settings in memory', () => {
     assert.equal(records.reads, 2);
   });
 
+  test('a guild with no settings is kept too, and a burst of first reads waits for one read', async () => {
+    const records = new HandRecords();
+    const settings = new GuildSettingsStore(records);
+    const burst = Array.from({ length: 20 }, () => settings.get('g1'));
+    assert.equal(records.reads, 1);
+    records.answers.shift()!(undefined);
+    for (const read of await Promise.all(burst)) assert.equal(read.limits.dailyLimit, undefined);
+    await settings.get('g1');
+    assert.equal(records.reads, 1, 'its absence was kept');
+    records.tell('g1');
+    const again = settings.get('g1');
+    records.answers.shift()!(withLimit(4));
+    assert.equal((await again).limits.dailyLimit, 4);
+    assert.equal(records.reads, 2);
+  });
+
   test('a read that word of a change overtook is used once, not kept', async () => {
     const records = new HandRecords();
     const settings = new GuildSettingsStore(records);

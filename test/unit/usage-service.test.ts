@@ -11,7 +11,7 @@ import { emptyModeration } from '../../src/moderation/policy.js';
 import { effectiveRules, GuildSettingsStore, LIMIT_FIELDS, type GuildSettings } from '../../src/usage/guild-settings.js';
 import type { GlobalUsage, GuildUsage, LimitRules, Reservation, Settlement, UserUsage } from '../../src/usage/limits.js';
 import { UsageService, type ReserveOutcome } from '../../src/usage/usage-service.js';
-import { KeyvUsageBackend, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
+import { KeyvUsageBackend, type Decided, type UsageBackend, type Writes } from '../../src/usage/usage-store.js';
 import { KeyedMutex } from '../../src/util/keyed-mutex.js';
 
 const SECOND = 1000;
@@ -422,6 +422,10 @@ class MemoryBackend implements UsageBackend {
       else this.data.set(key, structuredClone(value));
     }
     return result;
+  }
+
+  async decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>> {
+    return { result: await this.transact(keys, update), stored: Promise.resolve() };
   }
 
   async get(key: string): Promise<unknown> {
@@ -951,6 +955,50 @@ describe('KeyvUsageBackend', () => {
       ),
     );
     assert.equal(await backend.get('count'), 100);
+  });
+
+  test('decide answers before its writes are stored; later transactions see them at once; stored settles once they are', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await backend.transact(['count'], () => ({ writes: [['count', 1]], result: undefined }));
+    const release = keyv.holdNextWrite('count');
+    const first = await backend.decide(['count'], (values) => ({ writes: [['count', (values.get('count') as number) + 1]], result: 'decided' }));
+    assert.equal(first.result, 'decided');
+    const stored = track(first.stored);
+    const second = await backend.decide(['count'], (values) => ({ writes: [['count', (values.get('count') as number) + 1]], result: values.get('count') }));
+    assert.equal(second.result, 2, 'the second decision counted the first, not yet stored');
+    await ticks(3);
+    assert.equal(stored.settled, 'pending', 'not stored while the write is held');
+    assert.equal(keyv.committed.get('count'), 1);
+    release();
+    await Promise.all([first.stored, second.stored]);
+    assert.equal(keyv.committed.get('count'), 3);
+  });
+
+  test('a failed write rejects what was decided on it, and the store is read afresh after it', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await backend.transact(['a'], () => ({ writes: [['a', 1]], result: undefined }));
+    keyv.failNextWriteOf('a');
+    const decided = await backend.decide(['a'], () => ({ writes: [['a', 2]], result: undefined }));
+    await assert.rejects(decided.stored);
+    assert.equal(await backend.transact(['a'], (values) => ({ writes: [], result: values.get('a') })), 1, 'the value the store holds, not the one never stored');
+  });
+
+  test('a key the store does not hold is not looked for on the disk; one it holds is read once', async () => {
+    const keyv = sqliteKeyv();
+    await keyv.set('user:old', { n: 1 });
+    const backend = new KeyvUsageBackend(keyv);
+    const reads: string[] = [];
+    const get = keyv.get.bind(keyv);
+    keyv.get = ((key: string) => (reads.push(key), get(key))) as typeof keyv.get;
+    for (let i = 0; i < 2; i++) {
+      await backend.transact(['user:new', 'user:old'], (values) => {
+        assert.deepEqual(values.get('user:old'), { n: 1 });
+        return { writes: [], result: undefined };
+      });
+    }
+    assert.deepEqual(reads, ['user:old']);
   });
 
   test('an update that throws writes nothing and releases the keys', async () => {

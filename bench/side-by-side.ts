@@ -1,0 +1,205 @@
+/**
+ * pika-discord beside a bare discord.js bot (bench/bare-bot.mjs), each against a fresh local
+ * Discord and Pika of its own, in one run: what a user feels (how soon a command is deferred,
+ * how soon a finished video is posted) and what an operator pays (memory, CPU, requests).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeDiscord, type FakeInteraction } from '../test/fakes/discord.js';
+import { FakePika, type FeedStep } from '../test/fakes/pika.js';
+import { BOT_ENTRY } from '../test/support/bot-process.js';
+import { newUserId } from '../test/support/users.js';
+import { isSettled, makeSecrets } from '../test/support/world.js';
+import { BenchProcess } from './process-group.js';
+
+export interface BotFigures {
+  deferP50Ms: number;
+  deferP99Ms: number;
+  idleRssMiB: number;
+  loadedRssMiB: number;
+  /** Share of one core, in the window with every task in flight. */
+  loadedCpuPercent: number;
+  discordRequestsPerSecond: number;
+  rateLimited: number;
+  feedCallsPerTaskMinute: number;
+  postedP50Ms: number;
+  postedP99Ms: number;
+  generatesPerAcceptedCommand: number;
+}
+
+export interface SideBySideOptions {
+  burst: number;
+  inFlight: number;
+  /** The feed's poll interval, the same for both bots. */
+  pollIntervalMs: number;
+  /** How long the figures with every task in flight are read over. */
+  windowMs: number;
+}
+
+export const DEFAULT_SIDE_BY_SIDE: SideBySideOptions = { burst: 200, inFlight: 2000, pollIntervalMs: 5000, windowMs: 30_000 };
+
+type Kind = 'bare' | 'project';
+
+export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): Promise<BotFigures> {
+  const secrets = makeSecrets();
+  const discord = await FakeDiscord.start({ botToken: secrets.botToken });
+  const pika = await FakePika.start({ apiKey: secrets.apiKey });
+  const storeDir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
+  const common = {
+    DISCORD_TOKEN: secrets.botToken,
+    DISCORD_API_URL: discord.apiUrl,
+    DEV_GUILD_ID: discord.guildId,
+    PIKA_API_URL: pika.url,
+    PIKA_API_KEY: secrets.apiKey,
+    POLL_INTERVAL_MS: String(options.pollIntervalMs),
+    NODE_ENV: 'production',
+  };
+  // The project as an operator runs it (`npm start`), with its limits out of the way: every
+  // command here comes from a different user, and none may be refused.
+  const bot =
+    kind === 'bare'
+      ? await BenchProcess.start(['bench/bare-bot.mjs'], common, /bare bot ready/)
+      : await BenchProcess.start(
+          [BOT_ENTRY],
+          {
+            ...common,
+            STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
+            DEFAULT_DAILY_LIMIT: 'unlimited',
+            DEFAULT_WEEKLY_LIMIT: 'unlimited',
+            DEFAULT_COOLDOWN_SECONDS: '0',
+            ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1',
+          },
+          /slash commands checked/,
+        );
+  try {
+    await sleep(3000);
+    const idleRssMiB = await bot.rssMiB();
+
+    // The burst: every command's video finishes at its first poll.
+    const burst = await dispatch(discord, pika, options.burst, 'burst', [{ status: 'finished', progress: 100, poster: true }]);
+    await waitFor(() => burst.every(isSettled), 120_000, 'the burst to be delivered');
+    const deferrals = burst.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt);
+
+    // Every task in flight, its progress moving at every poll for longer than the window lasts.
+    const moving: FeedStep[] = Array.from({ length: 60 }, (_, i) => ({ status: 'pending', progress: 1 + i, poster: i > 2 }));
+    const generatesBefore = pika.generateCalls.length;
+    const loaded = await dispatch(discord, pika, options.inFlight, 'load', moving);
+    await waitFor(() => pika.generateCalls.length - generatesBefore >= options.inFlight, 120_000, 'every task to start');
+    await sleep(options.pollIntervalMs);
+    const cpuBefore = await bot.cpuSeconds();
+    const requestsBefore = discord.requests.length;
+    const feedBefore = pika.feedCalls.length;
+    let loadedRssMiB = 0;
+    const windowStart = Date.now();
+    while (Date.now() - windowStart < options.windowMs) {
+      loadedRssMiB = Math.max(loadedRssMiB, await bot.rssMiB());
+      await sleep(500);
+    }
+    const windowSeconds = (Date.now() - windowStart) / 1000;
+    const loadedCpuPercent = ((await bot.cpuSeconds()) - cpuBefore) / windowSeconds * 100;
+    const discordRequestsPerSecond = (discord.requests.length - requestsBefore) / windowSeconds;
+    const feedCallsPerTaskMinute = (pika.feedCalls.length - feedBefore) / options.inFlight / (windowSeconds / 60);
+
+    // The videos finish a hundred at a time, as a real service finishes them: finished → posted.
+    const taskByPrompt = new Map(pika.taskIds().map((id) => [String((pika.task(id)!.body as { promptText: string }).promptText), id]));
+    const loadTasks = loaded.map((interaction) => taskByPrompt.get(promptOf(interaction))!);
+    for (let i = 0; i < loadTasks.length; i += 100) {
+      for (const id of loadTasks.slice(i, i + 100)) pika.finishNow(id);
+      await sleep(500);
+    }
+    await waitFor(() => loaded.every(isSettled), 300_000, 'every loaded task to be delivered');
+    const posted = loaded.map((interaction, i) => interaction.original!.editedAt! - pika.task(loadTasks[i]!)!.finishedAt!);
+
+    const all = [...burst, ...loaded];
+    const accepted = all.filter((interaction) => interaction.callbacks[0]?.type === 5 && !interaction.ephemeral).length;
+    return {
+      deferP50Ms: percentile(deferrals, 50),
+      deferP99Ms: percentile(deferrals, 99),
+      idleRssMiB,
+      loadedRssMiB,
+      loadedCpuPercent,
+      discordRequestsPerSecond,
+      rateLimited: discord.requests.filter((request) => request.status === 429).length,
+      feedCallsPerTaskMinute,
+      postedP50Ms: percentile(posted, 50),
+      postedP99Ms: percentile(posted, 99),
+      generatesPerAcceptedCommand: pika.generateCalls.length / accepted,
+    };
+  } finally {
+    await bot.stop();
+    await discord.close();
+    await pika.close();
+    await rm(storeDir, { recursive: true, force: true });
+  }
+}
+
+/** `count` `/pika text` commands from as many users, a hundred every 200 ms; each video's feed follows `feed`. */
+async function dispatch(discord: FakeDiscord, pika: FakePika, count: number, label: string, feed: FeedStep[]): Promise<FakeInteraction[]> {
+  const sent: Array<Promise<FakeInteraction>> = [];
+  for (let i = 0; i < count; i++) {
+    pika.nextTask({ feed });
+    sent.push(discord.chatInput({ name: 'pika', subcommand: 'text', options: { prompt: `${label} ${i}` }, userId: newUserId() }));
+    if (i % 100 === 99) await sleep(200);
+  }
+  return Promise.all(sent);
+}
+
+function promptOf(interaction: FakeInteraction): string {
+  const subcommand = interaction.payload.data.options[0];
+  return String(subcommand.options.find((option: { name: string }) => option.name === 'prompt').value);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+interface Row {
+  label: string;
+  figure: (figures: BotFigures) => number;
+  digits?: number;
+  /** Whether pika-discord's figure meets its goal next to the bare bot's, and the goal in words. */
+  goal?: { met: (project: number, bare: number) => boolean; text: string };
+}
+
+const ROWS = (options: SideBySideOptions): Row[] => [
+  { label: `defer latency p50, burst of ${options.burst} (ms)`, figure: (f) => f.deferP50Ms },
+  {
+    label: `defer latency p99, burst of ${options.burst} (ms)`,
+    figure: (f) => f.deferP99Ms,
+    goal: { met: (project, bare) => project <= bare * 1.1 || project <= bare + 20, text: 'within 1.1× or 20 ms' },
+  },
+  { label: 'RSS idle (MiB)', figure: (f) => f.idleRssMiB, goal: { met: (project, bare) => project <= bare + 50, text: 'within 50 MiB' } },
+  { label: `RSS, ${options.inFlight} tasks in flight (MiB)`, figure: (f) => f.loadedRssMiB, goal: { met: (project, bare) => project <= bare + 50, text: 'within 50 MiB' } },
+  { label: `CPU, ${options.inFlight} tasks in flight (% of a core)`, figure: (f) => f.loadedCpuPercent, digits: 1 },
+  { label: 'Discord requests per second, same window', figure: (f) => f.discordRequestsPerSecond },
+  { label: 'Discord 429 answers', figure: (f) => f.rateLimited, goal: { met: (project) => project === 0, text: 'none' } },
+  { label: 'feed calls per task-minute', figure: (f) => f.feedCallsPerTaskMinute, digits: 1 },
+  { label: 'finished → posted p50 (ms)', figure: (f) => f.postedP50Ms },
+  { label: 'finished → posted p99 (ms)', figure: (f) => f.postedP99Ms },
+  { label: 'generate calls per accepted command', figure: (f) => f.generatesPerAcceptedCommand, digits: 2, goal: { met: (project) => project === 1, text: 'exactly 1.00' } },
+];
+
+/** The table `npm run bench` prints: each figure for both bots, their ratio, and the goals. */
+export function sideBySideTable(bare: BotFigures, project: BotFigures, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): string {
+  const lines = [`${'figure'.padEnd(48)} ${'bare bot'.padStart(10)} ${'pika-discord'.padStart(13)} ${'ratio'.padStart(7)}  goal`];
+  for (const row of ROWS(options)) {
+    const [b, p] = [row.figure(bare), row.figure(project)];
+    const format = (n: number) => n.toFixed(row.digits ?? 0);
+    const ratio = b === 0 ? (p === 0 ? '1.00×' : '—') : `${(p / b).toFixed(2)}×`;
+    const goal = row.goal ? `${row.goal.text}: ${row.goal.met(p, b) ? 'met' : 'MISSED'}` : '';
+    lines.push(`${row.label.padEnd(48)} ${format(b).padStart(10)} ${format(p).padStart(13)} ${ratio.padStart(7)}  ${goal}`);
+  }
+  return lines.join('\n');
+}
