@@ -41,7 +41,8 @@ export const DEFAULT_SIDE_BY_SIDE: SideBySideOptions = { burst: 200, inFlight: 2
 
 type Kind = 'bare' | 'project';
 
-export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): Promise<BotFigures> {
+/** `nodeArgs` go to Node before the bot's script (the bare bot with the project's heap setting, say). */
+export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE, nodeArgs: string[] = []): Promise<BotFigures> {
   const secrets = makeSecrets();
   const discord = await FakeDiscord.start({ botToken: secrets.botToken });
   const pika = await FakePika.start({ apiKey: secrets.apiKey });
@@ -59,9 +60,9 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
   // command here comes from a different user, and none may be refused.
   const bot =
     kind === 'bare'
-      ? await BenchProcess.start(['bench/bare-bot.mjs'], common, /bare bot ready/)
+      ? await BenchProcess.start([...nodeArgs, 'bench/bare-bot.mjs'], common, /bare bot ready/)
       : await BenchProcess.start(
-          [BOT_ENTRY],
+          [...nodeArgs, BOT_ENTRY],
           {
             ...common,
             STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
@@ -76,10 +77,17 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
     await sleep(3000);
     const idleRssMiB = await bot.rssMiB();
 
-    // The burst: every command's video finishes at its first poll.
-    const burst = await dispatch(discord, pika, options.burst, 'burst', [{ status: 'finished', progress: 100, poster: true }]);
-    await waitFor(() => burst.every(isSettled), 120_000, 'the burst to be delivered');
-    const deferrals = burst.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt);
+    // The burst, three times (each from new users, once the one before was delivered): a single
+    // burst's p99 is its two slowest deferrals, which one garbage collection can move. The
+    // median of the three is reported. Every command's video finishes at its first poll.
+    const burst: FakeInteraction[] = [];
+    const rounds: number[][] = [];
+    for (let round = 0; round < BURST_ROUNDS; round++) {
+      const sent = await dispatch(discord, pika, options.burst, `burst ${round}`, [{ status: 'finished', progress: 100, poster: true }]);
+      await waitFor(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
+      rounds.push(sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
+      burst.push(...sent);
+    }
 
     // Every task in flight, its progress moving at every poll for longer than the window lasts.
     const moving: FeedStep[] = Array.from({ length: 60 }, (_, i) => ({ status: 'pending', progress: 1 + i, poster: i > 2 }));
@@ -114,8 +122,8 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
     const all = [...burst, ...loaded];
     const accepted = all.filter((interaction) => interaction.callbacks[0]?.type === 5 && !interaction.ephemeral).length;
     return {
-      deferP50Ms: percentile(deferrals, 50),
-      deferP99Ms: percentile(deferrals, 99),
+      deferP50Ms: median(rounds.map((deferrals) => percentile(deferrals, 50))),
+      deferP99Ms: median(rounds.map((deferrals) => percentile(deferrals, 99))),
       idleRssMiB,
       loadedRssMiB,
       loadedCpuPercent,
@@ -150,6 +158,12 @@ function promptOf(interaction: FakeInteraction): string {
   return String(subcommand.options.find((option: { name: string }) => option.name === 'prompt').value);
 }
 
+const BURST_ROUNDS = 3;
+
+function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -174,9 +188,9 @@ interface Row {
 }
 
 const ROWS = (options: SideBySideOptions): Row[] => [
-  { label: `defer latency p50, burst of ${options.burst} (ms)`, figure: (f) => f.deferP50Ms },
+  { label: `defer latency p50, ${options.burst} users at once (ms)`, figure: (f) => f.deferP50Ms },
   {
-    label: `defer latency p99, burst of ${options.burst} (ms)`,
+    label: `defer latency p99, ${options.burst} users at once (ms)`,
     figure: (f) => f.deferP99Ms,
     goal: { met: (project, bare) => project <= bare * 1.1 || project <= bare + 20, text: 'within 1.1× or 20 ms' },
   },
@@ -186,13 +200,17 @@ const ROWS = (options: SideBySideOptions): Row[] => [
   { label: 'Discord requests per second, same window', figure: (f) => f.discordRequestsPerSecond },
   { label: 'Discord 429 answers', figure: (f) => f.rateLimited, goal: { met: (project) => project === 0, text: 'none' } },
   { label: 'feed calls per task-minute', figure: (f) => f.feedCallsPerTaskMinute, digits: 1 },
-  { label: 'finished → posted p50 (ms)', figure: (f) => f.postedP50Ms },
-  { label: 'finished → posted p99 (ms)', figure: (f) => f.postedP99Ms },
+  { label: 'finished → posted p50 (ms) ¹', figure: (f) => f.postedP50Ms },
+  { label: 'finished → posted p99 (ms) ¹', figure: (f) => f.postedP99Ms },
   { label: 'generate calls per accepted command', figure: (f) => f.generatesPerAcceptedCommand, digits: 2, goal: { met: (project) => project === 1, text: 'exactly 1.00' } },
 ];
 
-/** The table `npm run bench` prints: each figure for both bots, their ratio, and the goals. */
-export function sideBySideTable(bare: BotFigures, project: BotFigures, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): string {
+/**
+ * The table `npm run bench` prints: each figure for both bots, their ratio, and the goals; then
+ * the bare bot's memory with the project's heap setting too, so that what the setting saves is
+ * seen apart from the project's own overhead.
+ */
+export function sideBySideTable(bare: BotFigures, project: BotFigures, bareWithHeapSetting: BotFigures, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): string {
   const lines = [`${'figure'.padEnd(48)} ${'bare bot'.padStart(10)} ${'pika-discord'.padStart(13)} ${'ratio'.padStart(7)}  goal`];
   for (const row of ROWS(options)) {
     const [b, p] = [row.figure(bare), row.figure(project)];
@@ -201,5 +219,12 @@ export function sideBySideTable(bare: BotFigures, project: BotFigures, options: 
     const goal = row.goal ? `${row.goal.text}: ${row.goal.met(p, b) ? 'met' : 'MISSED'}` : '';
     lines.push(`${row.label.padEnd(48)} ${format(b).padStart(10)} ${format(p).padStart(13)} ${ratio.padStart(7)}  ${goal}`);
   }
+  const tuned = (f: BotFigures) => `${f.idleRssMiB.toFixed(0)} MiB idle, ${f.loadedRssMiB.toFixed(0)} MiB with ${options.inFlight} in flight`;
+  lines.push(
+    '',
+    `The burst: ${options.burst} commands from as many users, a hundred every 200 ms; the median of ${BURST_ROUNDS} bursts. ${options.inFlight} tasks: every one polled each ${options.pollIntervalMs / 1000} s, its progress moving.`,
+    '¹ The bare bot edits a link into its reply; pika-discord downloads the video and uploads it, then notifies the requester.',
+    `The bare bot with pika-discord's heap setting (--heap-growing-percent=50): ${tuned(bareWithHeapSetting)}.`,
+  );
   return lines.join('\n');
 }

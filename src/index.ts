@@ -18,13 +18,20 @@ function storePassword(url: string): string[] {
  * (requests, feeds, renders waiting on the network), and V8 then lets the heap grow to about four
  * times what is live before it collects again: over 100 MiB of garbage held at 2,000 jobs. A
  * smaller growth step keeps the bot's memory near what it uses, for a little more time spent
- * collecting (`npm run bench` shows both). Read by V8 at every collection, so set here.
+ * collecting (`npm run bench` shows both). V8 reads it at every collection, so it is set here,
+ * unless the operator started Node with a value of their own.
  */
 const HEAP_GROWING_PERCENT = 50;
 
+function tuneRuntime(): void {
+  if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  // Stack traces in logs point at the TypeScript source, not the compiled dist/.
+  process.setSourceMapsEnabled(true);
+}
+
 /** Entry point of `npm start`: configuration is checked once, then the bot runs until a signal. */
 async function main(): Promise<void> {
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  tuneRuntime();
   let config: Config;
   try {
     config = loadConfig();

@@ -26,7 +26,9 @@ export async function startGeneration(interaction: RepliableInteraction, request
     // already arrived, gets its deferrals out before this job's work (records, generate, edits).
     await new Promise((resolve) => setImmediate(resolve));
   } catch (error) {
-    await admitted.cancel();
+    // Given back without waiting: a store that just failed may be slow to take the refund too,
+    // and the user's answer must not wait for it (reconciliation refunds what this misses).
+    admitted.cancel().catch((cancelError: unknown) => ctx.logger.warn('could not give back an admission', { error: cancelError }));
     throw error;
   }
   await ctx.jobs.start(request, reply, admitted, { locale: interaction.locale, guildLocale: interaction.guildLocale, requester, ...(origin ? { origin } : {}) });

@@ -385,7 +385,7 @@ export class JobService {
       return this.relinquish(id);
     }
 
-    this.events.emit('started', this.live.get(id)!);
+    this.announce('started', this.live.get(id)!);
     let pikaTaskId: string;
     try {
       pikaTaskId = await pika.generate(body);
@@ -547,9 +547,18 @@ export class JobService {
       const shownOn = job.state === 'failed' ? await this.showFailure(job, before.reply) : job.outcome;
       // Whoever cancels is looking at it.
       if (shownOn?.where === 'reply' && job.failure?.code !== 'cancelled') await this.notify(job, before.reply, shownOn.messageUrl);
-      this.events.emit('ended', job);
+      this.announce('ended', job);
     } finally {
       this.finishTurn(id, 'ended');
+    }
+  }
+
+  /** Tells the listeners (metrics, say); one that throws must not stop a paid job on its way. */
+  private announce(event: keyof JobEvents, job: Job): void {
+    try {
+      this.events.emit(event, job);
+    } catch (error) {
+      this.deps.logger.error('a job event listener failed', { event, job: job.id, error });
     }
   }
 

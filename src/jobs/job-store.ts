@@ -31,6 +31,9 @@ export interface HistoryPage {
  * reservation with the same id, and those are indexed.
  */
 export class JobStore {
+  /** Per hour, the jobs waiting to be entered in its index by the next rewrite. */
+  private readonly endedBatches = new Map<string, { ids: Set<string>; written: Promise<void> }>();
+
   /**
    * @param indexMutex serializes the read-modify-writes of indexes and annotations: across every
    *   process on a shared store (a history is written to by the gateway that took a command and
@@ -96,13 +99,30 @@ export class JobStore {
     }
   }
 
+  /**
+   * Enters a job in the index of the hour it ended. An hour's index is one list, rewritten whole:
+   * the jobs that end while a rewrite waits for its turn join it, so a thousand videos finishing
+   * together cost a few rewrites, not a thousand (each as long as the list).
+   */
   private indexEnded(id: string, hour: string): Promise<void> {
-    return this.indexMutex.runExclusive([endedInKey(hour), OLDEST_HOUR_KEY], async () => {
-      const ids = (await this.index.get<string[]>(endedInKey(hour))) ?? [];
-      if (!ids.includes(id)) await this.index.set(endedInKey(hour), [...ids, id]);
-      const oldest = await this.index.get<string>(OLDEST_HOUR_KEY);
-      if (oldest === undefined || hour < oldest) await this.index.set(OLDEST_HOUR_KEY, hour);
-    });
+    let batch = this.endedBatches.get(hour);
+    if (!batch) {
+      const ids = new Set<string>();
+      const written = this.indexMutex.runExclusive([endedInKey(hour), OLDEST_HOUR_KEY], async () => {
+        // Jobs ending from now on go in the next rewrite.
+        this.endedBatches.delete(hour);
+        const stored = (await this.index.get<string[]>(endedInKey(hour))) ?? [];
+        const known = new Set(stored);
+        const added = [...ids].filter((each) => !known.has(each));
+        if (added.length > 0) await this.index.set(endedInKey(hour), [...stored, ...added]);
+        const oldest = await this.index.get<string>(OLDEST_HOUR_KEY);
+        if (oldest === undefined || hour < oldest) await this.index.set(OLDEST_HOUR_KEY, hour);
+      });
+      batch = { ids, written };
+      this.endedBatches.set(hour, batch);
+    }
+    batch.ids.add(id);
+    return batch.written;
   }
 
   /** Removes the jobs that ended more than `retentionDays` days before `now`; answers how many. */

@@ -84,7 +84,9 @@ export class GuildSettingsStore {
     // A burst of commands in a server not read yet waits for one read, not one each.
     const reading = this.reading.get(guildId);
     if (reading) return reading;
-    const read = this.readStored(guildId).finally(() => this.reading.delete(guildId));
+    const read: Promise<GuildSettings | undefined> = this.readStored(guildId).finally(() => {
+      if (this.reading.get(guildId) === read) this.reading.delete(guildId);
+    });
     this.reading.set(guildId, read);
     return read;
   }

@@ -128,16 +128,17 @@ export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
   const day = utcDay(now);
   const week = isoWeek(now);
   const { user, guild, global } = snapshot;
+  // Nothing here changes a snapshot in place: what is kept is shared, not copied (a server's
+  // counts by user are as large as its active members, and a reservation rolls them over).
   return {
     user: {
       ...user,
-      running: [...user.running],
       ...(user.day >= day ? {} : { day, dayCount: 0 }),
       ...(user.week >= week ? {} : { week, weekCount: 0 }),
     },
     guild: {
-      ...(guild.day >= day ? { day: guild.day, dayByUser: { ...guild.dayByUser } } : { day, dayByUser: {} }),
-      ...(guild.week >= week ? { week: guild.week, weekByUser: { ...guild.weekByUser } } : { week, weekByUser: {} }),
+      ...(guild.day >= day ? { day: guild.day, dayByUser: guild.dayByUser } : { day, dayByUser: {} }),
+      ...(guild.week >= week ? { week: guild.week, weekByUser: guild.weekByUser } : { week, weekByUser: {} }),
     },
     global: global.day >= day ? global : { day, dayCount: 0 },
   };

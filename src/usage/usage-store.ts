@@ -12,6 +12,10 @@ export type Writes = Array<readonly [key: string, value: unknown]>;
  * change.
  */
 export interface UsageBackend {
+  /**
+   * `update` may change the values it is given in place, but only those it then writes: a
+   * backend may hand it the very objects it keeps in memory.
+   */
   transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T>;
   /**
    * `transact`, answered as soon as its result is decided: `stored` settles once its writes are
@@ -134,6 +138,8 @@ export class KeyvUsageBackend implements UsageBackend {
           this.epoch++;
           this.cache.clear();
           this.dirty.clear();
+          // Part of the batch may be stored (its sets, not its deletes): the keys are listed again.
+          this.storedKeys = undefined;
           throw error;
         }
       });

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { composeServices, imageCommand, readProjectFile } from '../support/deploy-files.js';
 
 const read = readProjectFile;
@@ -45,5 +50,26 @@ describe('the deployment files', () => {
     assert.deepEqual(imageCommand(dockerfile).join(' '), pkg.scripts.start, 'the image runs what `npm start` runs');
     const ignored = (await read('.dockerignore')).split('\n');
     for (const entry of ['node_modules', '.env', 'data', '.git', 'dist']) assert.ok(ignored.includes(entry), `${entry} stays out of the image`);
+  });
+
+  test('the image holds everything the build compiles, and the compiled bot needs nothing but production packages', async () => {
+    const dockerfile = await read('Dockerfile');
+    const { config } = ts.parseConfigFileTextToJson('tsconfig.build.json', await read('tsconfig.build.json'));
+    for (const dir of config.include as string[]) assert.match(dockerfile, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'), `the build stage copies ${dir}/`);
+    const pkg = JSON.parse(await read('package.json'));
+    const production = new Set(Object.keys(pkg.dependencies));
+    const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+    const files = (await readdir(dist, { recursive: true })).filter((file) => file.endsWith('.js'));
+    assert.ok(files.includes(join('src', 'index.js')), 'dist/ is built');
+    const imported = new Set<string>();
+    for (const file of files) {
+      const code = await readFile(join(dist, file), 'utf8');
+      for (const [, specifier] of code.matchAll(/(?:from\s+|import\s*\(\s*)['"]([^'"]+)['"]/g)) {
+        if (specifier!.startsWith('.') || specifier!.startsWith('node:') || builtinModules.includes(specifier!)) continue;
+        imported.add(specifier!.startsWith('@') ? specifier!.split('/').slice(0, 2).join('/') : specifier!.split('/')[0]!);
+      }
+    }
+    for (const name of imported) assert.ok(production.has(name), `dist/ imports ${name}, which is not a production dependency`);
+    assert.ok(imported.has('discord.js') && imported.has('pino'));
   });
 });

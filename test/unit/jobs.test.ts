@@ -114,6 +114,22 @@ describe('the job store keeps history for the retention period', () => {
     assert.equal(await store.removeEndedBefore(T0, 30), 0, 'nothing left to remove');
     assert.equal(await store.removeEndedBefore(T0 + 30 * DAY, 30), 1);
   });
+
+  test('jobs ending together in one hour are entered in its index by a few rewrites, and none is lost', async () => {
+    const index = new Keyv();
+    const store = new JobStore(new Keyv(), index);
+    let rewrites = 0;
+    const set = index.set.bind(index);
+    index.set = (async (key: string, value: unknown) => {
+      if (key.startsWith('ended:')) rewrites++;
+      return set(key, value);
+    }) as typeof index.set;
+    const at = T0 - 40 * DAY;
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.save(markFailed(aJob(`job-${i}`, at), { code: 'internal', billed: false }, at))));
+    assert.ok(rewrites <= 3, `${rewrites} rewrites of the hour's index`);
+    await store.save(markFailed(aJob('job-0', at), { code: 'internal', billed: false }, at));
+    assert.equal(await store.removeEndedBefore(T0, 30), 200, 'each job once, none lost');
+  });
 });
 
 /** Usage that records settlements; `failSettles` makes the next settlements throw. */

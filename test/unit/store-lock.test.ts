@@ -4,7 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sqlite3 from 'sqlite3';
-import { Storage, StoreInUseError } from '../../src/storage.js';
+import Keyv from 'keyv';
+import { Storage, StoreInUseError, serializeAsKeyvDoes } from '../../src/storage.js';
 
 describe('the store is opened by one holder at a time', () => {
   let dir: string;
@@ -53,6 +54,22 @@ describe('the store is opened by one holder at a time', () => {
       });
     } finally {
       await new Promise((resolve) => lock.close(resolve));
+    }
+  });
+});
+
+describe('the stored format', () => {
+  test('records are written exactly as keyv’s own serializer writes them, so old and new records read back the same', async () => {
+    const keyvDefault = new Keyv().serialize!;
+    const samples: unknown[] = [
+      { value: { prompt: ':) a cat', parts: [':start', 'mid:dle', '::', ''], n: 1.5, none: null, skipped: undefined, nested: { at: new Date(0) } }, expires: undefined },
+      { value: [1, null, 'x'], expires: 1700000000000 },
+      { value: 'plain', expires: null },
+    ];
+    for (const sample of samples) {
+      const written = serializeAsKeyvDoes(sample);
+      assert.equal(written, await keyvDefault(sample as never));
+      assert.deepEqual(await new Keyv().deserialize!(written), JSON.parse(JSON.stringify(sample)), 'reads back as it was given');
     }
   });
 });
