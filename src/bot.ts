@@ -26,7 +26,6 @@ import { JobStore } from './jobs/job-store.js';
 import { HistoryRetention } from './jobs/retention.js';
 import { migrateLegacyTasks } from './jobs/legacy-tasks.js';
 import { Reconciler } from './jobs/reconciler.js';
-import { JobPipeline } from './jobs/job-pipeline.js';
 import { CancelRelay } from './jobs/cancel-relay.js';
 import { downloadToFile, transferTimeoutMs } from './download.js';
 import { createMediaDispatcher } from './net/media-guard.js';
@@ -72,7 +71,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const worksJobs = config.role !== 'gateway';
   // A store other processes share carries jobs through the shared pipeline, whichever process took the command.
   const pipeline = isRedisUrl(config.storeUrl)
-    ? await JobPipeline.open(config.storeUrl, { lockMs: config.jobLockMs, concurrency: config.workerConcurrency, logger }).catch(async (error: unknown) => {
+    ? await (await import('./jobs/job-pipeline.js')).JobPipeline.open(config.storeUrl, { lockMs: config.jobLockMs, concurrency: config.workerConcurrency, logger }).catch(async (error: unknown) => {
         await storage.close();
         throw error;
       })

@@ -5,7 +5,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import sqlite3 from 'sqlite3';
-import { ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError } from '@redis/client';
 
 /** The process that has the store open, as it recorded itself once it held the lock. */
 export interface StoreHolder {
@@ -187,5 +186,9 @@ export function isStoreError(error: unknown): boolean {
 
 /** The errors of a Redis store that does not answer: told to users as "records unreachable". */
 export function isRedisUnavailable(error: unknown): boolean {
-  return [ClientClosedError, ClientOfflineError, ConnectionTimeoutError, SocketClosedUnexpectedlyError].some((type) => error instanceof type);
+  // By name: the Redis client is loaded only for a Redis store, and a SQLite bot never needs it.
+  return error instanceof Error && REDIS_UNAVAILABLE_ERRORS.has(error.constructor.name);
 }
+
+/** @redis/client's errors of a connection that is down or not back yet. */
+const REDIS_UNAVAILABLE_ERRORS = new Set(['ClientClosedError', 'ClientOfflineError', 'ConnectionTimeoutError', 'SocketClosedUnexpectedlyError']);

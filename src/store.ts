@@ -4,7 +4,6 @@ import type { Logger } from './logger.js';
 import type { KeyedMutex } from './util/keyed-mutex.js';
 import type { BreakerStateStore } from './pika/breaker-state.js';
 import type { RedisBus } from './redis-bus.js';
-import { RedisStore } from './redis-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { GuildSettingsRecords } from './usage/guild-settings-records.js';
 import type { UsageBackend } from './usage/usage-store.js';
@@ -41,6 +40,8 @@ export interface Store {
 /** Opens the store `STORE_URL` names: `sqlite://path` (the default) or `redis://` / `rediss://`. */
 export async function openStore(url: string, logger: Logger): Promise<Store> {
   if (isRedisUrl(url)) {
+    // Loaded only here: a bot on SQLite carries none of the Redis clients.
+    const { RedisStore } = await import('./redis-store.js');
     return RedisStore.open(url, {
       connectionFailed: (error) => logger.warn('the Redis connection failed; reconnecting', { error }),
       notRecorded: (what, error) => logger.warn(`could not record ${what} in Redis`, { error }),
