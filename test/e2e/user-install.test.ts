@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChatInputOptions, FakeInteraction } from '../fakes/discord.js';
 import { admin, newUserId } from '../support/users.js';
-import { startWorld, waitSettled, type World } from '../support/world.js';
+import { eventually, startWorld, waitSettled, type World } from '../support/world.js';
 
 describe('usable anywhere: the app installed to a user’s own account', () => {
   let world: World;
@@ -41,6 +41,9 @@ describe('usable anywhere: the app installed to a user’s own account', () => {
     assert.ok(third.ephemeral);
     assert.match(String(third.callbacks[0]!.data.content), /all 2 videos of your daily allowance/);
     assert.ok(!world.pika.generateCalls.some((c) => (c.body as any).promptText === 'dm three'));
+    // A video is recorded as delivered just after it is posted: /pika show offers it from then on.
+    const settled = () => world.bot.entries.filter((entry) => entry.msg === 'job settled' && entry.outcome === 'delivered').length;
+    await eventually(() => settled() >= 2, 5000, 'both videos to be recorded as delivered');
     const choices = await world.discord.autocomplete({ name: 'pika', subcommand: 'show', focused: 'id', options: { id: '' }, userId: user, guildId: null, installation: 'user' });
     await choices.waitFor((i) => i.callbacks.length > 0, 5000);
     assert.deepEqual(choices.callbacks[0]!.data.choices.map((c: any) => c.name.split(' · ')[1]), ['dm two', 'dm one'], '/pika show offers the videos made through the install');
