@@ -87,10 +87,16 @@ export class KeyvUsageBackend implements UsageBackend {
   async list(prefix: string): Promise<Array<[string, unknown]>> {
     await this.nextCommit?.catch(() => {});
     await this.writing;
-    const namespace = this.keyv.useKeyPrefix && this.keyv.namespace ? `${this.keyv.namespace}:` : '';
-    const stored = namespace + prefix;
-    const rows = await this.sqlite.query(`SELECT key, value FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, stored.length, stored);
-    return Promise.all(rows.map(async ({ key, value }) => [key.slice(namespace.length), (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
+    const rows = await this.rowsUnder(prefix, 'key, value');
+    return Promise.all(rows.map(async ({ key, value }) => [key, (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
+  }
+
+  /** The rows whose key starts with `prefix`, in one query, with their keys as keyv is given them (no namespace). */
+  private async rowsUnder(prefix: string, columns: 'key' | 'key, value'): Promise<Array<{ key: string; value: string }>> {
+    const stored = this.storedKey(prefix);
+    const namespaceLength = stored.length - prefix.length;
+    const rows = await this.sqlite.query(`SELECT ${columns} FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, stored.length, stored);
+    return rows.map((row) => ({ ...row, key: row.key.slice(namespaceLength) }));
   }
 
   async transact<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<T> {
@@ -173,10 +179,7 @@ export class KeyvUsageBackend implements UsageBackend {
 
   private listStoredKeys(): Promise<Set<string>> {
     if (!this.storedKeys) {
-      const prefix = this.storedKey('');
-      const listing = this.sqlite
-        .query(`SELECT key FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, prefix.length, prefix)
-        .then((rows) => new Set(rows.map(({ key }) => key.slice(prefix.length))));
+      const listing = this.rowsUnder('', 'key').then((rows) => new Set(rows.map(({ key }) => key)));
       // Listed again at the next read if this failed.
       listing.catch(() => {
         if (this.storedKeys === listing) this.storedKeys = undefined;
