@@ -6,11 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeDiscord, type FakeInteraction } from '../test/fakes/discord.js';
 import { FakePika, type FeedStep } from '../test/fakes/pika.js';
 import { BOT_ENTRY } from '../test/support/bot-process.js';
 import { newUserId } from '../test/support/users.js';
-import { isSettled, makeSecrets } from '../test/support/world.js';
+import { eventually, isSettled, makeSecrets } from '../test/support/world.js';
 import { BenchProcess } from './process-group.js';
 
 export interface BotFigures {
@@ -84,7 +85,7 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
     const rounds: number[][] = [];
     for (let round = 0; round < BURST_ROUNDS; round++) {
       const sent = await dispatch(discord, pika, options.burst, `burst ${round}`, [{ status: 'finished', progress: 100, poster: true }]);
-      await waitFor(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
+      await eventually(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
       rounds.push(sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
       burst.push(...sent);
     }
@@ -93,7 +94,7 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
     const moving: FeedStep[] = Array.from({ length: 60 }, (_, i) => ({ status: 'pending', progress: 1 + i, poster: i > 2 }));
     const generatesBefore = pika.generateCalls.length;
     const loaded = await dispatch(discord, pika, options.inFlight, 'load', moving);
-    await waitFor(() => pika.generateCalls.length - generatesBefore >= options.inFlight, 120_000, 'every task to start');
+    await eventually(() => pika.generateCalls.length - generatesBefore >= options.inFlight, 120_000, 'every task to start');
     await sleep(options.pollIntervalMs);
     const cpuBefore = await bot.cpuSeconds();
     const requestsBefore = discord.requests.length;
@@ -116,7 +117,7 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
       for (const id of loadTasks.slice(i, i + 100)) pika.finishNow(id);
       await sleep(500);
     }
-    await waitFor(() => loaded.every(isSettled), 300_000, 'every loaded task to be delivered');
+    await eventually(() => loaded.every(isSettled), 300_000, 'every loaded task to be delivered');
     const posted = loaded.map((interaction, i) => interaction.original!.editedAt! - pika.task(loadTasks[i]!)!.finishedAt!);
 
     const all = [...burst, ...loaded];
@@ -169,15 +170,6 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface Row {
   label: string;
