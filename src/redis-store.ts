@@ -10,6 +10,7 @@ import type { StoreHolder } from './storage.js';
 import type { Store } from './store.js';
 import { RedisGuildSettingsRecords } from './usage/redis-guild-settings-records.js';
 import { RedisUsageBackend } from './usage/redis-usage-backend.js';
+import { LISTED_USAGE_PREFIXES } from './usage/usage-service.js';
 import { answerWithin } from './util/store-deadline.js';
 
 /** Transactions of the usage store at once, each on a connection of its own (WATCH needs one). */
@@ -65,7 +66,7 @@ export class RedisStore implements Store {
     try {
       await client.connect();
       await settingsPool.connect();
-      usage = await RedisUsageBackend.connect(url, onError, { size: POOL_SIZE });
+      usage = await RedisUsageBackend.connect(url, onError, { size: POOL_SIZE, listedPrefixes: LISTED_USAGE_PREFIXES });
       bus = await RedisBus.open(client, onError);
       const store = new RedisStore(client, usage, settingsPool, bus, events);
       store.settings = await RedisGuildSettingsRecords.open(store.namespace('guild-settings'), settingsPool, bus, (error) =>

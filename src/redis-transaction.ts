@@ -40,12 +40,14 @@ export class RedisTransactions {
   }
 
   private async attempt<T>(client: PooledClient, watched: string[], step: (client: PooledClient) => Promise<TransactionStep<T>>): Promise<{ result: T } | typeof CONFLICT> {
-    await client.watch(watched);
+    // Not awaited before the step: its reads follow WATCH on the same connection, in the same
+    // write (node-redis pipelines what is sent in one tick), so they cost one round trip with it.
+    const watching = client.watch(watched);
     let decided: TransactionStep<T>;
     try {
-      decided = await step(client);
+      [, decided] = await Promise.all([watching, step(client)]);
     } catch (error) {
-      await client.unwatch();
+      await client.unwatch().catch(() => {});
       throw error;
     }
     const multi = client.multi();

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import sqlite3 from 'sqlite3';
+import { GroupCommitSqlite } from './sqlite-group-commit.js';
 
 /** The process that has the store open, as it recorded itself once it held the lock. */
 export interface StoreHolder {
@@ -63,7 +64,7 @@ export class Storage {
   namespace(name: string): Keyv {
     let space = this.spaces.get(name);
     if (!space) {
-      const adapter = new KeyvSqlite({ uri: `sqlite://${this.sqlitePath}`, busyTimeout: 5000 });
+      const adapter = new GroupCommitSqlite({ uri: `sqlite://${this.sqlitePath}`, busyTimeout: 5000 });
       // Write-ahead logging lets readers and the several connections work without blocking each
       // other; NORMAL sync is still durable across a crash of the bot (not of the machine).
       adapter

@@ -42,8 +42,12 @@ export function requireVideoPermissions(interaction: RepliableInteraction): void
   ]);
 }
 
-/** Defers a reply everyone sees, and answers where the job's messages go (the reply's id included). */
+/**
+ * Defers a reply everyone sees, and answers where the job's messages go. Not asked for the
+ * reply's message (`withResponse`): discord.js would build a whole Message of it for every
+ * command, and the job learns its id from its first edit.
+ */
 export async function deferPublicReply(interaction: RepliableInteraction): Promise<ReplyTarget> {
-  const deferred = await interaction.deferReply({ withResponse: true });
-  return { ...replyTargetOf(interaction), ...(deferred.resource?.message ? { messageId: deferred.resource.message.id } : {}) };
+  await interaction.deferReply();
+  return replyTargetOf(interaction);
 }

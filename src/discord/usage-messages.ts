@@ -1,4 +1,5 @@
-import { serverDayTotal, serverWeekTotal, type Limit, type LimitRules, type QuotaView, type Refusal, type GuildUsage, type UserUsage } from '../usage/limits.js';
+import type { Limit, LimitRules, QuotaView, Refusal, UserUsage } from '../usage/limits.js';
+import type { GuildUsageReport } from '../usage/usage-service.js';
 import { LIMIT_FIELDS, type GuildSettings, type LimitField } from '../usage/guild-settings.js';
 import type { PolicyRefusal } from '../moderation/policy.js';
 import { displayText, LIMITS } from './messages.js';
@@ -126,7 +127,7 @@ export function fitMessage(text: string, locale: Locale): string {
 }
 
 /** `/pika-admin usage`: totals and the heaviest users of the day and the week. */
-export function renderUsage(usage: GuildUsage, locale: Locale, top = 10): string {
+export function renderUsage(usage: GuildUsageReport, locale: Locale, top = 10): string {
   const t = messagesFor(locale);
   const ranking = (counts: Record<string, number>) => {
     const entries = Object.entries(counts).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).slice(0, top);
@@ -134,7 +135,7 @@ export function renderUsage(usage: GuildUsage, locale: Locale, top = 10): string
   };
   return [
     t.adminUsageHeading,
-    t.adminUsageTotals({ day: serverDayTotal(usage), week: serverWeekTotal(usage) }),
+    t.adminUsageTotals({ day: usage.dayCount, week: usage.weekCount }),
     t.adminUsageTopToday,
     ranking(usage.dayByUser),
     t.adminUsageTopWeek,

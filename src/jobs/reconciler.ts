@@ -25,7 +25,7 @@ export interface Reconciliation {
 
 /**
  * Brings usage and jobs back in line. Every job in progress holds an open reservation with its
- * own id, so the open reservations (an indexed list, not a scan of the store) are exactly what
+ * own id, so the open reservations (records of their own, listed by prefix) are exactly what
  * to look at: a job this process is not working on is carried on (see JobService.carryOn: resumed,
  * ended if its start was cut off, or made sure to be in the shared pipeline);
  * a job that ended without its settlement being stored is settled now; a reservation whose job

@@ -35,12 +35,33 @@ export interface UserUsage {
   bonus?: number;
 }
 
+/**
+ * A server's totals: videos delivered or in progress in the current day / week. Totals, not
+ * counts by user (each user's own record has those): a reservation changes and stores this record,
+ * and a busy server's counts by user would make that grow with its members.
+ */
 export interface GuildUsage {
   day: string;
   week: string;
-  /** Per user: videos delivered or in progress in the current day / week. */
+  dayCount: number;
+  weekCount: number;
+}
+
+/** How servers' records were kept before their totals: by user. Read, never written. */
+interface LegacyGuildUsage {
+  day: string;
+  week: string;
   dayByUser: Record<string, number>;
   weekByUser: Record<string, number>;
+}
+
+export type StoredGuildUsage = GuildUsage | LegacyGuildUsage;
+
+/** A stored server record as a GuildUsage, whichever way it was kept. */
+export function guildUsageOf(stored: StoredGuildUsage): GuildUsage {
+  if (!('dayByUser' in stored)) return stored;
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, n) => total + n, 0);
+  return { day: stored.day, week: stored.week, dayCount: sum(stored.dayByUser), weekCount: sum(stored.weekByUser) };
 }
 
 export interface Reservation {
@@ -113,7 +134,7 @@ export function nextIsoWeekStart(now: number): number {
 export function emptySnapshot(now: number): UsageSnapshot {
   return {
     user: { day: utcDay(now), dayCount: 0, week: isoWeek(now), weekCount: 0, lastStartAt: null, running: [] },
-    guild: { day: utcDay(now), week: isoWeek(now), dayByUser: {}, weekByUser: {} },
+    guild: { day: utcDay(now), week: isoWeek(now), dayCount: 0, weekCount: 0 },
     global: { day: utcDay(now), dayCount: 0 },
   };
 }
@@ -128,8 +149,6 @@ export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
   const day = utcDay(now);
   const week = isoWeek(now);
   const { user, guild, global } = snapshot;
-  // Nothing here changes a snapshot in place: what is kept is shared, not copied (a server's
-  // counts by user are as large as its active members, and a reservation rolls them over).
   return {
     user: {
       ...user,
@@ -137,19 +156,11 @@ export function rollOver(snapshot: UsageSnapshot, now: number): UsageSnapshot {
       ...(user.week >= week ? {} : { week, weekCount: 0 }),
     },
     guild: {
-      ...(guild.day >= day ? { day: guild.day, dayByUser: guild.dayByUser } : { day, dayByUser: {} }),
-      ...(guild.week >= week ? { week: guild.week, weekByUser: guild.weekByUser } : { week, weekByUser: {} }),
+      ...(guild.day >= day ? { day: guild.day, dayCount: guild.dayCount } : { day, dayCount: 0 }),
+      ...(guild.week >= week ? { week: guild.week, weekCount: guild.weekCount } : { week, weekCount: 0 }),
     },
     global: global.day >= day ? global : { day, dayCount: 0 },
   };
-}
-
-export function serverDayTotal(guild: GuildUsage): number {
-  return Object.values(guild.dayByUser).reduce((sum, n) => sum + n, 0);
-}
-
-export function serverWeekTotal(guild: GuildUsage): number {
-  return Object.values(guild.weekByUser).reduce((sum, n) => sum + n, 0);
 }
 
 type Hit = { limit: LimitName; retryAt: number | undefined };
@@ -179,7 +190,7 @@ export function checkLimits(rules: LimitRules, globalDailyCap: Limit, snapshot: 
   if (rules.weeklyLimit !== null && user.weekCount >= rules.weeklyLimit) {
     hits.push({ limit: 'weekly', retryAt: nextIsoWeekStart(now) });
   }
-  if (rules.serverDailyCap !== null && serverDayTotal(guild) >= rules.serverDailyCap) {
+  if (rules.serverDailyCap !== null && guild.dayCount >= rules.serverDailyCap) {
     hits.push({ limit: 'server', retryAt: nextUtcMidnight(now) });
   }
   if (globalDailyCap !== null && global.dayCount >= globalDailyCap) {
@@ -220,7 +231,6 @@ export function evaluateLimits(rules: LimitRules, globalDailyCap: Limit, snapsho
 /** Counts a video as started: every counter goes up and the reservation is recorded as open. */
 export function applyReservation(snapshot: UsageSnapshot, reservation: Reservation): UsageSnapshot {
   const { user, guild, global } = snapshot;
-  const uid = reservation.userId;
   return {
     user: {
       ...user,
@@ -230,11 +240,7 @@ export function applyReservation(snapshot: UsageSnapshot, reservation: Reservati
       running: [...user.running, reservation.id],
       ...(reservation.usedBonus ? { bonus: Math.max(0, (user.bonus ?? 0) - 1) } : {}),
     },
-    guild: {
-      ...guild,
-      dayByUser: { ...guild.dayByUser, [uid]: (guild.dayByUser[uid] ?? 0) + 1 },
-      weekByUser: { ...guild.weekByUser, [uid]: (guild.weekByUser[uid] ?? 0) + 1 },
-    },
+    guild: { ...guild, dayCount: guild.dayCount + 1, weekCount: guild.weekCount + 1 },
     global: { ...global, dayCount: global.dayCount + 1 },
   };
 }
@@ -306,17 +312,9 @@ function refundUser(user: UserUsage, reservation: Reservation): UserUsage {
 function refundGuild(guild: GuildUsage, reservation: Reservation): GuildUsage {
   return {
     ...guild,
-    dayByUser: guild.day === reservation.day ? decrement(guild.dayByUser, reservation.userId) : guild.dayByUser,
-    weekByUser: guild.week === reservation.week ? decrement(guild.weekByUser, reservation.userId) : guild.weekByUser,
+    dayCount: guild.day === reservation.day ? Math.max(0, guild.dayCount - 1) : guild.dayCount,
+    weekCount: guild.week === reservation.week ? Math.max(0, guild.weekCount - 1) : guild.weekCount,
   };
-}
-
-function decrement(counts: Record<string, number>, key: string): Record<string, number> {
-  const next = { ...counts };
-  const value = (next[key] ?? 0) - 1;
-  if (value > 0) next[key] = value;
-  else delete next[key];
-  return next;
 }
 
 /** What a user has left, for `/pika quota`. `snapshot` must be rolled over to `now`. */
@@ -348,6 +346,6 @@ export function quotaView(rules: LimitRules, snapshot: UsageSnapshot, now: numbe
     running: user.running.length,
     waiting: user.waiting?.length ?? 0,
     maxConcurrent: rules.maxConcurrent,
-    serverLeftToday: left(rules.serverDailyCap, serverDayTotal(guild)),
+    serverLeftToday: left(rules.serverDailyCap, guild.dayCount),
   };
 }

@@ -8,6 +8,7 @@ import {
   applySettlement,
   emptySnapshot,
   evaluateLimits,
+  guildUsageOf,
   isOpen,
   markStarted,
   markWaiting,
@@ -21,6 +22,7 @@ import {
   type Refusal,
   type Reservation,
   type Settlement,
+  type StoredGuildUsage,
   type UsageSnapshot,
   type UserUsage,
 } from './limits.js';
@@ -31,6 +33,12 @@ import type { Decided, UsageBackend, Writes } from './usage-store.js';
 export type ReserveOutcome = { ok: true; reservation: Reservation; waiting: boolean } | { ok: false; refusal: Refusal; rules: LimitRules };
 /** A reservation decided: `stored` settles once it is stored (and rejects if it never is). */
 export type DecidedReservation = (Extract<ReserveOutcome, { ok: true }> & { stored: Promise<void> }) | Extract<ReserveOutcome, { ok: false }>;
+
+/** A server's usage for its moderators: its totals, and each member's counts in the same day and week. */
+export interface GuildUsageReport extends GuildUsage {
+  dayByUser: Record<string, number>;
+  weekByUser: Record<string, number>;
+}
 
 /**
  * How a reservation may wait instead of being refused for the concurrent-video limit: up to
@@ -53,30 +61,38 @@ export interface UsageServiceDeps {
 
 const GLOBAL_KEY = 'global';
 /**
- * Every open reservation, by id, in one record: start-up reads it instead of scanning the store.
- * Each reservation already locks GLOBAL_KEY, so locking this one too costs no concurrency.
+ * Each open reservation is a record of its own (`open:<id>`), written in the same transaction as
+ * its counters; start-up lists them by their prefix. One record of all of them would be
+ * rewritten, whole, by every reservation and every settlement.
  */
-const OPEN_RESERVATIONS_KEY = 'open-reservations';
-type OpenReservations = Record<string, Reservation>;
-/** Where each open reservation was kept before the index, in stores that predate it. */
+const OPEN_PREFIX = 'open:';
+/** The prefixes UsageService lists in the course of its work (not only in a migration): a shared backend may keep them listed. */
+export const LISTED_USAGE_PREFIXES: readonly string[] = [OPEN_PREFIX];
+const openKey = (id: string) => `${OPEN_PREFIX}${id}`;
+/** Which way the store keeps open reservations; written once a store holds them as `open:` records. */
+const LAYOUT_KEY = 'layout';
+const OPEN_RECORDS_LAYOUT = 'open-records';
+/** Where open reservations were kept before, all in one record, by id. */
+const OPEN_INDEX_KEY = 'open-reservations';
+/** And before that: each in a record of its own, written apart from the counters. */
 const LEGACY_RESERVATION_PREFIX = 'reservation:';
 const USER_PREFIX = 'user:';
 const userKey = (guildId: string, userId: string) => `${USER_PREFIX}${guildId}:${userId}`;
 const guildKey = (guildId: string) => `guild:${guildId}`;
 const counterKeys = (guildId: string, userId: string) => [userKey(guildId, userId), guildKey(guildId), GLOBAL_KEY];
-/** The keys a reservation changes: its counters, then the index. */
-const reservationKeys = (guildId: string, userId: string) => [...counterKeys(guildId, userId), OPEN_RESERVATIONS_KEY];
+/** The keys a reservation changes: its counters, then its own record. */
+const reservationKeys = (guildId: string, userId: string, id: string) => [...counterKeys(guildId, userId), openKey(id)];
 
 /**
  * Usage limits over a backend: check-and-reserve as one atomic step before a generate call, and
  * settlement exactly once when the task ends. A reservation is open while its user counts it as
- * running, and it is listed in the open-reservations index for exactly as long: both change in
- * the same transaction.
+ * running, and it has its own `open:` record for exactly as long: both change in the same
+ * transaction.
  */
 export class UsageService {
   private readonly now: () => number;
   private readonly newId: () => string;
-  private indexed: Promise<void> | undefined;
+  private migrated: Promise<void> | undefined;
 
   constructor(private readonly deps: UsageServiceDeps) {
     this.now = deps.now ?? processClock;
@@ -136,11 +152,10 @@ export class UsageService {
   }
 
   private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): Promise<Decided<ReserveOutcome>> {
-    const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenIndexed()]);
-    const keys = reservationKeys(guildId, userId);
+    const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenMigrated()]);
+    const keys = reservationKeys(guildId, userId, id);
     return this.deps.backend.decide<ReserveOutcome>(keys, (values) => {
-      const open = openIn(values);
-      if (open[id]) throw new Error(`reservation ${id} is already open`);
+      if (values.get(openKey(id)) !== undefined) throw new Error(`reservation ${id} is already open`);
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
       const owner = this.isOwner(userId);
@@ -166,9 +181,7 @@ export class UsageService {
       };
       const reserved = applyReservation(snapshot, reservation);
       const counted = waits ? { ...reserved, user: markWaiting(reserved.user, id) } : reserved;
-      // Changed in place, not copied: with thousands open, a copy per reservation is most of its cost.
-      open[id] = reservation;
-      const writes: Writes = [...counterWrites(keys, counted), [OPEN_RESERVATIONS_KEY, open]];
+      const writes: Writes = [...counterWrites(keys, counted), [openKey(id), reservation]];
       return { writes, result: { ok: true, reservation, waiting: waits } };
     });
   }
@@ -191,67 +204,69 @@ export class UsageService {
 
   /** Settles a reservation (see Settlement); a second settlement of the same one is a no-op and returns false. */
   async settle(reservation: Pick<Reservation, 'id' | 'guildId' | 'userId'>, outcome: Settlement): Promise<boolean> {
-    await this.whenIndexed();
-    const keys = reservationKeys(reservation.guildId, reservation.userId);
+    await this.whenMigrated();
+    const keys = reservationKeys(reservation.guildId, reservation.userId, reservation.id);
     return this.deps.backend.transact(keys, (values) => {
-      const open = openIn(values);
-      const stored = open[reservation.id];
+      const stored = values.get(openKey(reservation.id)) as Reservation | undefined;
       if (!stored) return { writes: [], result: false };
       const now = this.now();
       const snapshot = rollOver(readSnapshot(values, keys, now), now);
-      delete open[reservation.id];
-      const writes: Writes = [...counterWrites(keys, applySettlement(snapshot, stored, outcome)), [OPEN_RESERVATIONS_KEY, open]];
-      // Not simply true: a store migrated from before the index can list one its user no longer
-      // runs (its settlement was counted, the crash came before its record's delete).
+      const writes: Writes = [...counterWrites(keys, applySettlement(snapshot, stored, outcome)), [openKey(reservation.id), undefined]];
+      // Not simply true: a store migrated from before the index can hold a record its user no
+      // longer runs (its settlement was counted, the crash came before its record's delete).
       return { writes, result: isOpen(snapshot, reservation.id) };
     });
   }
 
-  /** Reservations not yet settled (for start-up reconciliation): one read, however large the store. */
+  /** Reservations not yet settled (for start-up reconciliation): one listing by prefix. */
   async openReservations(): Promise<Reservation[]> {
-    await this.whenIndexed();
-    return Object.values(((await this.deps.backend.get(OPEN_RESERVATIONS_KEY)) ?? {}) as OpenReservations);
+    await this.whenMigrated();
+    return (await this.deps.backend.list(OPEN_PREFIX)).map(([, reservation]) => reservation as Reservation);
   }
 
-  /** Resolves once the index exists: migrated at first use, retried on the next use if that failed. */
-  private whenIndexed(): Promise<void> {
-    this.indexed ??= this.migrateToIndex().catch((error: unknown) => {
-      this.indexed = undefined;
+  /** Resolves once the store keeps open reservations as records of their own: migrated at first use, retried on the next use if that failed. */
+  private whenMigrated(): Promise<void> {
+    this.migrated ??= this.migrate().catch((error: unknown) => {
+      this.migrated = undefined;
       throw error;
     });
-    return this.indexed;
+    return this.migrated;
   }
 
   /**
-   * Stores from before the index kept each open reservation as its own `reservation:<id>` record,
-   * written apart from the counters, so a crash could leave a user running an id with no record,
-   * holding that slot for ever. Once: moves every such record into the index and drops the
-   * running ids that have none, in one transaction; the reconciliation that follows refunds
-   * the records whose video no task is making, as before.
+   * Once per store: gives each open reservation a record of its own, in one transaction, from
+   * either earlier layout. From the index: its entries. From before the index, when each open
+   * reservation had a `reservation:<id>` record written apart from the counters, so a crash could
+   * leave a user running an id with no record, holding that slot for ever: those records, and the
+   * running ids that have none are dropped. The reconciliation that follows refunds the records
+   * whose video no task is making, as before.
    */
-  private async migrateToIndex(): Promise<void> {
+  private async migrate(): Promise<void> {
     const { backend } = this.deps;
-    if ((await backend.get(OPEN_RESERVATIONS_KEY)) !== undefined) return;
-    const entries = await backend.list('');
+    if ((await backend.get(LAYOUT_KEY)) === OPEN_RECORDS_LAYOUT) return;
+    const index = (await backend.get(OPEN_INDEX_KEY)) as Record<string, Reservation> | undefined;
+    const entries = index ? [] : await backend.list('');
     const legacyKeys = entries.filter(([key]) => key.startsWith(LEGACY_RESERVATION_PREFIX)).map(([key]) => key);
     const recorded = new Set(legacyKeys.map((key) => key.slice(LEGACY_RESERVATION_PREFIX.length)));
     const tornUserKeys = entries
       .filter(([key, user]) => key.startsWith(USER_PREFIX) && (user as UserUsage).running.some((id) => !recorded.has(id)))
       .map(([key]) => key);
-    await backend.transact([OPEN_RESERVATIONS_KEY, ...legacyKeys, ...tornUserKeys], (values) => {
-      // Another process may have made the index since it was looked for: it is not made twice.
-      if (values.get(OPEN_RESERVATIONS_KEY) !== undefined) return { writes: [], result: undefined };
-      const open: OpenReservations = {};
-      const writes: Writes = [[OPEN_RESERVATIONS_KEY, open]];
-      for (const key of legacyKeys) {
-        const reservation = values.get(key) as Reservation;
-        open[reservation.id] = reservation;
-        writes.push([key, undefined]);
-      }
-      for (const key of tornUserKeys) {
-        const user = values.get(key) as UserUsage;
-        writes.push([key, { ...user, running: user.running.filter((id) => open[id]) }]);
-      }
+    const openIds = index ? Object.keys(index) : [...recorded];
+    await backend.transact([LAYOUT_KEY, OPEN_INDEX_KEY, ...legacyKeys, ...tornUserKeys, ...openIds.map(openKey)], (values) => {
+      // Another process may have migrated the store since it was looked at: it is not done twice.
+      if (values.get(LAYOUT_KEY) === OPEN_RECORDS_LAYOUT) return { writes: [], result: undefined };
+      const open = index ? Object.values(values.get(OPEN_INDEX_KEY) as Record<string, Reservation>) : legacyKeys.map((key) => values.get(key) as Reservation);
+      const openNow = new Set(open.map(({ id }) => id));
+      const writes: Writes = [
+        ...open.map((reservation) => [openKey(reservation.id), reservation] as const),
+        ...tornUserKeys.map((key) => {
+          const user = values.get(key) as UserUsage;
+          return [key, { ...user, running: user.running.filter((id) => openNow.has(id)) }] as const;
+        }),
+        [LAYOUT_KEY, OPEN_RECORDS_LAYOUT],
+        ...legacyKeys.map((key) => [key, undefined] as const),
+        ...(index ? [[OPEN_INDEX_KEY, undefined] as const] : []),
+      ];
       return { writes, result: undefined };
     });
   }
@@ -292,23 +307,34 @@ export class UsageService {
     return rollOver({ ...empty, user: stored ?? empty.user }, now).user;
   }
 
-  /** The server's usage in the current day and week, rolled over to now. */
-  async guildUsage(guildId: string): Promise<GuildUsage> {
+  /**
+   * The server's usage in the current day and week, rolled over to now, with each member's own
+   * counts (a scan of the server's user records: a moderator's question, not a command's).
+   */
+  async guildUsage(guildId: string): Promise<GuildUsageReport> {
     const now = this.now();
-    const stored = (await this.deps.backend.get(guildKey(guildId))) as GuildUsage | undefined;
+    const usersPrefix = `${USER_PREFIX}${guildId}:`;
+    const [stored, users] = await Promise.all([this.deps.backend.get(guildKey(guildId)), this.deps.backend.list(usersPrefix)]);
     const empty = emptySnapshot(now);
-    return rollOver({ ...empty, guild: stored ?? empty.guild }, now).guild;
+    const report: GuildUsageReport = { ...rollOver({ ...empty, guild: storedGuild(stored) ?? empty.guild }, now).guild, dayByUser: {}, weekByUser: {} };
+    for (const [key, value] of users) {
+      const user = rollOver({ ...empty, user: value as UserUsage }, now).user;
+      const userId = key.slice(usersPrefix.length);
+      if (user.dayCount > 0) report.dayByUser[userId] = user.dayCount;
+      if (user.weekCount > 0) report.weekByUser[userId] = user.weekCount;
+    }
+    return report;
   }
-}
-
-function openIn(values: Map<string, unknown>): OpenReservations {
-  return (values.get(OPEN_RESERVATIONS_KEY) as OpenReservations | undefined) ?? {};
 }
 
 function readSnapshot(values: Map<string, unknown>, keys: readonly string[], now: number): UsageSnapshot {
   const empty = emptySnapshot(now);
-  const [user, guild, global] = keys.map((key) => values.get(key)) as [UserUsage?, GuildUsage?, GlobalUsage?];
-  return { user: user ?? empty.user, guild: guild ?? empty.guild, global: global ?? empty.global };
+  const [user, guild, global] = keys.map((key) => values.get(key)) as [UserUsage | undefined, unknown, GlobalUsage | undefined];
+  return { user: user ?? empty.user, guild: storedGuild(guild) ?? empty.guild, global: global ?? empty.global };
+}
+
+function storedGuild(stored: unknown): GuildUsage | undefined {
+  return stored === undefined ? undefined : guildUsageOf(stored as StoredGuildUsage);
 }
 
 function counterWrites(keys: readonly string[], snapshot: UsageSnapshot): Writes {

@@ -1,4 +1,5 @@
 import type Keyv from 'keyv';
+import { deleteRows, upsertRows, type SqliteConnection } from '../sqlite-group-commit.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 
 /** Writes applied in order; `undefined` deletes the key. */
@@ -24,20 +25,13 @@ export interface UsageBackend {
    */
   decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>>;
   get(key: string): Promise<unknown>;
-  /** Every key starting with `prefix`, with its value: a scan of the store, for a one-time migration. */
+  /** Every key starting with `prefix`, with its value: a scan of the store, for what no command waits on (migrations, moderators' reports). */
   list(prefix: string): Promise<Array<[string, unknown]>>;
 }
-
 
 export interface Decided<T> {
   result: T;
   stored: Promise<void>;
-}
-
-/** The part of the @keyv/sqlite adapter used here: its own connection, and its table. */
-interface SqliteAdapter {
-  query(sql: string, ...parameters: unknown[]): Promise<Array<{ key: string; value: string }>>;
-  opts: { table: string };
 }
 
 /**
@@ -54,7 +48,7 @@ export class KeyvUsageBackend implements UsageBackend {
   private readonly mutex = new KeyedMutex();
   private readonly cache = new Map<string, unknown>();
   private readonly dirty = new Map<string, unknown>();
-  private readonly sqlite: SqliteAdapter;
+  private readonly sqlite: SqliteConnection;
   private writing: Promise<void> = Promise.resolve();
   private nextCommit: Promise<void> | undefined;
   /** Bumped when a commit fails: batches computed before that hold state the store never got. */
@@ -67,20 +61,20 @@ export class KeyvUsageBackend implements UsageBackend {
   private storedKeys: Promise<Set<string>> | undefined;
 
   constructor(private readonly keyv: Keyv) {
-    const adapter = keyv.store as Partial<SqliteAdapter> | undefined;
+    const adapter = keyv.store as Partial<SqliteConnection> | undefined;
     if (typeof adapter?.query !== 'function' || !adapter.opts) {
       throw new Error('the usage store must be keyv over @keyv/sqlite: its group commits are single SQL statements');
     }
     // A write error that keyv swallowed would let the rest of the batch commit without it.
     if (!keyv.throwOnErrors) throw new Error('the usage store must be keyv with throwOnErrors');
-    this.sqlite = adapter as SqliteAdapter;
+    this.sqlite = adapter as SqliteConnection;
     // Listed while the bot starts, not at its first command.
     void this.listStoredKeys().catch(() => {});
   }
 
   async get(key: string): Promise<unknown> {
     if (this.cache.has(key)) return this.cache.get(key);
-    return this.keyv.get(key);
+    return present(await this.keyv.get(key));
   }
 
   /** One query: keyv's own iterator pages with OFFSET, which takes quadratic time over a large store. */
@@ -88,7 +82,8 @@ export class KeyvUsageBackend implements UsageBackend {
     await this.nextCommit?.catch(() => {});
     await this.writing;
     const rows = await this.rowsUnder(prefix, 'key, value');
-    return Promise.all(rows.map(async ({ key, value }) => [key, (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
+    const entries = await Promise.all(rows.map(async ({ key, value }) => [key, (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
+    return entries.filter(([, value]) => !isTombstone(value));
   }
 
   /** The rows whose key starts with `prefix`, in one query, with their keys as keyv is given them (no namespace). */
@@ -137,7 +132,14 @@ export class KeyvUsageBackend implements UsageBackend {
         try {
           await this.storeAtomically(batch);
           const keys = await this.storedKeys?.catch(() => undefined);
-          for (const [key, value] of batch) value === undefined ? keys?.delete(key) : keys?.add(key);
+          for (const [key, value] of batch) {
+            if (value !== undefined) keys?.add(key);
+            else if (keys) {
+              keys.delete(key);
+              // Known absent without it (a settled reservation's record, say): not kept in memory for ever.
+              if (this.cache.get(key) === undefined && !this.dirty.has(key)) this.cache.delete(key);
+            }
+          }
         } catch (error) {
           // The memory copy and anything waiting to be written are now ahead of the store:
           // drop them, fail their transactions, and read the store afresh from now on.
@@ -160,21 +162,16 @@ export class KeyvUsageBackend implements UsageBackend {
    * transaction held open across several queries would instead keep the write lock while it
    * waits for a thread of libuv's small pool, which other connections' queries can all be
    * occupying while they wait for that same lock: a stall until the busy timeout.
-   * Deletes (only the one-time migration makes any) follow in a second statement: a crash in
-   * between leaves legacy records that nothing reads any more.
+   * A delete goes in that statement too, as a tombstone (null, which reads as absent), so a
+   * settlement's counters and the end of its open record are stored together; the tombstones'
+   * rows are then dropped. One that a crash (or a failed drop) leaves behind reads as absent,
+   * and goes when its key is written again.
    */
   private async storeAtomically(batch: Array<[string, unknown]>): Promise<void> {
-    const table = this.sqlite.opts.table;
-    const sets = batch.filter(([, value]) => value !== undefined);
-    const deletes = batch.filter(([, value]) => value === undefined).map(([key]) => this.storedKey(key));
-    if (sets.length > 0) {
-      const rows = await Promise.all(sets.map(async ([key, value]) => [this.storedKey(key), await this.keyv.serializeData({ value, expires: undefined })]));
-      await this.sqlite.query(
-        `INSERT INTO ${table} (key, value) SELECT json_extract(row.value, '$[0]'), json_extract(row.value, '$[1]') FROM json_each(?) AS row WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-        JSON.stringify(rows),
-      );
-    }
-    if (deletes.length > 0) await this.sqlite.query(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`, JSON.stringify(deletes));
+    const rows = await Promise.all(batch.map(async ([key, value]) => [this.storedKey(key), (await this.keyv.serializeData({ value: value ?? TOMBSTONE, expires: undefined })) as string] as const));
+    await upsertRows(this.sqlite, rows);
+    const deleted = batch.filter(([, value]) => value === undefined).map(([key]) => this.storedKey(key));
+    await deleteRows(this.sqlite, deleted).catch(() => {});
   }
 
   private listStoredKeys(): Promise<Set<string>> {
@@ -196,9 +193,20 @@ export class KeyvUsageBackend implements UsageBackend {
 
   private async read(key: string): Promise<unknown> {
     if (this.cache.has(key)) return this.cache.get(key);
-    const value = (await this.listStoredKeys()).has(key) ? await this.keyv.get(key) : undefined;
+    const value = (await this.listStoredKeys()).has(key) ? present(await this.keyv.get(key)) : undefined;
     // A transaction may have written the key while this read was under way: its value is newer.
     if (!this.cache.has(key)) this.cache.set(key, value);
     return this.cache.get(key);
   }
+}
+
+/** What a deleted key holds until its row is dropped (usage values are never null). */
+const TOMBSTONE = null;
+
+function isTombstone(value: unknown): boolean {
+  return value === TOMBSTONE;
+}
+
+function present(value: unknown): unknown {
+  return isTombstone(value) ? undefined : value;
 }

@@ -12,8 +12,7 @@ import {
   nextUtcMidnight,
   quotaView,
   rollOver,
-  serverDayTotal,
-  serverWeekTotal,
+  guildUsageOf,
   utcDay,
   type GlobalUsage,
   type GuildUsage,
@@ -223,7 +222,7 @@ describe('emptySnapshot', () => {
   test('starts with nothing counted in the current periods', () => {
     assert.deepEqual(emptySnapshot(NOW), {
       user: { day: '2026-11-24', dayCount: 0, week: '2026-W48', weekCount: 0, lastStartAt: null, running: [] },
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 0, weekCount: 0 },
       global: { day: '2026-11-24', dayCount: 0 },
     });
   });
@@ -243,7 +242,7 @@ describe('rollOver', () => {
     deepFreeze(
       snapshotAt(NOW, {
         user: { dayCount: 3, weekCount: 7, lastStartAt: NOW - HOUR, running: ['r1'] },
-        guild: { dayByUser: { u1: 3, u2: 4 }, weekByUser: { u1: 7, u2: 9 } },
+        guild: { dayCount: 7, weekCount: 16 },
         global: { dayCount: 11 },
       }),
     );
@@ -258,7 +257,7 @@ describe('rollOver', () => {
     const after = rollOver(used(), WEDNESDAY + HOUR);
     assert.deepEqual(after, {
       user: { day: '2026-11-25', dayCount: 0, week: '2026-W48', weekCount: 7, lastStartAt: NOW - HOUR, running: ['r1'] },
-      guild: { day: '2026-11-25', week: '2026-W48', dayByUser: {}, weekByUser: { u1: 7, u2: 9 } },
+      guild: { day: '2026-11-25', week: '2026-W48', dayCount: 0, weekCount: 16 },
       global: { day: '2026-11-25', dayCount: 0 },
     });
   });
@@ -267,7 +266,7 @@ describe('rollOver', () => {
     const after = rollOver(used(), NEXT_MONDAY);
     assert.deepEqual(after, {
       user: { day: '2026-11-30', dayCount: 0, week: '2026-W49', weekCount: 0, lastStartAt: NOW - HOUR, running: ['r1'] },
-      guild: { day: '2026-11-30', week: '2026-W49', dayByUser: {}, weekByUser: {} },
+      guild: { day: '2026-11-30', week: '2026-W49', dayCount: 0, weekCount: 0 },
       global: { day: '2026-11-30', dayCount: 0 },
     });
   });
@@ -295,7 +294,7 @@ describe('rollOver', () => {
     const lastWeek = snapshotAt(NOW - 7 * DAY, { user: { dayCount: 4, weekCount: 9 } });
     const snapshot: UsageSnapshot = {
       user: lastWeek.user,
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 2 }, weekByUser: { u2: 5 } },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 2, weekCount: 5 },
       global: { day: '2026-11-24', dayCount: 2 },
     };
     const after = rollOver(snapshot, NOW);
@@ -304,20 +303,18 @@ describe('rollOver', () => {
     assert.deepEqual(after.global, snapshot.global);
   });
 
-  test('the input is not mutated; counts that did not roll over are shared, not copied (a server’s can be large)', () => {
+  test('the input is not mutated', () => {
     const before = used();
     const after = rollOver(before, NOW);
     assert.notEqual(after.user, before.user);
     assert.notEqual(after.guild, before.guild);
-    assert.equal(after.guild.dayByUser, before.guild.dayByUser);
-    assert.equal(after.guild.weekByUser, before.guild.weekByUser);
     assert.equal(after.user.running, before.user.running);
     assert.deepEqual(after, before);
     // What applies a reservation builds new records, and leaves the shared ones as they were.
     const reserved = applyReservation(after, { id: 'r2', guildId: 'g', userId: 'u1', day: after.user.day, week: after.user.week, startedAt: NOW, previousLastStartAt: null });
-    assert.deepEqual(before.guild.dayByUser, { u1: 3, u2: 4 });
+    assert.equal(before.guild.dayCount, 7);
     assert.deepEqual(before.user.running, ['r1']);
-    assert.deepEqual(reserved.guild.dayByUser, { u1: 4, u2: 4 });
+    assert.equal(reserved.guild.dayCount, 8);
   });
 
   test('a new day gives a fresh global record and leaves the old one alone', () => {
@@ -345,7 +342,7 @@ describe('rollOver', () => {
 
   test('each period moves only forwards, on its own: a later stored day in the current week, an earlier stored week', () => {
     // Stored on Wednesday of W48; the clock now says Tuesday of W48 (stepped back) for the days…
-    const wednesday = snapshotAt(WEDNESDAY, { user: { dayCount: 2, weekCount: 2 }, guild: { dayByUser: { u1: 2 }, weekByUser: { u1: 2 } }, global: { dayCount: 2 } });
+    const wednesday = snapshotAt(WEDNESDAY, { user: { dayCount: 2, weekCount: 2 }, guild: { dayCount: 2, weekCount: 2 }, global: { dayCount: 2 } });
     assert.deepEqual(rollOver(wednesday, NOW), wednesday);
     // …while a record from last week rolls forward as usual next to one from "tomorrow".
     const mixed: UsageSnapshot = { ...wednesday, user: snapshotAt(NOW - 7 * DAY, { user: { dayCount: 4, weekCount: 9 } }).user };
@@ -359,11 +356,11 @@ describe('rollOver', () => {
     const firstWeekOf2027 = Date.UTC(2027, 0, 4, 12); // Monday of 2027-W01
     const lastWeekOf2026 = Date.UTC(2026, 11, 31, 12); // Thursday of 2026-W53
     assert.equal(isoWeek(lastWeekOf2026), '2026-W53');
-    const stored = snapshotAt(firstWeekOf2027, { user: { weekCount: 3 }, guild: { weekByUser: { u1: 3 } } });
+    const stored = snapshotAt(firstWeekOf2027, { user: { weekCount: 3 }, guild: { weekCount: 3 } });
     const back = rollOver(stored, lastWeekOf2026);
     assert.equal(back.user.week, '2027-W01');
     assert.equal(back.user.weekCount, 3);
-    assert.deepEqual(back.guild.weekByUser, { u1: 3 });
+    assert.equal(back.guild.weekCount, 3);
     const forward = rollOver(snapshotAt(lastWeekOf2026, { user: { weekCount: 3 } }), firstWeekOf2027);
     assert.equal(forward.user.week, '2027-W01');
     assert.equal(forward.user.weekCount, 0);
@@ -376,13 +373,16 @@ describe('rollOver', () => {
   });
 });
 
-describe('serverDayTotal / serverWeekTotal', () => {
-  test('sum every user of the server', () => {
-    const guild: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayByUser: { a: 1, b: 2, c: 3 }, weekByUser: { a: 10, b: 5 } };
-    assert.equal(serverDayTotal(guild), 6);
-    assert.equal(serverWeekTotal(guild), 15);
-    assert.equal(serverDayTotal(emptySnapshot(NOW).guild), 0);
-    assert.equal(serverWeekTotal(emptySnapshot(NOW).guild), 0);
+describe('guildUsageOf', () => {
+  test('a record kept by user, as servers’ were before their totals, reads as its totals', () => {
+    const legacy = { day: '2026-11-24', week: '2026-W48', dayByUser: { a: 1, b: 2, c: 3 }, weekByUser: { a: 10, b: 5 } };
+    assert.deepEqual(guildUsageOf(legacy), { day: '2026-11-24', week: '2026-W48', dayCount: 6, weekCount: 15 });
+    assert.deepEqual(guildUsageOf({ day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} }), emptySnapshot(NOW).guild);
+  });
+
+  test('a record of totals is read as it is', () => {
+    const guild: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayCount: 6, weekCount: 15 };
+    assert.equal(guildUsageOf(guild), guild);
   });
 });
 
@@ -441,14 +441,14 @@ describe('checkLimits', () => {
   });
 
   test('server: refused when the whole server reached its daily cap, retry at the next UTC midnight', () => {
-    const almost = snapshotAt(NOW, { guild: { dayByUser: { a: 20, b: 20, c: 9 } } });
+    const almost = snapshotAt(NOW, { guild: { dayCount: 49 } });
     assert.equal(checkLimits(RULES, GLOBAL_CAP, almost, NOW), null);
-    const full = snapshotAt(NOW, { guild: { dayByUser: { a: 20, b: 20, c: 10 } } });
+    const full = snapshotAt(NOW, { guild: { dayCount: 50 } });
     assert.deepEqual(checkLimits(RULES, GLOBAL_CAP, full, NOW), { limit: 'server', retryAt: WEDNESDAY, hits: ['server'] });
   });
 
   test('server: the week’s counts do not count against the daily cap', () => {
-    const snapshot = snapshotAt(NOW, { guild: { weekByUser: { a: 500 } } });
+    const snapshot = snapshotAt(NOW, { guild: { weekCount: 500 } });
     assert.equal(checkLimits(RULES, GLOBAL_CAP, snapshot, NOW), null);
   });
 
@@ -465,7 +465,7 @@ describe('checkLimits', () => {
   test('every limit hit is listed, in checking order: concurrency, cooldown, daily, weekly, server, global', () => {
     const everything: SnapshotPatch = {
       user: { running: ['a', 'b'], lastStartAt: NOW - SECOND, dayCount: 5, weekCount: 20 },
-      guild: { dayByUser: { u1: 5, other: 45 } },
+      guild: { dayCount: 50 },
       global: { dayCount: 1000 },
     };
     // Lifting the limits one by one, in checking order; the limit named is the one lasting longest.
@@ -498,7 +498,7 @@ describe('checkLimits', () => {
   test('null means unlimited, however much was used', () => {
     const heavy = snapshotAt(NOW, {
       user: { running: Array.from({ length: 50 }, (_, i) => `r${i}`), dayCount: 10_000, weekCount: 70_000 },
-      guild: { dayByUser: { u1: 10_000, u2: 90_000 } },
+      guild: { dayCount: 100_000 },
       global: { dayCount: 1_000_000 },
     });
     assert.equal(checkLimits(UNLIMITED, null, heavy, NOW), null);
@@ -537,17 +537,17 @@ describe('checkLimits', () => {
       ],
       ['daily + weekly', { user: { dayCount: 5, weekCount: 20 } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] }],
       // Same midnight: a tie, won by the wider limit (later in checking order).
-      ['daily + server', { user: { dayCount: 5 }, guild: { dayByUser: { u1: 5, u2: 45 } } }, RULES, GLOBAL_CAP, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
+      ['daily + server', { user: { dayCount: 5 }, guild: { dayCount: 50 } }, RULES, GLOBAL_CAP, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
       [
         'daily + server + global',
-        { user: { dayCount: 5 }, guild: { dayByUser: { u1: 50 } }, global: { dayCount: 1000 } },
+        { user: { dayCount: 5 }, guild: { dayCount: 50 }, global: { dayCount: 1000 } },
         RULES,
         GLOBAL_CAP,
         { limit: 'global', retryAt: WEDNESDAY, hits: ['daily', 'server', 'global'] },
       ],
-      ['server + weekly', { user: { weekCount: 20 }, guild: { dayByUser: { u2: 50 } } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'server'] }],
+      ['server + weekly', { user: { weekCount: 20 }, guild: { dayCount: 50 } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'server'] }],
       ['global + weekly', { user: { weekCount: 20 }, global: { dayCount: 1000 } }, RULES, GLOBAL_CAP, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['weekly', 'global'] }],
-      ['server + global', { guild: { dayByUser: { u2: 50 } }, global: { dayCount: 1000 } }, RULES, GLOBAL_CAP, { limit: 'global', retryAt: WEDNESDAY, hits: ['server', 'global'] }],
+      ['server + global', { guild: { dayCount: 50 }, global: { dayCount: 1000 } }, RULES, GLOBAL_CAP, { limit: 'global', retryAt: WEDNESDAY, hits: ['server', 'global'] }],
       // A video in progress: named only when no allowance or cap is hit, and then with no time.
       ['concurrency alone', { user: { running: ['a', 'b'] } }, RULES, GLOBAL_CAP, { limit: 'concurrency', retryAt: undefined, hits: ['concurrency'] }],
       [
@@ -560,7 +560,7 @@ describe('checkLimits', () => {
       ['concurrency + daily', { user: { running: ['a', 'b'], dayCount: 5 } }, RULES, GLOBAL_CAP, { limit: 'daily', retryAt: WEDNESDAY, hits: ['concurrency', 'daily'] }],
       [
         'concurrency + every other limit',
-        { user: { running: ['a', 'b'], lastStartAt: NOW, dayCount: 5, weekCount: 20 }, guild: { dayByUser: { u1: 50 } }, global: { dayCount: 1000 } },
+        { user: { running: ['a', 'b'], lastStartAt: NOW, dayCount: 5, weekCount: 20 }, guild: { dayCount: 50 }, global: { dayCount: 1000 } },
         RULES,
         GLOBAL_CAP,
         { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['concurrency', 'cooldown', 'daily', 'weekly', 'server', 'global'] },
@@ -587,7 +587,7 @@ describe('checkLimits', () => {
     const sunday = Date.UTC(2026, 10, 29, 12);
     const refusal = checkLimits(RULES, GLOBAL_CAP, snapshotAt(sunday, { user: { dayCount: 5, weekCount: 20 } }), sunday);
     assert.deepEqual(refusal, { limit: 'weekly', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly'] });
-    const withServer = checkLimits(RULES, GLOBAL_CAP, snapshotAt(sunday, { user: { dayCount: 5, weekCount: 20 }, guild: { dayByUser: { u1: 50 } } }), sunday);
+    const withServer = checkLimits(RULES, GLOBAL_CAP, snapshotAt(sunday, { user: { dayCount: 5, weekCount: 20 }, guild: { dayCount: 50 } }), sunday);
     assert.deepEqual(withServer, { limit: 'server', retryAt: NEXT_MONDAY, hits: ['daily', 'weekly', 'server'] });
   });
 
@@ -622,7 +622,7 @@ describe('evaluateLimits', () => {
     const cases: Array<[string, SnapshotPatch, Refusal]> = [
       ['cooldown', { user: { dayCount: 5, bonus: 3, lastStartAt: NOW - SECOND } }, { limit: 'daily', retryAt: WEDNESDAY, hits: ['cooldown', 'daily'] }],
       ['concurrency', { user: { dayCount: 5, bonus: 3, running: ['a', 'b'] } }, { limit: 'daily', retryAt: WEDNESDAY, hits: ['concurrency', 'daily'] }],
-      ['server', { user: { dayCount: 5, bonus: 3 }, guild: { dayByUser: { u1: 5, u2: 45 } } }, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
+      ['server', { user: { dayCount: 5, bonus: 3 }, guild: { dayCount: 50 } }, { limit: 'server', retryAt: WEDNESDAY, hits: ['daily', 'server'] }],
     ];
     for (const [label, patch, refusal] of cases) {
       assert.deepEqual(evaluateLimits(RULES, GLOBAL_CAP, snapshotAt(NOW, patch), NOW, false), { refusal, usesBonus: false }, label);
@@ -661,7 +661,7 @@ describe('applyReservation', () => {
     const before = deepFreeze(
       snapshotAt(NOW, {
         user: { dayCount: 1, weekCount: 3, lastStartAt: NOW - HOUR, running: ['r0'] },
-        guild: { dayByUser: { u1: 1, u2: 2 }, weekByUser: { u1: 3, u2: 4 } },
+        guild: { dayCount: 3, weekCount: 7 },
         global: { dayCount: 7 },
       }),
     );
@@ -677,7 +677,7 @@ describe('applyReservation', () => {
     });
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 2, week: '2026-W48', weekCount: 4, lastStartAt: NOW, running: ['r0', 'r1'] },
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 2, u2: 2 }, weekByUser: { u1: 4, u2: 4 } },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 4, weekCount: 8 },
       global: { day: '2026-11-24', dayCount: 8 },
     });
     assert.equal(isOpen(after, 'r1'), true);
@@ -686,9 +686,9 @@ describe('applyReservation', () => {
   });
 
   test('a user new to the server gets their first entry', () => {
-    const { snapshot } = reserveIn(snapshotAt(NOW, { guild: { dayByUser: { u2: 2 }, weekByUser: { u2: 2 } } }), 'r1', NOW, 'u9');
-    assert.deepEqual(snapshot.guild.dayByUser, { u2: 2, u9: 1 });
-    assert.deepEqual(snapshot.guild.weekByUser, { u2: 2, u9: 1 });
+    const { snapshot } = reserveIn(snapshotAt(NOW, { guild: { dayCount: 2, weekCount: 2 } }), 'r1', NOW, 'u9');
+    assert.equal(snapshot.guild.dayCount, 3);
+    assert.equal(snapshot.guild.weekCount, 3);
   });
 });
 
@@ -696,7 +696,7 @@ describe('applySettlement', () => {
   /** Two videos by u1 (r1 an hour ago, then r2 now) next to another user's usage. */
   function twoReservations() {
     const base = snapshotAt(NOW, {
-      guild: { dayByUser: { u2: 3 }, weekByUser: { u2: 6 } },
+      guild: { dayCount: 3, weekCount: 6 },
       global: { dayCount: 3 },
     });
     const first = reserveIn(base, 'r1', NOW - HOUR);
@@ -709,7 +709,7 @@ describe('applySettlement', () => {
     const after = applySettlement(snapshot, r1, 'delivered');
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 2, week: '2026-W48', weekCount: 2, lastStartAt: NOW, running: ['r2'] },
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 2 }, weekByUser: { u2: 6, u1: 2 } },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 5, weekCount: 8 },
       global: { day: '2026-11-24', dayCount: 5 },
     });
     assert.equal(isOpen(after, r1.id), false);
@@ -725,7 +725,7 @@ describe('applySettlement', () => {
     const after = applySettlement(snapshot, r2, 'refunded');
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 1, week: '2026-W48', weekCount: 1, lastStartAt: NOW - HOUR, running: ['r1'] },
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 1 }, weekByUser: { u2: 6, u1: 1 } },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 4, weekCount: 7 },
       global: { day: '2026-11-24', dayCount: 4 },
     });
     assert.equal(isOpen(after, r1.id), true);
@@ -733,11 +733,11 @@ describe('applySettlement', () => {
   });
 
   test('refunding the only video removes the user from the server’s counts and clears the cooldown', () => {
-    const { snapshot, reservation } = reserveIn(snapshotAt(NOW, { guild: { dayByUser: { u2: 1 }, weekByUser: { u2: 1 } } }), 'r1', NOW);
+    const { snapshot, reservation } = reserveIn(snapshotAt(NOW, { guild: { dayCount: 1, weekCount: 1 } }), 'r1', NOW);
     const after = applySettlement(snapshot, reservation, 'refunded');
     assert.deepEqual(after.user, emptySnapshot(NOW).user);
-    assert.deepEqual(after.guild.dayByUser, { u2: 1 });
-    assert.deepEqual(after.guild.weekByUser, { u2: 1 });
+    assert.equal(after.guild.dayCount, 1);
+    assert.equal(after.guild.weekCount, 1);
     assert.deepEqual(after.global, { day: '2026-11-24', dayCount: 0 });
     assert.equal(checkLimits(RULES, GLOBAL_CAP, after, NOW + SECOND), null);
   });
@@ -755,7 +755,7 @@ describe('applySettlement', () => {
     const after = applySettlement(applySettlement(snapshot, r2, 'refunded'), r1, 'refunded');
     assert.equal(after.user.lastStartAt, null);
     assert.equal(after.user.dayCount, 0);
-    assert.deepEqual(after.guild.dayByUser, { u2: 3 });
+    assert.equal(after.guild.dayCount, 3);
     assert.equal(after.global.dayCount, 3);
   });
 
@@ -772,7 +772,7 @@ describe('applySettlement', () => {
       lastStartAt: WEDNESDAY + HOUR,
       running: ['r2'],
     });
-    assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
+    assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayCount: 1, weekCount: 1 });
     assert.deepEqual(after.global, { day: '2026-11-25', dayCount: 1 });
     assert.equal(isOpen(after, 'r1'), false);
     assert.equal(isOpen(after, 'r2'), true);
@@ -785,8 +785,8 @@ describe('applySettlement', () => {
     assert.equal(after.user.dayCount, 1);
     assert.equal(after.user.weekCount, 1);
     assert.equal(after.user.lastStartAt, NEXT_MONDAY);
-    assert.deepEqual(after.guild.dayByUser, { u1: 1 });
-    assert.deepEqual(after.guild.weekByUser, { u1: 1 });
+    assert.equal(after.guild.dayCount, 1);
+    assert.equal(after.guild.weekCount, 1);
     assert.equal(after.global.dayCount, 1);
     assert.deepEqual(after.user.running, ['r2']);
     assert.equal(isOpen(after, 'r1'), false);
@@ -798,8 +798,8 @@ describe('applySettlement', () => {
     assert.equal(after.user.dayCount, 0);
     assert.equal(after.user.weekCount, 0);
     assert.equal(after.user.lastStartAt, NOW - DAY);
-    assert.deepEqual(after.guild.dayByUser, {});
-    assert.deepEqual(after.guild.weekByUser, {});
+    assert.equal(after.guild.dayCount, 0);
+    assert.equal(after.guild.weekCount, 0);
     assert.equal(after.global.dayCount, 0);
   });
 
@@ -808,7 +808,7 @@ describe('applySettlement', () => {
     const after = applySettlement(snapshot, r2, 'billed');
     assert.deepEqual(after, {
       user: { day: '2026-11-24', dayCount: 1, week: '2026-W48', weekCount: 1, lastStartAt: NOW - HOUR, running: ['r1'] },
-      guild: { day: '2026-11-24', week: '2026-W48', dayByUser: { u2: 3, u1: 1 }, weekByUser: { u2: 6, u1: 1 } },
+      guild: { day: '2026-11-24', week: '2026-W48', dayCount: 4, weekCount: 7 },
       global: { day: '2026-11-24', dayCount: 5 },
     });
     assert.equal(isOpen(after, r1.id), true);
@@ -858,7 +858,7 @@ describe('applySettlement', () => {
     const after = applySettlement(rollOver(today.snapshot, WEDNESDAY + 2 * HOUR), yesterday.reservation, 'billed');
     assert.equal(after.user.dayCount, 1);
     assert.equal(after.user.weekCount, 1);
-    assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
+    assert.deepEqual(after.guild, { day: '2026-11-25', week: '2026-W48', dayCount: 1, weekCount: 1 });
     assert.deepEqual(after.global, { day: '2026-11-25', dayCount: 1 });
   });
 
@@ -894,8 +894,8 @@ describe('applySettlement', () => {
     assert.equal(after.user.dayCount, 2);
     assert.equal(after.user.weekCount, 1);
     assert.equal(after.user.lastStartAt, NOW - 2 * HOUR);
-    assert.deepEqual(after.guild.dayByUser, { u2: 3, u1: 2 });
-    assert.deepEqual(after.guild.weekByUser, { u2: 6, u1: 1 });
+    assert.equal(after.guild.dayCount, 5);
+    assert.equal(after.guild.weekCount, 7);
     assert.equal(after.global.dayCount, 5);
     assert.deepEqual(after.user.running, ['r1']);
   });
@@ -930,7 +930,7 @@ describe('quotaView', () => {
   test('after some use, with the cooldown running', () => {
     const snapshot = snapshotAt(NOW, {
       user: { dayCount: 2, weekCount: 9, lastStartAt: NOW - 15 * SECOND, running: ['r1'] },
-      guild: { dayByUser: { u1: 2, u2: 30 } },
+      guild: { dayCount: 32 },
     });
     assert.deepEqual(quotaView(RULES, snapshot, NOW), {
       bonus: 0,
@@ -954,7 +954,7 @@ describe('quotaView', () => {
   });
 
   test('unlimited limits are null; used-up or exceeded ones are 0, never negative', () => {
-    const snapshot = snapshotAt(NOW, { user: { dayCount: 7, weekCount: 7 }, guild: { dayByUser: { u1: 7, u2: 60 } } });
+    const snapshot = snapshotAt(NOW, { user: { dayCount: 7, weekCount: 7 }, guild: { dayCount: 67 } });
     const limited = quotaView(rules({ dailyLimit: 5, weeklyLimit: 7, serverDailyCap: 50 }), snapshot, NOW);
     assert.equal(limited.dailyLeft, 0);
     assert.equal(limited.weeklyLeft, 0);

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import Keyv from 'keyv';
 import { RedisUsageBackend } from '../../src/usage/redis-usage-backend.js';
 import { GuildSettingsStore } from '../../src/usage/guild-settings.js';
-import { UsageService } from '../../src/usage/usage-service.js';
+import { LISTED_USAGE_PREFIXES, UsageService } from '../../src/usage/usage-service.js';
+import { createClient } from '@redis/client';
 import type { LimitRules } from '../../src/usage/limits.js';
 import { redisForSuite, redisMissing } from '../support/redis.js';
 
@@ -20,7 +21,7 @@ describe('the usage store on a real Redis, shared by two processes', { skip }, (
     const settings = new GuildSettingsStore(new Keyv());
     return Promise.all(
       [0, 1].map(async () => {
-        const backend = redis.closeAfter(await RedisUsageBackend.connect(redis.url, () => {}));
+        const backend = redis.closeAfter(await RedisUsageBackend.connect(redis.url, () => {}, { listedPrefixes: LISTED_USAGE_PREFIXES }));
         return new UsageService({ backend, settings, operator, reserveTimeoutMs: 10_000 });
       }),
     );
@@ -30,13 +31,35 @@ describe('the usage store on a real Redis, shared by two processes', { skip }, (
     const [a, b] = await twoProcesses({ dailyLimit: 5 });
     const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a! : b!).reserve('g1', 'u1')));
     assert.equal(outcomes.filter((o) => o.ok).length, 5);
-    assert.equal((await a!.openReservations()).length, 5, 'the open-reservations index agrees');
+    assert.equal((await a!.openReservations()).length, 5, 'the open reservations agree');
+  });
+
+  test('open reservations are listed from a set kept with them, not by scanning the keyspace', async () => {
+    const [a, b] = await twoProcesses({});
+    const reserved = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a! : b!).reserve('g1', `u${i}`)));
+    const first = reserved[0]!;
+    assert.ok(first.ok);
+    assert.equal(await b!.settle(first.reservation, 'delivered'), true);
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const members = await client.sMembers('pika:usage:listed:open:');
+      assert.equal(members.length, 5, 'the settled one left the set with its record');
+      assert.deepEqual((await a!.openReservations()).map(({ id }) => `open:${id}`).sort(), members.sort());
+    } finally {
+      await client.close();
+    }
   });
 
   test('the same for a server cap and for the global cap', async () => {
     const [a, b] = await twoProcesses({ serverDailyCap: 7 });
     const server = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a! : b!).reserve('g1', `u${i}`)));
     assert.equal(server.filter((o) => o.ok).length, 7);
+    // The moderators' report reads the server's total and each member's own count, from either process.
+    const report = await b!.guildUsage('g1');
+    assert.equal(report.dayCount, 7);
+    assert.equal(Object.values(report.dayByUser).reduce((sum, n) => sum + n, 0), 7);
+    assert.equal(Object.keys(report.weekByUser).length, 7);
     const [c, d] = await twoProcesses({}, 4);
     const global = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? c! : d!).reserve(`g${i % 3}`, `u${i}`)));
     assert.equal(global.filter((o) => o.ok).length, 4);

@@ -8,13 +8,13 @@ import {
   checkLimits,
   emptySnapshot,
   quotaView,
-  type GuildUsage,
   type LimitName,
   type LimitRules,
   type QuotaView,
   type Refusal,
   type UserUsage,
 } from '../../src/usage/limits.js';
+import type { GuildUsageReport } from '../../src/usage/usage-service.js';
 
 /** Tuesday 2026-11-24 12:00 UTC. */
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -415,7 +415,7 @@ describe('renderUsage', () => {
   const D = '444444444444444444';
 
   test('nobody yet', () => {
-    const usage: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} };
+    const usage: GuildUsageReport = { day: '2026-11-24', week: '2026-W48', dayCount: 0, weekCount: 0, dayByUser: {}, weekByUser: {} };
     assert.equal(
       renderUsage(usage, 'en-US'),
       [
@@ -430,9 +430,11 @@ describe('renderUsage', () => {
   });
 
   test('ranks by count, then by id, with totals', () => {
-    const usage: GuildUsage = {
+    const usage: GuildUsageReport = {
       day: '2026-11-24',
       week: '2026-W48',
+      dayCount: 10,
+      weekCount: 24,
       dayByUser: { [D]: 1, [B]: 2, [C]: 5, [A]: 2 },
       weekByUser: { [A]: 4, [D]: 9, [B]: 4, [C]: 7 },
     };
@@ -456,7 +458,7 @@ describe('renderUsage', () => {
   });
 
   test('singular "1 video" in the totals; nobody today but someone this week', () => {
-    const usage: GuildUsage = { day: '2026-11-25', week: '2026-W48', dayByUser: {}, weekByUser: { [A]: 1 } };
+    const usage: GuildUsageReport = { day: '2026-11-25', week: '2026-W48', dayCount: 0, weekCount: 1, dayByUser: {}, weekByUser: { [A]: 1 } };
     assert.equal(
       renderUsage(usage, 'en-US'),
       [
@@ -470,9 +472,9 @@ describe('renderUsage', () => {
     );
   });
 
-  test('shows at most `top` users but counts everyone in the totals', () => {
+  test('shows at most `top` users, and the server’s totals', () => {
     const dayByUser = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`1000000000000000${String(i).padStart(2, '0')}`, i + 1]));
-    const usage: GuildUsage = { day: '2026-11-24', week: '2026-W48', dayByUser, weekByUser: dayByUser };
+    const usage: GuildUsageReport = { day: '2026-11-24', week: '2026-W48', dayCount: 120, weekCount: 120, dayByUser, weekByUser: dayByUser };
     const lines = renderUsage(usage, 'en-US').split('\n');
     assert.equal(lines[1], 'Today (UTC): 120 videos · This week: 120 videos');
     const today = lines.slice(3, lines.indexOf('__Top users this week__'));

@@ -123,7 +123,7 @@ describe('UsageService: exact limits under concurrency', () => {
     const { view } = await service.quota('g1', 'u1');
     assert.equal(view.dailyLeft, 0);
     assert.equal(view.running, 5);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 5 }, weekByUser: { u1: 5 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayCount: 5, weekCount: 5, dayByUser: { u1: 5 }, weekByUser: { u1: 5 } });
   });
 
   test('100 concurrent reserves by one user with maxConcurrent 3: exactly 3 succeed', async () => {
@@ -354,14 +354,14 @@ describe('UsageService: reserve and settle', () => {
     okReservation(await service.reserve('g1', 'u1'));
   });
 
-  test('open reservations are kept in one record, open-reservations, changed together with the counters', async () => {
+  test('each open reservation is a record of its own, open:<id>, changed together with the counters', async () => {
     const { service, usageKeyv } = setup();
     const r = okReservation(await service.reserve('g1', 'u1'));
-    assert.deepEqual(await usageKeyv.get('open-reservations'), { [r.id]: r });
+    assert.deepEqual(await usageKeyv.get(`open:${r.id}`), r);
     assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, [r.id]);
     assert.deepEqual(await usageKeyv.get('global'), { day: '2026-11-24', dayCount: 1 } satisfies GlobalUsage);
     await service.settle(r, 'delivered');
-    assert.deepEqual(await usageKeyv.get('open-reservations'), {});
+    assert.equal(await usageKeyv.get(`open:${r.id}`), undefined);
     assert.deepEqual(((await usageKeyv.get('user:g1:u1')) as UserUsage).running, []);
   });
 
@@ -387,7 +387,7 @@ describe('UsageService: reserve and settle', () => {
     assert.equal(view.dailyLeft, 1);
     assert.equal(view.serverLeftToday, 1);
     assert.equal(view.cooldownUntil, null);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayCount: 0, weekCount: 0, dayByUser: {}, weekByUser: {} });
     okReservation(await service.reserve('g1', 'u1'));
     assert.equal(refusalOf(await service.reserve('g2', 'u2')).limit, 'global', 'the billed call still counts against the cap');
   });
@@ -444,27 +444,27 @@ class MemoryBackend implements UsageBackend {
 }
 
 describe('UsageService: what each operation writes', () => {
-  test('reserve changes the counters and adds the reservation to the index, in one transaction', async () => {
+  test('reserve changes the counters and writes the reservation’s own record, in one transaction', async () => {
     const backend = new MemoryBackend();
     const { service } = setup({ backend });
     const r = okReservation(await service.reserve('g1', 'u1'));
-    assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', 'open-reservations']);
+    assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', 'open:r1']);
     const writes = new Map(backend.transactions.at(-1)!.writes);
     assert.deepEqual((writes.get('user:g1:u1') as UserUsage).running, ['r1']);
-    assert.deepEqual(writes.get('open-reservations'), { r1: r });
+    assert.deepEqual(writes.get('open:r1'), r);
   });
 
-  test('settle changes the counters and takes the reservation out of the index, in one transaction, for every outcome', async () => {
+  test('settle changes the counters and deletes the reservation’s record, in one transaction, for every outcome; other records are not touched', async () => {
     for (const outcome of SETTLEMENTS) {
       const backend = new MemoryBackend();
       const { service } = setup({ backend });
       const r = okReservation(await service.reserve('g1', 'u1'));
       const other = okReservation(await service.reserve('g2', 'u2'));
       assert.equal(await service.settle(r, outcome), true);
-      assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', 'open-reservations'], outcome);
+      assert.deepEqual(backend.lastWrites(), ['user:g1:u1', 'guild:g1', 'global', '-open:r1'], outcome);
       const writes = new Map(backend.transactions.at(-1)!.writes);
       assert.deepEqual((writes.get('user:g1:u1') as UserUsage).running, [], outcome);
-      assert.deepEqual(writes.get('open-reservations'), { [other.id]: other }, outcome);
+      assert.deepEqual(backend.data.get(`open:${other.id}`), other, outcome);
     }
   });
 
@@ -484,21 +484,21 @@ describe('UsageService: what each operation writes', () => {
     const { service } = setup({ backend, defaults: { dailyLimit: 0 } });
     refusalOf(await service.reserve('g1', 'u1'));
     assert.deepEqual(backend.lastWrites(), []);
-    assert.deepEqual([...backend.data], [['open-reservations', {}]], 'only the empty index of a new store');
+    assert.deepEqual([...backend.data], [['layout', 'open-records']], 'only the layout of a new store');
   });
 
-  test('openReservations reads the index: the store is scanned once, at its first use, and never again, not even after a restart', async () => {
+  test('openReservations lists the open: records; the whole store is scanned once, at its first use, and never again, not even after a restart', async () => {
     const backend = new MemoryBackend();
     const { service, restart } = setup({ backend });
     const a = okReservation(await service.reserve('g1', 'u1'));
     const b = okReservation(await service.reserve('g2', 'u2'));
-    backend.data.set('reservations-note', 'not a reservation');
+    backend.data.set('opening-note', 'not a reservation');
     assert.deepEqual(await service.openReservations(), [a, b]);
     const after = restart(backend);
     assert.deepEqual(await after.openReservations(), [a, b]);
     await after.settle(a, 'refunded');
     assert.deepEqual(await after.openReservations(), [b]);
-    assert.deepEqual(backend.listed, [''], 'one scan, by the first use of the first process');
+    assert.deepEqual(backend.listed, ['', 'open:', 'open:', 'open:'], 'one scan of everything, by the first use of the first process');
   });
 });
 
@@ -526,18 +526,19 @@ describe('UsageService: migration from one record per reservation', () => {
     for (const r of [live, settled, other]) await keyv.set(`reservation:${r.id}`, r);
     await keyv.set('user:g1:u1', user(['live', 'orphan'], 3));
     await keyv.set('user:g1:u2', user(['other'], 1));
-    await keyv.set('guild:g1', { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 3, u2: 1 }, weekByUser: { u1: 3, u2: 1 } } satisfies GuildUsage);
+    await keyv.set('guild:g1', { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 3, u2: 1 }, weekByUser: { u1: 3, u2: 1 } });
     await keyv.set('global', { day: '2026-11-24', dayCount: 4 } satisfies GlobalUsage);
   }
 
   const byId = (reservations: Reservation[]) => reservations.sort((x, y) => x.id.localeCompare(y.id));
 
-  test('at first use every record moves into the index, the records go, and running ids without one are dropped', async () => {
+  test('at first use every record moves to open:<id>, the old records go, and running ids without one are dropped', async () => {
     const { usageKeyv, restart } = setup({ defaults: { maxConcurrent: 2 } });
     await legacyStore(usageKeyv);
     const service = restart();
     assert.deepEqual(byId(await service.openReservations()), [live, other, settled]);
     for (const id of ['live', 'settled', 'other']) assert.equal(await usageKeyv.get(`reservation:${id}`), undefined, id);
+    assert.deepEqual(await usageKeyv.get('open:live'), live);
     assert.deepEqual(await usageKeyv.get('user:g1:u1'), user(['live'], 3), 'the orphan freed its slot; the counts stay');
     assert.deepEqual(await usageKeyv.get('user:g1:u2'), user(['other'], 1));
 
@@ -546,7 +547,7 @@ describe('UsageService: migration from one record per reservation', () => {
     assert.equal(await service.settle(settled, 'refunded'), false, 'not open: its settlement already counted');
     assert.equal(await service.settle(other, 'billed'), true);
     assert.deepEqual(await service.openReservations(), []);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 2 }, weekByUser: { u1: 2 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayCount: 2, weekCount: 2, dayByUser: { u1: 2 }, weekByUser: { u1: 2 } });
     assert.equal((await service.quota('g1', 'u1')).view.running, 0);
     assert.deepEqual(await usageKeyv.get('global'), { day: '2026-11-24', dayCount: 3 });
   });
@@ -567,24 +568,50 @@ describe('UsageService: migration from one record per reservation', () => {
     const { service, restart } = setup({ backend });
     assert.deepEqual(await service.openReservations(), [live]);
     assert.deepEqual(await restart(backend).openReservations(), [live]);
-    assert.deepEqual(backend.listed, ['']);
-    assert.deepEqual([...backend.data.keys()].sort(), ['open-reservations', 'user:g1:u1']);
+    assert.deepEqual(backend.listed, ['', 'open:', 'open:']);
+    assert.deepEqual([...backend.data.keys()].sort(), ['layout', 'open:live', 'user:g1:u1']);
   });
 
   test('a migration whose commit fails leaves the old records in place and is tried again at the next use', async () => {
     const keyv = new ObservedKeyv();
     await legacyStore(keyv);
     const { service } = setup({ backend: new KeyvUsageBackend(keyv) });
-    // The last row of the migration's statement of sets: the index's row goes before it, and the
-    // deletes would only follow it.
+    // A row in the middle of the migration's one statement: the records' rows go before it, the
+    // layout and the old records' tombstones after it.
     keyv.failNextWriteOf('user:g1:u1');
     await assert.rejects(service.openReservations(), /could not write user:g1:u1/);
-    assert.deepEqual(keyv.ops.slice(-3), ['set open-reservations', 'set user:g1:u1', 'rollback']);
-    assert.equal(await keyv.get('open-reservations'), undefined);
+    assert.deepEqual(keyv.ops.slice(-9), [
+      'set open:live',
+      'set open:settled',
+      'set open:other',
+      'set user:g1:u1',
+      'set layout',
+      'set reservation:live',
+      'set reservation:settled',
+      'set reservation:other',
+      'rollback',
+    ]);
+    assert.equal(await keyv.get('open:live'), undefined);
+    assert.equal(await keyv.get('layout'), undefined);
     assert.deepEqual(await keyv.get('reservation:live'), live);
     assert.deepEqual(await keyv.get('user:g1:u1'), user(['live', 'orphan'], 3));
     assert.deepEqual(byId(await service.openReservations()), [live, other, settled]);
     assert.equal(await keyv.get('reservation:live'), undefined);
+  });
+
+  test('a store with the index of every open reservation in one record gets a record for each, and the index goes', async () => {
+    const { usageKeyv, restart } = setup({ defaults: { maxConcurrent: 2 } });
+    await usageKeyv.set('open-reservations', { live, other });
+    await usageKeyv.set('user:g1:u1', user(['live'], 3));
+    await usageKeyv.set('user:g1:u2', user(['other'], 1));
+    const service = restart();
+    assert.deepEqual(byId(await service.openReservations()), [live, other]);
+    assert.deepEqual(await usageKeyv.get('open:other'), other);
+    assert.equal(await usageKeyv.get('open-reservations'), undefined);
+    assert.equal(await usageKeyv.get('layout'), 'open-records');
+    assert.deepEqual(await usageKeyv.get('user:g1:u1'), user(['live'], 3), 'the counters stay as they were');
+    assert.equal(await service.settle(live, 'refunded'), true);
+    assert.deepEqual(await service.openReservations(), [other]);
   });
 });
 
@@ -683,7 +710,7 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
       maxConcurrent: 2,
       serverLeftToday: 40,
     });
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: {}, weekByUser: {} });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayCount: 0, weekCount: 0, dayByUser: {}, weekByUser: {} });
   });
 
   test('the day’s counts reset at midnight and the week’s on Monday', async () => {
@@ -694,7 +721,7 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
     assert.equal(view.dailyLeft, 2);
     assert.equal(view.weeklyLeft, 17);
     assert.equal(view.serverLeftToday, 36);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayByUser: { u1: 3, u2: 1 }, weekByUser: { u1: 3, u2: 1 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-24', week: '2026-W48', dayCount: 4, weekCount: 4, dayByUser: { u1: 3, u2: 1 }, weekByUser: { u1: 3, u2: 1 } });
 
     setClock(WEDNESDAY - 1);
     assert.equal((await service.quota('g1', 'u1')).view.dailyLeft, 2);
@@ -706,17 +733,17 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
     assert.equal(view.serverLeftToday, 40);
     assert.equal(view.dayResetsAt, WEDNESDAY + DAY);
     assert.equal(view.weekResetsAt, NEXT_MONDAY);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayByUser: {}, weekByUser: { u1: 3, u2: 1 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayCount: 0, weekCount: 4, dayByUser: {}, weekByUser: { u1: 3, u2: 1 } });
 
     await service.settle(okReservation(await service.reserve('g1', 'u2')), 'delivered');
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayByUser: { u2: 1 }, weekByUser: { u1: 3, u2: 2 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayCount: 1, weekCount: 5, dayByUser: { u2: 1 }, weekByUser: { u1: 3, u2: 2 } });
 
     setClock(NEXT_MONDAY);
     ({ view } = await service.quota('g1', 'u1'));
     assert.equal(view.dailyLeft, 5);
     assert.equal(view.weeklyLeft, 20);
     assert.equal(view.weekResetsAt, NEXT_MONDAY + 7 * DAY);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-30', week: '2026-W49', dayByUser: {}, weekByUser: {} });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-30', week: '2026-W49', dayCount: 0, weekCount: 0, dayByUser: {}, weekByUser: {} });
     assert.equal((await service.quota('g1', 'u2')).view.weeklyLeft, 20);
   });
 
@@ -750,7 +777,7 @@ describe('UsageService: quota and guildUsage across roll-overs', () => {
     const { view } = await service.quota('g1', 'u1');
     assert.equal(view.dailyLeft, 4);
     assert.equal(view.weeklyLeft, 19);
-    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
+    assert.deepEqual(await service.guildUsage('g1'), { day: '2026-11-25', week: '2026-W48', dayCount: 1, weekCount: 1, dayByUser: { u1: 1 }, weekByUser: { u1: 1 } });
   });
 });
 
@@ -1027,6 +1054,11 @@ type StatementWrites = Array<{ key: string; stored: string; value: unknown }>;
  * go on, so that a batch forms behind it; and it can make SQLite itself refuse the next statement
  * that writes a key, part-way through, as a full disk or a constraint would.
  */
+/** The ids of the open reservations a store holds (a deleted one's tombstone, null, is not one). */
+function openIn(stored: Map<string, unknown>): string[] {
+  return [...stored].filter(([key, value]) => key.startsWith('open:') && value !== null).map(([key]) => key.slice('open:'.length)).sort();
+}
+
 class ObservedKeyv extends Keyv {
   /** Per statement, in order: `set key` or `delete key` for each row it writes, then `commit` or `rollback`. */
   readonly ops: string[] = [];
@@ -1196,15 +1228,17 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.deepEqual(resolvedEarly, []);
     // Two batches: the first transaction's writes, then every key once, with its last value, in
     // the order the batch first wrote it (item:j by transaction j, item:0 by transaction 10). The
-    // batch's sets are one statement; tmp, last written by transaction 199, which deletes it, goes
-    // in the delete statement that follows.
+    // batch is one statement; tmp (first written in it by transaction 1, last by transaction 199,
+    // which deletes it) is in it as a tombstone, whose row the statement that follows drops.
     assert.deepEqual(keyv.ops, [
       'set count',
       'set item:0',
       'set tmp',
       'commit',
       'set count',
-      ...Array.from({ length: 9 }, (_, j) => `set item:${j + 1}`),
+      'set item:1',
+      'set tmp',
+      ...Array.from({ length: 8 }, (_, j) => `set item:${j + 2}`),
       'set item:0',
       'commit',
       'delete tmp',
@@ -1288,13 +1322,27 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.deepEqual(keyv.ops, []);
     release();
     assert.deepEqual(await Promise.all(waiting), ['x', 'a,b', 'c,a', 'd,b']);
-    assert.deepEqual(keyv.ops, ['set x', 'commit', 'set a', 'set c', 'set d', 'commit', 'delete b', 'commit']);
-    assert.deepEqual(keyv.commits.map((stored) => Object.fromEntries(stored)), [{ x: 0 }, { x: 0, a: 2, c: 2, d: 3 }, { x: 0, a: 2, c: 2, d: 3 }]);
+    assert.deepEqual(keyv.ops, ['set x', 'commit', 'set a', 'set b', 'set c', 'set d', 'commit', 'delete b', 'commit']);
+    // The delete is in the batch's one statement, as a tombstone (null) that reads as absent, then its row goes.
+    assert.deepEqual(keyv.commits.map((stored) => Object.fromEntries(stored)), [{ x: 0 }, { x: 0, a: 2, b: null, c: 2, d: 3 }, { x: 0, a: 2, c: 2, d: 3 }]);
     const fresh = new KeyvUsageBackend(keyv);
     assert.deepEqual(
       await Promise.all(['x', 'a', 'b', 'c', 'd'].map((key) => fresh.get(key))),
       [0, 2, undefined, 2, 3],
     );
+  });
+
+  test('a deleted key is not kept in memory once its delete is stored, and still reads as absent', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await prefetch(backend, ['#serial', 'gone']);
+    await put(backend, [['gone', 1]]);
+    await put(backend, [['gone', undefined]]);
+    // Internal, but what it saves is the point: a record per settled reservation would stay for ever.
+    assert.equal((backend as unknown as { cache: Map<string, unknown> }).cache.has('gone'), false);
+    assert.equal(await backend.get('gone'), undefined);
+    assert.equal(await put(backend, [['gone', 2]]), 'gone');
+    assert.equal(await new KeyvUsageBackend(keyv).get('gone'), 2);
   });
 
   test('a failing write rejects every transaction of its batch; a following transaction sees what the store holds', async () => {
@@ -1422,7 +1470,7 @@ describe('KeyvUsageBackend: group commit', () => {
     }
   });
 
-  test('through UsageService, every commit leaves the index listing exactly the reservations that users run', async () => {
+  test('through UsageService, every commit leaves open records for exactly the reservations that users run', async () => {
     const keyv = new ObservedKeyv();
     const { service, advance } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { maxConcurrent: 3 } });
     const a = okReservation(await service.reserve('g1', 'u1'));
@@ -1434,27 +1482,26 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.ok(keyv.commits.length >= 5);
     for (const [n, stored] of keyv.commits.entries()) {
       const running = [...stored].filter(([key]) => key.startsWith('user:')).flatMap(([, user]) => (user as UserUsage).running);
-      const listed = Object.keys((stored.get('open-reservations') as Record<string, Reservation> | undefined) ?? {});
-      assert.deepEqual(listed.sort(), running.sort(), `after commit ${n + 1}`);
+      assert.deepEqual(openIn(stored), running.sort(), `after commit ${n + 1}`);
     }
     const final = keyv.commits.at(-1)!;
-    assert.deepEqual(Object.keys(final.get('open-reservations') as object).sort(), ['r4', 'r5']);
-    assert.deepEqual((final.get('guild:g1') as GuildUsage).dayByUser, { u1: 1, u3: 1 });
+    assert.deepEqual(openIn(final), ['r4', 'r5']);
+    assert.equal((final.get('guild:g1') as GuildUsage).dayCount, 2);
     assert.deepEqual(final.get('global'), { day: '2026-11-24', dayCount: 4 });
   });
 
-  test('through UsageService, a commit that fails leaves neither the counters nor the index changed', async () => {
+  test('through UsageService, a commit that fails leaves neither the counters nor the open records changed', async () => {
     const keyv = new ObservedKeyv();
     const { service, restart } = setup({ backend: new KeyvUsageBackend(keyv), defaults: { dailyLimit: 3 } });
     const kept = okReservation(await service.reserve('g1', 'u1'));
     const before = new Map(keyv.committed);
-    assert.deepEqual([...before.keys()].sort(), ['global', 'guild:g1', 'open-reservations', 'user:g1:u1']);
+    assert.deepEqual([...before.keys()].sort(), ['global', 'guild:g1', 'layout', `open:${kept.id}`, 'user:g1:u1']);
 
-    keyv.failNextWriteOf('open-reservations'); // the last row of each statement: the counters' rows go before it
-    await assert.rejects(service.reserve('g1', 'u1'), /could not write open-reservations/);
+    keyv.failNextWriteOf('open:r2'); // the last row of each statement: the counters' rows go before it
+    await assert.rejects(service.reserve('g1', 'u1'), /could not write open:r2/);
     assert.deepEqual(keyv.committed, before);
-    keyv.failNextWriteOf('open-reservations');
-    await assert.rejects(service.settle(kept, 'refunded'), /could not write open-reservations/);
+    keyv.failNextWriteOf(`open:${kept.id}`); // its tombstone, in the same statement as the counters
+    await assert.rejects(service.settle(kept, 'refunded'), new RegExp(`could not write open:${kept.id}`));
     assert.deepEqual(keyv.committed, before);
     const byKey = (entries: Array<[string, unknown]>) => entries.sort(([x], [y]) => x.localeCompare(y));
     assert.deepEqual(byKey(await new KeyvUsageBackend(keyv).list('')), byKey([...before]), 'what SQLite holds, too');

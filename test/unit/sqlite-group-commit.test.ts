@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Keyv from 'keyv';
+import KeyvSqlite from '@keyv/sqlite';
+import { GroupCommitSqlite } from '../../src/sqlite-group-commit.js';
+
+describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits', () => {
+  let dir: string;
+  let file = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pika-group-commit-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh file, its adapter's statements counted; `fail` makes the statements it matches throw. */
+  function open(uri = `sqlite://${join(dir, `${file++}.sqlite`)}`) {
+    const adapter = new GroupCommitSqlite({ uri });
+    const statements: string[] = [];
+    const fail: { pattern?: RegExp } = {};
+    const query = adapter.query;
+    adapter.query = async (sql: string, ...parameters: unknown[]) => {
+      statements.push(sql.trim().split(/\s+/)[0]!);
+      if (fail.pattern?.test(sql)) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      return query(sql, ...parameters);
+    };
+    const keyv = new Keyv({ store: adapter, namespace: 'jobs', throwOnErrors: true });
+    return { keyv, adapter, uri, statements, fail, writes: () => statements.filter((s) => s === 'INSERT' || s === 'DELETE').length };
+  }
+
+  test('a hundred writes at once take a statement or two, and every one is stored when it resolves', async () => {
+    const { keyv, uri, writes } = open();
+    await keyv.set('warm-up', 0); // the table exists before the burst
+    const before = writes();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => keyv.set(`job-${i}`, { n: i, prompt: ':colon' })));
+    assert.ok(writes() - before <= 2, `${writes() - before} statements`);
+    await keyv.disconnect();
+    // Read back through the plain adapter: the file holds them, as keyv would have stored them.
+    const plain = new Keyv({ store: new KeyvSqlite({ uri }), namespace: 'jobs' });
+    assert.deepEqual(await plain.get('job-99'), { n: 99, prompt: ':colon' });
+    assert.equal((await plain.get<{ n: number }>('job-0'))?.n, 0);
+    await plain.disconnect();
+  });
+
+  // At the adapter: keyv's own awaits could reorder calls made in the same turn.
+  test('a read of a key being written waits for that write, and sees it', async () => {
+    const { adapter } = open();
+    await adapter.set('job', 'queued');
+    const write = adapter.set('job', 'generating');
+    assert.equal(await adapter.get('job'), 'generating');
+    await write;
+    assert.equal(await adapter.has('job'), true);
+    assert.deepEqual(await adapter.getMany(['job', 'none']), ['generating', undefined]);
+  });
+
+  test('the last write of a key in a commit wins; deletes answer whether the key was there', async () => {
+    const { adapter, writes } = open();
+    await adapter.set('kept', '1');
+    const before = writes();
+    const [, , deletedKept, deletedNone] = await Promise.all([adapter.set('a', '1'), adapter.set('a', '2'), adapter.delete('kept'), adapter.delete('none')]);
+    assert.equal(writes() - before, 2, 'one statement for the sets, one for the deletes');
+    assert.equal(await adapter.get('a'), '2');
+    assert.equal(deletedKept, true);
+    assert.equal(deletedNone, false);
+    assert.equal(await adapter.get('kept'), undefined);
+    // Set and deleted before either was stored: it was there as far as the caller knows, and is gone.
+    const [, deletedPending] = await Promise.all([adapter.set('brief', '1'), adapter.delete('brief')]);
+    assert.equal(deletedPending, true);
+    assert.equal(await adapter.get('brief'), undefined);
+    assert.equal(await adapter.deleteMany(['a', 'none']), true);
+    assert.equal(await adapter.get('a'), undefined);
+  });
+
+  test('a commit that fails fails each of its writes, and the next commit works', async () => {
+    const { keyv, fail } = open();
+    await keyv.set('before', 1);
+    fail.pattern = /^INSERT/;
+    const results = await Promise.allSettled([keyv.set('x', 1), keyv.set('y', 2)]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['rejected', 'rejected'],
+    );
+    assert.match(String((results[0] as PromiseRejectedResult).reason), /disk I\/O error/);
+    fail.pattern = undefined;
+    assert.equal(await keyv.get('x'), undefined, 'a failed write reads as never made');
+    await keyv.set('after', 3);
+    assert.equal(await keyv.get('after'), 3);
+    assert.equal(await keyv.get('before'), 1);
+  });
+
+  test('listing, clearing and disconnecting wait for the writes under way', async () => {
+    const { keyv, uri } = open();
+    void keyv.set('one', 1);
+    void keyv.set('two', 2);
+    const listed: string[] = [];
+    for await (const [key] of keyv.iterator!(undefined)) listed.push(String(key));
+    assert.deepEqual(listed.sort(), ['one', 'two']);
+    void keyv.set('three', 3);
+    await keyv.clear();
+    assert.equal(await keyv.get('three'), undefined);
+    void keyv.set('last', 4);
+    await keyv.disconnect();
+    const reopened = open(uri);
+    assert.equal(await reopened.keyv.get('last'), 4);
+    await reopened.keyv.disconnect();
+  });
+});
