@@ -87,8 +87,8 @@ export function usageScopeOf(interaction: BaseInteraction, allowDms: boolean): s
 
 /** The server the interaction comes from installed the bot (payloads that name no installation come from one). */
 function installedInThisServer(interaction: BaseInteraction): boolean {
-  const owners = interaction.authorizingIntegrationOwners ?? {};
-  return Object.keys(owners).length === 0 || owners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
+  const owners = interaction.authorizingIntegrationOwners;
+  return !owners || owners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
 }
 
 export const DIRECT_MESSAGES_SCOPE = 'dm';
@@ -101,8 +101,8 @@ export const DIRECT_MESSAGES_SCOPE = 'dm';
 export function canPostInChannel(interaction: RepliableInteraction): boolean {
   if (interaction.context === InteractionContextType.PrivateChannel) return false;
   if (interaction.guildId) return installedInThisServer(interaction);
-  const owners = interaction.authorizingIntegrationOwners ?? {};
-  return Object.keys(owners).length === 0 || owners[ApplicationIntegrationType.GuildInstall] !== undefined;
+  const owners = interaction.authorizingIntegrationOwners;
+  return !owners || owners[ApplicationIntegrationType.GuildInstall] !== undefined;
 }
 
 /** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */

@@ -107,12 +107,28 @@ const DAY_MS = 86_400_000;
 
 /** `2026-11-24`: the UTC calendar day. */
 export function utcDay(now: number): string {
-  return new Date(now).toISOString().slice(0, 10);
+  return calendarDay(now).day;
 }
 
 /** `2026-W48`: the ISO 8601 week (weeks start on Monday; week 1 holds the year's first Thursday). */
 export function isoWeek(now: number): string {
-  const thursday = new Date(Math.floor(now / DAY_MS) * DAY_MS);
+  return calendarDay(now).week;
+}
+
+/** The last UTC day asked for, named as a day and as a week: every reservation asks for both several times. */
+let lastDay: { index: number; day: string; week: string } | undefined;
+
+function calendarDay(now: number): { day: string; week: string } {
+  const index = Math.floor(now / DAY_MS);
+  if (lastDay?.index !== index) {
+    const date = new Date(index * DAY_MS);
+    lastDay = { index, day: date.toISOString().slice(0, 10), week: weekOf(date) };
+  }
+  return lastDay;
+}
+
+function weekOf(dayStart: Date): string {
+  const thursday = new Date(dayStart);
   const isoWeekday = thursday.getUTCDay() || 7; // Monday = 1 … Sunday = 7
   thursday.setUTCDate(thursday.getUTCDate() + 4 - isoWeekday); // the Thursday of this week decides its year
   const year = thursday.getUTCFullYear();

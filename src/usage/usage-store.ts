@@ -90,7 +90,9 @@ export class KeyvUsageBackend implements UsageBackend {
   private async rowsUnder(prefix: string, columns: 'key' | 'key, value'): Promise<Array<{ key: string; value: string }>> {
     const stored = this.storedKey(prefix);
     const namespaceLength = stored.length - prefix.length;
-    const rows = await this.sqlite.query(`SELECT ${columns} FROM ${this.sqlite.opts.table} WHERE substr(key, 1, ?) = ?`, stored.length, stored);
+    // A range of the primary key's index, not a scan of the table: every key starting with the
+    // prefix sorts from it up to it followed by the highest code point.
+    const rows = await this.sqlite.query(`SELECT ${columns} FROM ${this.sqlite.opts.table} WHERE key >= ?1 AND key < ?1 || char(1114111)`, stored);
     return rows.map((row) => ({ ...row, key: row.key.slice(namespaceLength) }));
   }
 

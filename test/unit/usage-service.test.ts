@@ -582,13 +582,13 @@ describe('UsageService: migration from one record per reservation', () => {
     await assert.rejects(service.openReservations(), /could not write user:g1:u1/);
     assert.deepEqual(keyv.ops.slice(-9), [
       'set open:live',
-      'set open:settled',
       'set open:other',
+      'set open:settled',
       'set user:g1:u1',
       'set layout',
       'set reservation:live',
-      'set reservation:settled',
       'set reservation:other',
+      'set reservation:settled',
       'rollback',
     ]);
     assert.equal(await keyv.get('open:live'), undefined);
@@ -1330,6 +1330,17 @@ describe('KeyvUsageBackend: group commit', () => {
       await Promise.all(['x', 'a', 'b', 'c', 'd'].map((key) => fresh.get(key))),
       [0, 2, undefined, 2, 3],
     );
+  });
+
+  test('list(prefix) finds exactly the keys under the prefix, in this namespace, and no deleted one', async () => {
+    const keyv = new ObservedKeyv();
+    const backend = new KeyvUsageBackend(keyv);
+    await put(backend, [['open:a', 1], ['open:b', 2], ['open:c', 3], ['opening', 4], ['open', 5], ['user:1', 6]]);
+    await put(backend, [['open:c', undefined]]);
+    const elsewhere = new Keyv({ store: keyv.store, namespace: 'other', throwOnErrors: true });
+    await elsewhere.set('open:z', 9);
+    assert.deepEqual(await backend.list('open:'), [['open:a', 1], ['open:b', 2]]);
+    assert.deepEqual((await backend.list('')).map(([key]) => key), ['open', 'open:a', 'open:b', 'opening', 'user:1']);
   });
 
   test('a deleted key is not kept in memory once its delete is stored, and still reads as absent', async () => {
