@@ -46,6 +46,8 @@ interface Kept {
 export class GuildSettingsStore {
   private readonly cache = new Map<string, Kept>();
   private readonly reading = new Map<string, Promise<GuildSettings | undefined>>();
+  /** The completed, frozen copy `get` answers, by the stored record it was made of. */
+  private readonly sharedCopies = new WeakMap<GuildSettings, GuildSettings>();
   private readonly records: GuildSettingsRecords;
   /** Bumped by every word of a change: a read begun before it is used, not kept. */
   private generation = 0;
@@ -59,8 +61,20 @@ export class GuildSettingsStore {
     this.records.onChange((guildId) => this.forget(guildId));
   }
 
+  /**
+   * The server's settings, with every field: one copy per read from the store, shared by every
+   * caller and frozen (callers only read; a copy for each made up a good share of a command's
+   * own time). Changes go through `update`.
+   */
   async get(guildId: string): Promise<GuildSettings> {
-    return completed(await this.read(guildId));
+    const stored = await this.read(guildId);
+    if (!stored) return NO_SETTINGS;
+    let shared = this.sharedCopies.get(stored);
+    if (!shared) {
+      shared = deepFreeze(completed(stored));
+      this.sharedCopies.set(stored, shared);
+    }
+    return shared;
   }
 
   /**
@@ -113,6 +127,17 @@ export class GuildSettingsStore {
 /** A fresh copy of `stored` with every field (a record from before a field existed, or none: the defaults). */
 function completed(stored: GuildSettings | undefined): GuildSettings {
   return structuredClone({ limits: { ...stored?.limits }, moderation: { ...emptyModeration(), ...stored?.moderation } });
+}
+
+/** What `get` answers for a server with no settings stored. */
+const NO_SETTINGS: GuildSettings = deepFreeze(completed(undefined));
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const field of Object.values(value)) deepFreeze(field);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 function isRecords(records: GuildSettingsRecords | Keyv): records is GuildSettingsRecords {

@@ -65,6 +65,10 @@ describe('the stored format', () => {
       { value: { prompt: ':) a cat', parts: [':start', 'mid:dle', '::', ''], n: 1.5, none: null, skipped: undefined, nested: { at: new Date(0) } }, expires: undefined },
       { value: [1, null, 'x'], expires: 1700000000000 },
       { value: 'plain', expires: null },
+      { value: { day: '2026-12-01', running: ['a', 'b'], time: '12:00' }, expires: undefined },
+      { value: { ':key': 'v', 'a,': [':x', 'y'], 'b[': ':z' }, expires: undefined },
+      ':top',
+      [':first', 'second'],
     ];
     for (const sample of samples) {
       const written = serializeAsKeyvDoes(sample);
