@@ -30,7 +30,9 @@ export async function migrateLegacyTasks(legacy: Keyv, store: JobStore, defaults
   // Listing scans the whole store: done once, then remembered.
   if (await legacy.get(MIGRATED_KEY)) return 0;
   const records: Array<[string, LegacyTaskRecord]> = [];
-  for await (const [key, value] of legacy.iterator?.(undefined) ?? []) if (value && key !== MIGRATED_KEY) records.push([String(key), value as LegacyTaskRecord]);
+  // By shape, not by key: processes starting together on one Redis each migrate, and one may
+  // list the mark another has just set (under a key keyv's listing does not always unprefix).
+  for await (const [key, value] of legacy.iterator?.(undefined) ?? []) if (isLegacyTask(value)) records.push([String(key), value]);
   for (const [key, task] of records) {
     const { imageCount: _count, ...shown } = task.request;
     const job: Job = {
@@ -54,4 +56,9 @@ export async function migrateLegacyTasks(legacy: Keyv, store: JobStore, defaults
   await legacy.set(MIGRATED_KEY, true);
   if (records.length > 0) logger.info('converted task records of an earlier version into jobs', { count: records.length });
   return records.length;
+}
+
+function isLegacyTask(value: unknown): value is LegacyTaskRecord {
+  const task = value as Partial<LegacyTaskRecord> | null;
+  return typeof task === 'object' && task !== null && typeof task.request === 'object' && typeof task.reservation === 'object';
 }

@@ -229,4 +229,16 @@ describe('task records of an earlier version', () => {
     assert.equal(await legacy.get('task-a'), undefined);
     assert.equal(await migrateLegacyTasks(legacy, store, defaults, quiet), 0, 'done once');
   });
+
+  test('what is not a task record is left alone: another process’s mark that the migration is done, say', async () => {
+    const legacy = new Keyv();
+    const store = new JobStore(new Keyv(), new Keyv());
+    // Processes starting together on one Redis: one lists while another sets its mark, which
+    // its listing may not give under the bare key.
+    await legacy.set('pika:tasks:migrated-to-jobs', true);
+    await legacy.set('note', { text: 'not a task' });
+    const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
+    assert.equal(await migrateLegacyTasks(legacy, store, defaults, quiet), 0);
+    assert.equal(await legacy.get('note').then((note) => (note as { text: string }).text), 'not a task');
+  });
 });
