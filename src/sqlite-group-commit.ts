@@ -1,5 +1,6 @@
 import KeyvSqlite from '@keyv/sqlite';
 import type { StoredData } from 'keyv';
+import { GroupCommits } from './util/group-commits.js';
 
 /** What a group commit needs of @keyv/sqlite: its connection and its table. */
 export interface SqliteConnection {
@@ -42,8 +43,7 @@ export class GroupCommitSqlite extends KeyvSqlite {
   private readonly pending = new Map<string, string | undefined>();
   /** The commit each key waiting to be stored is in. */
   private readonly storing = new Map<string, Promise<Set<string>>>();
-  private nextCommit: Promise<Set<string>> | undefined;
-  private writing: Promise<unknown> = Promise.resolve();
+  private readonly commits = new GroupCommits<Set<string>>();
 
   override async set(key: string, value: string): Promise<void> {
     await this.enqueue(key, value);
@@ -76,23 +76,23 @@ export class GroupCommitSqlite extends KeyvSqlite {
   }
 
   override async clear(): Promise<void> {
-    await this.idle();
+    await this.commits.idle();
     return super.clear();
   }
 
   override async *iterator(namespace?: string): AsyncGenerator<unknown, void, unknown> {
-    await this.idle();
+    await this.commits.idle();
     yield* super.iterator(namespace);
   }
 
   override async disconnect(): Promise<void> {
-    await this.idle();
+    await this.commits.idle();
     return super.disconnect();
   }
 
   private enqueue(key: string, value: string | undefined): Promise<Set<string>> {
     this.pending.set(key, value);
-    const commit = this.commitSoon();
+    const commit = this.commits.soon(() => this.storePending());
     this.storing.set(key, commit);
     return commit;
   }
@@ -103,30 +103,18 @@ export class GroupCommitSqlite extends KeyvSqlite {
     if (commits.length > 0) await Promise.allSettled(commits);
   }
 
-  private async idle(): Promise<void> {
-    await this.nextCommit?.catch(() => {});
-    await this.writing;
-  }
-
-  /** The commit that will store what is pending now: the next one not yet started. */
-  private commitSoon(): Promise<Set<string>> {
-    if (!this.nextCommit) {
-      const commit: Promise<Set<string>> = this.writing.then(async () => {
-        this.nextCommit = undefined;
-        const batch = [...this.pending];
-        this.pending.clear();
-        try {
-          const sets = batch.filter((write): write is [string, string] => write[1] !== undefined);
-          const deletes = batch.filter(([, value]) => value === undefined).map(([key]) => key);
-          await upsertRows(this, sets);
-          return await deleteRows(this, deletes);
-        } finally {
-          for (const [key] of batch) if (this.storing.get(key) === commit) this.storing.delete(key);
-        }
-      });
-      this.writing = commit.catch(() => {});
-      this.nextCommit = commit;
+  /** Stores every pending write: the sets in one statement, then the deletes in another; answers the keys deleted. */
+  private async storePending(): Promise<Set<string>> {
+    const batch = [...this.pending];
+    this.pending.clear();
+    try {
+      const sets = batch.filter((write): write is [string, string] => write[1] !== undefined);
+      const deletes = batch.filter(([, value]) => value === undefined).map(([key]) => key);
+      await upsertRows(this, sets);
+      return await deleteRows(this, deletes);
+    } finally {
+      // A key written again meanwhile is pending again, and its reads wait for that next commit.
+      for (const [key] of batch) if (!this.pending.has(key)) this.storing.delete(key);
     }
-    return this.nextCommit;
   }
 }

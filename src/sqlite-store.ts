@@ -1,6 +1,7 @@
 import { KeyedMutex } from './util/keyed-mutex.js';
 import type Keyv from 'keyv';
 import { LocalClaims } from './local-claims.js';
+import type { Logger } from './logger.js';
 import { LocalBreakerState } from './pika/breaker-state.js';
 import { Storage } from './storage.js';
 import type { Store } from './store.js';
@@ -28,8 +29,8 @@ export class SqliteStore implements Store {
     return this.storage.namespace(name);
   }
 
-  usageBackend(): KeyvUsageBackend {
-    return new KeyvUsageBackend(this.storage.namespace('usage'));
+  usageBackend(logger: Logger): KeyvUsageBackend {
+    return new KeyvUsageBackend(this.storage.namespace('usage'), logger);
   }
 
   breakerState(name: string): LocalBreakerState {

@@ -16,7 +16,8 @@ import type { UsageBackend } from './usage/usage-store.js';
 export interface Store {
   /** Records by namespace. */
   namespace(name: string): Keyv;
-  usageBackend(): UsageBackend;
+  /** `logger` hears of what goes wrong but is repaired without anyone waiting on it. */
+  usageBackend(logger: Logger): UsageBackend;
   /** The state of the circuit breaker `name` (e.g. 'generate'): every process on the store opens, probes and closes it together. */
   breakerState(name: string): BreakerStateStore;
   /** The servers' settings, changed atomically, with word of each change to every process (for GuildSettingsStore). */

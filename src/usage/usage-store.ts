@@ -1,5 +1,7 @@
 import type Keyv from 'keyv';
 import { deleteRows, upsertRows, type SqliteConnection } from '../sqlite-group-commit.js';
+import type { Logger } from '../logger.js';
+import { GroupCommits } from '../util/group-commits.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 
 /** Writes applied in order; `undefined` deletes the key. */
@@ -49,8 +51,7 @@ export class KeyvUsageBackend implements UsageBackend {
   private readonly cache = new Map<string, unknown>();
   private readonly dirty = new Map<string, unknown>();
   private readonly sqlite: SqliteConnection;
-  private writing: Promise<void> = Promise.resolve();
-  private nextCommit: Promise<void> | undefined;
+  private readonly commits = new GroupCommits<void>();
   /** Bumped when a commit fails: batches computed before that hold state the store never got. */
   private epoch = 0;
   /**
@@ -60,7 +61,10 @@ export class KeyvUsageBackend implements UsageBackend {
    */
   private storedKeys: Promise<Set<string>> | undefined;
 
-  constructor(private readonly keyv: Keyv) {
+  constructor(
+    private readonly keyv: Keyv,
+    private readonly logger?: Pick<Logger, 'debug'>,
+  ) {
     const adapter = keyv.store as Partial<SqliteConnection> | undefined;
     if (typeof adapter?.query !== 'function' || !adapter.opts) {
       throw new Error('the usage store must be keyv over @keyv/sqlite: its group commits are single SQL statements');
@@ -79,8 +83,7 @@ export class KeyvUsageBackend implements UsageBackend {
 
   /** One query: keyv's own iterator pages with OFFSET, which takes quadratic time over a large store. */
   async list(prefix: string): Promise<Array<[string, unknown]>> {
-    await this.nextCommit?.catch(() => {});
-    await this.writing;
+    await this.commits.idle();
     const rows = await this.rowsUnder(prefix, 'key, value');
     const entries = await Promise.all(rows.map(async ({ key, value }) => [key, (await this.keyv.deserializeData(value))?.value] as [string, unknown]));
     return entries.filter(([, value]) => !isTombstone(value));
@@ -121,42 +124,36 @@ export class KeyvUsageBackend implements UsageBackend {
 
   /** The commit that will store what is dirty now: the next one not yet started. */
   private commitSoon(): Promise<void> {
-    if (!this.nextCommit) {
-      const epoch = this.epoch;
-      const commit = this.writing.then(async () => {
-        this.nextCommit = undefined;
-        const batch = [...this.dirty];
-        this.dirty.clear();
-        if (epoch !== this.epoch) {
-          this.cache.clear();
-          throw new Error('an earlier write to the usage store failed; these changes were built on it');
-        }
-        try {
-          await this.storeAtomically(batch);
-          const keys = await this.storedKeys?.catch(() => undefined);
-          for (const [key, value] of batch) {
-            if (value !== undefined) keys?.add(key);
-            else if (keys) {
-              keys.delete(key);
-              // Known absent without it (a settled reservation's record, say): not kept in memory for ever.
-              if (this.cache.get(key) === undefined && !this.dirty.has(key)) this.cache.delete(key);
-            }
+    const epoch = this.epoch;
+    return this.commits.soon(async () => {
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      if (epoch !== this.epoch) {
+        this.cache.clear();
+        throw new Error('an earlier write to the usage store failed; these changes were built on it');
+      }
+      try {
+        await this.storeAtomically(batch);
+        const keys = await this.storedKeys?.catch(() => undefined);
+        for (const [key, value] of batch) {
+          if (value !== undefined) keys?.add(key);
+          else if (keys) {
+            keys.delete(key);
+            // Known absent without it (a settled reservation's record, say): not kept in memory for ever.
+            if (this.cache.get(key) === undefined && !this.dirty.has(key)) this.cache.delete(key);
           }
-        } catch (error) {
-          // The memory copy and anything waiting to be written are now ahead of the store:
-          // drop them, fail their transactions, and read the store afresh from now on.
-          this.epoch++;
-          this.cache.clear();
-          this.dirty.clear();
-          // Part of the batch may be stored (its sets, not its deletes): the keys are listed again.
-          this.storedKeys = undefined;
-          throw error;
         }
-      });
-      this.writing = commit.catch(() => {});
-      this.nextCommit = commit;
-    }
-    return this.nextCommit;
+      } catch (error) {
+        // The memory copy and anything waiting to be written are now ahead of the store:
+        // drop them, fail their transactions, and read the store afresh from now on.
+        this.epoch++;
+        this.cache.clear();
+        this.dirty.clear();
+        // Part of the batch may be stored (its sets, not its deletes): the keys are listed again.
+        this.storedKeys = undefined;
+        throw error;
+      }
+    });
   }
 
   /**
@@ -173,7 +170,7 @@ export class KeyvUsageBackend implements UsageBackend {
     const rows = await Promise.all(batch.map(async ([key, value]) => [this.storedKey(key), (await this.keyv.serializeData({ value: value ?? TOMBSTONE, expires: undefined })) as string] as const));
     await upsertRows(this.sqlite, rows);
     const deleted = batch.filter(([, value]) => value === undefined).map(([key]) => this.storedKey(key));
-    await deleteRows(this.sqlite, deleted).catch(() => {});
+    await deleteRows(this.sqlite, deleted).catch((error: unknown) => this.logger?.debug('could not drop the rows of deleted usage records; they read as absent', { error }));
   }
 
   private listStoredKeys(): Promise<Set<string>> {

@@ -1070,6 +1070,7 @@ class ObservedKeyv extends Keyv {
   held: string[] | undefined;
   private hold: { key: string | undefined; until: Promise<void> } | undefined;
   private readonly failures = new Set<string>();
+  private readonly deleteFailures = new Set<string>();
   private triggers = 0;
 
   constructor(options?: KeyvSqliteOptions | string) {
@@ -1109,6 +1110,11 @@ class ObservedKeyv extends Keyv {
     this.failures.add(key);
   }
 
+  /** Makes the next statement that deletes `key`'s row fail (once), as failNextWriteOf does; writes of its value go through. */
+  failNextDeleteOf(key: string): void {
+    this.deleteFailures.add(key);
+  }
+
   /** The rows a writing statement writes, or undefined for a read. Fails the test on a write it does not know. */
   private async writesOf(sql: string, parameters: unknown[]): Promise<StatementWrites | undefined> {
     const table = (this.store as KeyvSqlite).opts.table!;
@@ -1146,8 +1152,8 @@ class ObservedKeyv extends Keyv {
   private async failInside(query: KeyvSqlite['query'], table: string, writes: StatementWrites): Promise<() => Promise<void>> {
     const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
     const names: string[] = [];
-    for (const { key, stored } of writes) {
-      if (!this.failures.delete(key)) continue;
+    for (const { key, stored, value } of writes) {
+      if (!this.failures.delete(key) && !(value === undefined && this.deleteFailures.delete(key))) continue;
       for (const [event, row] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
         const name = `observed_failure_${++this.triggers}`;
         await query(`CREATE TEMP TRIGGER ${name} BEFORE ${event} ON main.${table} WHEN ${row}.key = ${quote(stored)} BEGIN SELECT RAISE(ABORT, ${quote(`could not write ${key}`)}); END`);
@@ -1354,6 +1360,24 @@ describe('KeyvUsageBackend: group commit', () => {
     assert.equal(await backend.get('gone'), undefined);
     assert.equal(await put(backend, [['gone', 2]]), 'gone');
     assert.equal(await new KeyvUsageBackend(keyv).get('gone'), 2);
+  });
+
+  test('a deleted row that cannot be dropped after its tombstone is stored is logged, and the key still reads as absent', async () => {
+    const keyv = new ObservedKeyv();
+    const debug: Array<[string, Record<string, unknown> | undefined]> = [];
+    const backend = new KeyvUsageBackend(keyv, { debug: (message, fields) => debug.push([message, fields]) });
+    await put(backend, [['gone', 1], ['kept', 1]]);
+    keyv.failNextDeleteOf('gone');
+    keyv.ops.length = 0;
+    // The transaction is stored (its counters and the tombstone together), so it succeeds.
+    assert.equal(await put(backend, [['gone', undefined], ['kept', 2]]), 'gone,kept');
+    assert.deepEqual(keyv.ops, ['set gone', 'set kept', 'commit', 'delete gone', 'rollback']);
+    assert.equal(debug.length, 1);
+    assert.match(debug[0]![0], /could not drop the rows of deleted usage records/);
+    assert.match(String(debug[0]![1]?.error), /could not write gone/);
+    const fresh = new KeyvUsageBackend(keyv);
+    assert.deepEqual([await fresh.get('gone'), await fresh.get('kept')], [undefined, 2]);
+    assert.deepEqual(await fresh.list(''), [['kept', 2]]);
   });
 
   test('a failing write rejects every transaction of its batch; a following transaction sees what the store holds', async () => {
