@@ -9,10 +9,11 @@ import {
 } from 'discord.js';
 import type { AppContext } from '../src/context.js';
 import type { Command } from '../src/discord/command.js';
-import { displayText, NO_PINGS } from '../src/discord/messages.js';
+import { displayText } from '../src/discord/messages.js';
 import { renderDone, renderEditProblem } from '../src/discord/admin-messages.js';
 import { historyView } from '../src/discord/history-view.js';
 import { isModerator } from '../src/discord/interaction.js';
+import { answerEphemerally } from '../src/discord/ephemeral-answer.js';
 import { fitMessage, renderSettings, renderUsage, renderUserUsage } from '../src/discord/usage-messages.js';
 import { UserError } from '../src/errors.js';
 import { messagesFor, resolveLocale, type Locale } from '../src/i18n/index.js';
@@ -300,7 +301,6 @@ export const pikaAdmin: Command = {
       await interaction.reply({ ...(await historyView(interaction, ctx, member.id, 0)), flags: MessageFlags.Ephemeral });
       return;
     }
-    const content = await run({ interaction, ctx, guildId, locale, guildLocale: interaction.guildLocale });
-    await interaction.reply({ content, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+    await answerEphemerally(interaction, run({ interaction, ctx, guildId, locale, guildLocale: interaction.guildLocale }));
   },
 };

@@ -1,0 +1,33 @@
+import { MessageFlags, type RepliableInteraction } from 'discord.js';
+import { NO_PINGS } from './messages.js';
+
+/**
+ * How long an answer may take before the reply is deferred: well inside Discord's 3 seconds, with
+ * room left for the deferral's own trip.
+ */
+export const DEFER_SLOW_ANSWER_AFTER_MS = 1500;
+
+/**
+ * Answers with `answer`'s text, seen only by whoever asked: at once when it is ready in time (one
+ * request, as most answers are), else after an ephemeral deferral, so that a slow store (a big
+ * server's report on Redis, say) never leaves "The application did not respond". A failure
+ * rejects as `answer` does, before or after the deferral: the router words it either way.
+ */
+export async function answerEphemerally(interaction: RepliableInteraction, answer: Promise<string>, deferAfterMs = DEFER_SLOW_ANSWER_AFTER_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(resolve, deferAfterMs, SLOW)));
+  let early: string | typeof SLOW;
+  try {
+    early = await Promise.race([answer, slow]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (early !== SLOW) {
+    await interaction.reply({ content: early, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+    return;
+  }
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  await interaction.editReply({ content: await answer, allowedMentions: NO_PINGS });
+}
+
+const SLOW = Symbol('slow');

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MessageFlags, type RepliableInteraction } from 'discord.js';
+import { answerEphemerally } from '../../src/discord/ephemeral-answer.js';
+
+/** What the answer sent to Discord, in order. */
+function recordingInteraction() {
+  const calls: Array<[method: string, options: unknown]> = [];
+  const record = (method: string) => async (options: unknown) => void calls.push([method, options]);
+  const interaction = { reply: record('reply'), deferReply: record('deferReply'), editReply: record('editReply') } as unknown as RepliableInteraction;
+  return { interaction, calls };
+}
+
+describe('answerEphemerally', () => {
+  test('an answer ready in time is the first response itself, ephemeral, pinging no one', async () => {
+    const { interaction, calls } = recordingInteraction();
+    await answerEphemerally(interaction, sleep(5).then(() => 'Today: 3 videos'), 200);
+    assert.deepEqual(calls, [['reply', { content: 'Today: 3 videos', flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } }]]);
+  });
+
+  test('a slow answer is deferred ephemerally first, then edited in', async () => {
+    const { interaction, calls } = recordingInteraction();
+    let deferredBeforeTheAnswer = false;
+    const answer = sleep(120).then(() => {
+      deferredBeforeTheAnswer = calls.some(([method]) => method === 'deferReply');
+      return 'Today: 3 videos';
+    });
+    await answerEphemerally(interaction, answer, 20);
+    assert.equal(deferredBeforeTheAnswer, true);
+    assert.deepEqual(calls, [
+      ['deferReply', { flags: MessageFlags.Ephemeral }],
+      ['editReply', { content: 'Today: 3 videos', allowedMentions: { parse: [] } }],
+    ]);
+  });
+
+  test('a failure rejects as the answer does, before the deferral (nothing sent) or after it', async () => {
+    const early = recordingInteraction();
+    await assert.rejects(answerEphemerally(early.interaction, Promise.reject(new Error('refused')), 200), /refused/);
+    assert.deepEqual(early.calls, []);
+
+    const late = recordingInteraction();
+    await assert.rejects(answerEphemerally(late.interaction, sleep(80).then(() => Promise.reject(new Error('store down'))), 20), /store down/);
+    assert.deepEqual(late.calls, [['deferReply', { flags: MessageFlags.Ephemeral }]]);
+  });
+});
