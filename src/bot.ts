@@ -114,7 +114,7 @@ export async function startBot(config: Config, logger: Logger, redact: (text: st
   const settings = new GuildSettingsStore(metrics.timedStore(storage.guildSettingsRecords(), { get: 'settings_get', update: 'settings_update' }));
   const usage = new UsageService({
     // A decided transaction is timed until its writes are stored, like any other.
-    backend: metrics.timedStore(storage.usageBackend(logger), {
+    backend: metrics.timedStore(storage.usageBackend(), {
       transact: 'usage_transact',
       decide: { operation: 'usage_transact', until: (decided) => decided.stored },
       get: 'usage_get',

@@ -18,19 +18,22 @@ export class SqliteStore implements Store {
   private readonly locks = new KeyedMutex();
   private settings: KeyvGuildSettingsRecords | undefined;
 
-  private constructor(private readonly storage: Storage) {}
+  private constructor(
+    private readonly storage: Storage,
+    private readonly logger: Pick<Logger, 'debug'>,
+  ) {}
 
   /** Takes the file's single-writer lock (Storage.open: StoreInUseError if another process has it). */
-  static async open(url: string): Promise<SqliteStore> {
-    return new SqliteStore(await Storage.open(url));
+  static async open(url: string, logger: Pick<Logger, 'debug'>): Promise<SqliteStore> {
+    return new SqliteStore(await Storage.open(url), logger);
   }
 
   namespace(name: string): Keyv {
     return this.storage.namespace(name);
   }
 
-  usageBackend(logger: Logger): KeyvUsageBackend {
-    return new KeyvUsageBackend(this.storage.namespace('usage'), logger);
+  usageBackend(): KeyvUsageBackend {
+    return new KeyvUsageBackend(this.storage.namespace('usage'), this.logger);
   }
 
   breakerState(name: string): LocalBreakerState {

@@ -16,8 +16,7 @@ import type { UsageBackend } from './usage/usage-store.js';
 export interface Store {
   /** Records by namespace. */
   namespace(name: string): Keyv;
-  /** `logger` hears of what goes wrong but is repaired without anyone waiting on it. */
-  usageBackend(logger: Logger): UsageBackend;
+  usageBackend(): UsageBackend;
   /** The state of the circuit breaker `name` (e.g. 'generate'): every process on the store opens, probes and closes it together. */
   breakerState(name: string): BreakerStateStore;
   /** The servers' settings, changed atomically, with word of each change to every process (for GuildSettingsStore). */
@@ -48,5 +47,5 @@ export async function openStore(url: string, logger: Logger): Promise<Store> {
       notRecorded: (what, error) => logger.warn(`could not record ${what} in Redis`, { error }),
     });
   }
-  return SqliteStore.open(url);
+  return SqliteStore.open(url, logger);
 }

@@ -2,28 +2,30 @@ import { MessageFlags, type RepliableInteraction } from 'discord.js';
 import { NO_PINGS } from './messages.js';
 
 /**
- * How long an answer may take before the reply is deferred: well inside Discord's 3 seconds, with
- * room left for the deferral's own trip.
+ * How long after the interaction was created an answer may still come before the reply is
+ * deferred: well inside Discord's 3 seconds, with room left for the deferral's own trip.
  */
 export const DEFER_SLOW_ANSWER_AFTER_MS = 1500;
 
 /**
  * Answers with `answer`'s text, seen only by whoever asked: at once when it is ready in time (one
  * request, as most answers are), else after an ephemeral deferral, so that a slow store (a big
- * server's report on Redis, say) never leaves "The application did not respond". A failure
+ * server's report on Redis, say) does not leave "The application did not respond". A failure
  * rejects as `answer` does, before or after the deferral: the router words it either way.
  */
 export async function answerEphemerally(interaction: RepliableInteraction, answer: Promise<string>, deferAfterMs = DEFER_SLOW_ANSWER_AFTER_MS): Promise<void> {
+  // Counted from the interaction's creation: its delivery and the claim before the handler took part of the window.
+  const age = Math.max(0, Date.now() - interaction.createdTimestamp);
   let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(resolve, deferAfterMs, SLOW)));
-  let early: string | typeof SLOW;
+  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(resolve, Math.max(0, deferAfterMs - age), SLOW)));
+  let ready: string | typeof SLOW;
   try {
-    early = await Promise.race([answer, slow]);
+    ready = await Promise.race([answer, slow]);
   } finally {
     clearTimeout(timer);
   }
-  if (early !== SLOW) {
-    await interaction.reply({ content: early, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
+  if (ready !== SLOW) {
+    await interaction.reply({ content: ready, flags: MessageFlags.Ephemeral, allowedMentions: NO_PINGS });
     return;
   }
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });

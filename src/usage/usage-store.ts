@@ -124,6 +124,7 @@ export class KeyvUsageBackend implements UsageBackend {
 
   /** The commit that will store what is dirty now: the next one not yet started. */
   private commitSoon(): Promise<void> {
+    // The epoch when the commit was opened: transactions that join it later were computed on the same memory copy.
     const epoch = this.epoch;
     return this.commits.soon(async () => {
       const batch = [...this.dirty];

@@ -5,10 +5,15 @@ import { MessageFlags, type RepliableInteraction } from 'discord.js';
 import { answerEphemerally } from '../../src/discord/ephemeral-answer.js';
 
 /** What the answer sent to Discord, in order. */
-function recordingInteraction() {
+function recordingInteraction(ageMs = 0) {
   const calls: Array<[method: string, options: unknown]> = [];
   const record = (method: string) => async (options: unknown) => void calls.push([method, options]);
-  const interaction = { reply: record('reply'), deferReply: record('deferReply'), editReply: record('editReply') } as unknown as RepliableInteraction;
+  const interaction = {
+    createdTimestamp: Date.now() - ageMs,
+    reply: record('reply'),
+    deferReply: record('deferReply'),
+    editReply: record('editReply'),
+  } as unknown as RepliableInteraction;
   return { interaction, calls };
 }
 
@@ -32,6 +37,13 @@ describe('answerEphemerally', () => {
       ['deferReply', { flags: MessageFlags.Ephemeral }],
       ['editReply', { content: 'Today: 3 videos', allowedMentions: { parse: [] } }],
     ]);
+  });
+
+  test('the time the interaction took to arrive counts: an old one is deferred sooner', async () => {
+    const { interaction, calls } = recordingInteraction(1000);
+    // An answer 200 ms away is in time with 1.1 s allowed, but not for an interaction already 1 s old.
+    await answerEphemerally(interaction, sleep(200).then(() => 'Today: 3 videos'), 1100);
+    assert.deepEqual(calls.map(([method]) => method), ['deferReply', 'editReply']);
   });
 
   test('a failure rejects as the answer does, before the deferral (nothing sent) or after it', async () => {

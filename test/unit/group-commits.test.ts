@@ -17,6 +17,8 @@ function gatedCommit(log: string[], name: string) {
   };
 }
 
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('GroupCommits', () => {
   test('one commit at a time; every write asked for while one runs shares the next', async () => {
     const commits = new GroupCommits<string>();
@@ -25,8 +27,7 @@ describe('GroupCommits', () => {
     const second = gatedCommit(log, 'second');
     const unused = gatedCommit(log, 'unused');
     const a = commits.soon(first.start);
-    await Promise.resolve();
-    await Promise.resolve();
+    await turn();
     assert.deepEqual(log, ['start first']);
     // The first is under way: these two wait for the one after it, made with the first `start` given.
     const b = commits.soon(second.start);
@@ -42,22 +43,25 @@ describe('GroupCommits', () => {
   test('a failed commit fails only its writers; the next one still runs, and idle waits for both', async () => {
     const commits = new GroupCommits<string>();
     const log: string[] = [];
+    const first = gatedCommit(log, 'first');
+    const running = commits.soon(first.start);
+    await turn();
+    // Queued behind the one running: the commit that will fail, then idle asked for while it waits.
     let failing!: () => void;
     const failed = commits.soon(() => new Promise<string>((_, reject) => (failing = () => reject(new Error('disk full')))));
-    await Promise.resolve();
-    await Promise.resolve();
-    const second = gatedCommit(log, 'second');
-    const next = commits.soon(second.start);
     let idle = false;
     const waiting = commits.idle().then(() => (idle = true));
+    first.release();
+    assert.equal(await running, 'first');
+    await turn();
+    assert.equal(idle, false, 'idle waits for the queued commit too');
     failing();
     await assert.rejects(failed, /disk full/);
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(log, ['start second']);
-    assert.equal(idle, false);
-    second.release();
-    assert.equal(await next, 'second');
     await waiting;
     assert.equal(idle, true);
+    const next = gatedCommit(log, 'after');
+    const after = commits.soon(next.start);
+    next.release();
+    assert.equal(await after, 'after');
   });
 });

@@ -57,6 +57,33 @@ describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits'
     assert.deepEqual(await adapter.getMany(['job', 'none']), ['generating', undefined]);
   });
 
+  test('a key written again while its commit runs: reads wait for the newer write, not only the first', async () => {
+    const { adapter } = open();
+    await adapter.set('job', 'queued');
+    // Each commit's statement waits here until the test lets it go on.
+    const held: Array<() => void> = [];
+    const query = adapter.query;
+    adapter.query = async (sql: string, ...parameters: unknown[]) => {
+      if (sql.trim().startsWith('INSERT')) await new Promise<void>((resolve) => held.push(resolve));
+      return query(sql, ...parameters);
+    };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = adapter.set('job', 'starting');
+    while (held.length < 1) await turn();
+    const second = adapter.set('job', 'running'); // for the next commit
+    held[0]!();
+    await first;
+    while (held.length < 2) await turn();
+    let read: unknown = 'not yet';
+    const reading = adapter.get('job').then((value) => (read = value));
+    await turn();
+    assert.equal(read, 'not yet', 'the read waits while the newer write is being stored');
+    held[1]!();
+    await reading;
+    assert.equal(read, 'running');
+    await second;
+  });
+
   test('the last write of a key in a commit wins; deletes answer whether the key was there', async () => {
     const { adapter, writes } = open();
     await adapter.set('kept', '1');
