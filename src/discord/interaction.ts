@@ -85,10 +85,9 @@ export function usageScopeOf(interaction: BaseInteraction, allowDms: boolean): s
   throw new UserError(messagesFor(resolveLocale(interaction.locale)).pikaServersOnly);
 }
 
-/** The server the interaction comes from installed the bot (payloads that name no installation come from one). */
+/** The server the interaction comes from installed the bot. */
 function installedInThisServer(interaction: BaseInteraction): boolean {
-  const owners = interaction.authorizingIntegrationOwners;
-  return !owners || owners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
+  return interaction.authorizingIntegrationOwners[ApplicationIntegrationType.GuildInstall] === interaction.guildId;
 }
 
 export const DIRECT_MESSAGES_SCOPE = 'dm';
@@ -101,8 +100,7 @@ export const DIRECT_MESSAGES_SCOPE = 'dm';
 export function canPostInChannel(interaction: RepliableInteraction): boolean {
   if (interaction.context === InteractionContextType.PrivateChannel) return false;
   if (interaction.guildId) return installedInThisServer(interaction);
-  const owners = interaction.authorizingIntegrationOwners;
-  return !owners || owners[ApplicationIntegrationType.GuildInstall] !== undefined;
+  return interaction.authorizingIntegrationOwners[ApplicationIntegrationType.GuildInstall] !== undefined;
 }
 
 /** The bot's moderators: the operator's owners, and members who may manage the server (the /pika-admin permission). */

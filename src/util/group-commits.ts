@@ -26,7 +26,7 @@ export class GroupCommits<T> {
 
   /** Once every commit asked for so far is over, stored or failed (their writers hear which). */
   async idle(): Promise<void> {
-    await this.next?.catch(() => {});
+    // Always the latest commit asked for (the next one too, once there is one), settled either way.
     await this.running;
   }
 }

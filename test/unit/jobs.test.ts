@@ -205,6 +205,8 @@ describe('reconciliation of usage with jobs', () => {
 });
 
 describe('task records of an earlier version', () => {
+  const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
+
   test('become job records under their reservation id, once, with the operator defaults for options they lacked', async () => {
     const legacy = new Keyv();
     const store = new JobStore(new Keyv(), new Keyv());
@@ -219,7 +221,6 @@ describe('task records of an earlier version', () => {
       createdAt: T0,
       deadlineAt: T0 + 60_000,
     });
-    const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
     assert.equal(await migrateLegacyTasks(legacy, store, defaults, quiet), 1);
     const job = await store.get('reservation-a');
     assert.deepEqual(
@@ -237,7 +238,6 @@ describe('task records of an earlier version', () => {
     // its listing may not give under the bare key.
     await legacy.set('pika:tasks:migrated-to-jobs', true);
     await legacy.set('note', { text: 'not a task' });
-    const defaults = { model: '1.5', aspectRatio: '16:9', frameRate: 24, guidanceScale: 12, motion: 1, ingredientsMode: 'precise' } as const;
     assert.equal(await migrateLegacyTasks(legacy, store, defaults, quiet), 0);
     assert.equal(await legacy.get('note').then((note) => (note as { text: string }).text), 'not a task');
   });
