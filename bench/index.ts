@@ -7,7 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { benchSimultaneousDeliveries } from './deliveries.js';
-import { DEFAULT_SIDE_BY_SIDE, measureBot, sideBySideTable } from './side-by-side.js';
+import { measureSideBySide, sideBySideTable } from './side-by-side.js';
 import { startWorld } from '../test/support/world.js';
 import { renderDelivery, renderProgress, toDisplayRequest } from '../src/discord/messages.js';
 import type { ReplyWriter } from '../src/discord/replies.js';
@@ -213,10 +213,7 @@ async function benchStartupReconciliation(): Promise<void> {
 
 console.log(`pika-discord benchmarks on Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`);
 console.log(`\nBeside a bare discord.js bot (bench/bare-bot.mjs), each against its own local Discord and Pika:`);
-// The plain bare bot, the one compared, runs last: nothing it meets is colder than what the project met.
-const bareWithHeapSetting = await measureBot('bare', DEFAULT_SIDE_BY_SIDE, ['--heap-growing-percent=50']);
-const project = await measureBot('project');
-const bare = await measureBot('bare');
+const { bare, project, bareWithHeapSetting } = await measureSideBySide();
 console.log(sideBySideTable(bare, project, bareWithHeapSetting));
 console.log('\npika-discord alone:');
 benchRendering();

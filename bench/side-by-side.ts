@@ -44,56 +44,116 @@ export const DEFAULT_SIDE_BY_SIDE: SideBySideOptions = { burst: 200, inFlight: 2
 
 type Kind = 'bare' | 'project';
 
-/** `nodeArgs` go to Node before the bot's script (the bare bot with the project's heap setting, say). */
-export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE, nodeArgs: string[] = []): Promise<BotFigures> {
-  const secrets = makeSecrets();
-  const discord = await FakeDiscord.start({ botToken: secrets.botToken });
-  const pika = await FakePika.start({ apiKey: secrets.apiKey });
-  const storeDir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
-  const common = {
-    DISCORD_TOKEN: secrets.botToken,
-    DISCORD_API_URL: discord.apiUrl,
-    DEV_GUILD_ID: discord.guildId,
-    PIKA_API_URL: pika.url,
-    PIKA_API_KEY: secrets.apiKey,
-    POLL_INTERVAL_MS: String(options.pollIntervalMs),
-    NODE_ENV: 'production',
-  };
-  // The project as an operator runs it (`npm start`), with its limits out of the way: every
-  // command here comes from a different user, and none may be refused.
-  const bot =
-    kind === 'bare'
-      ? await BenchProcess.start([...nodeArgs, 'bench/bare-bot.mjs'], common, /bare bot ready/)
-      : await BenchProcess.start(
-          [...nodeArgs, BOT_ENTRY],
-          {
-            ...common,
-            STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
-            DEFAULT_DAILY_LIMIT: 'unlimited',
-            DEFAULT_WEEKLY_LIMIT: 'unlimited',
-            DEFAULT_COOLDOWN_SECONDS: '0',
-            ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1',
-          },
-          /slash commands checked/,
-        );
+/** The three bots `npm run bench` runs: the two compared, and the bare bot with the project's heap setting (for memory). */
+export interface SideBySideFigures {
+  bare: BotFigures;
+  project: BotFigures;
+  bareWithHeapSetting: BotFigures;
+}
+
+/**
+ * Runs the three bots at once, each against a local Discord and Pika of its own, and measures
+ * their bursts in turns: this machine's speed drifts over minutes (a bot's burst p99 has moved
+ * twofold between runs a few minutes apart), so bursts measured one bot after the other compare
+ * a bot with the machine as much as with the other bot. Taking turns, every bot meets the same
+ * spells of noise. The order rotates each round, and a bot's burst starts once the one before
+ * it, whichever bot's, has been delivered and a second has passed, so no burst lands on another
+ * bot's leftover work. The load with every task in flight is then measured for one bot at a
+ * time, the others idle.
+ */
+export async function measureSideBySide(options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): Promise<SideBySideFigures> {
+  const bots: BenchedBot[] = [];
   try {
+    bots.push(await BenchedBot.start('bare', options, ['--heap-growing-percent=50']));
+    bots.push(await BenchedBot.start('project', options));
+    bots.push(await BenchedBot.start('bare', options));
     await sleep(3000);
-    const idleRssMiB = await bot.rssMiB();
-
-    // The burst, nine times (each from new users, once the one before was delivered): a single
-    // burst's p99 is its two slowest deferrals, which one garbage collection or a round of new
-    // connections can move, and on this 2-vCPU machine either bot's p99 varies threefold from
-    // burst to burst (five bursts left the median itself 20 ms apart from run to run). The median
-    // of the nine is reported. Every command's video finishes at its first poll.
-    const burst: FakeInteraction[] = [];
-    const rounds: number[][] = [];
+    for (const bot of bots) await bot.measureIdle();
     for (let round = 0; round < BURST_ROUNDS; round++) {
-      const sent = await dispatch(discord, pika, options.burst, `burst ${round}`, [{ status: 'finished', progress: 100, poster: true }]);
-      await eventually(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
-      rounds.push(sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
-      burst.push(...sent);
+      for (let turn = 0; turn < bots.length; turn++) {
+        await bots[(round + turn) % bots.length]!.burst(round);
+        await sleep(BETWEEN_BURSTS_MS);
+      }
     }
+    const figures: BotFigures[] = [];
+    for (const bot of bots) figures.push(await bot.measureLoad());
+    return { bareWithHeapSetting: figures[0]!, project: figures[1]!, bare: figures[2]! };
+  } finally {
+    for (const bot of bots) await bot.stop();
+  }
+}
 
+const BETWEEN_BURSTS_MS = 1000;
+
+/** One bot of the comparison, with its own local Discord and Pika and what has been measured of it so far. */
+class BenchedBot {
+  private idleRssMiB = NaN;
+  private readonly bursts: FakeInteraction[] = [];
+  private readonly rounds: number[][] = [];
+
+  private constructor(
+    private readonly bot: BenchProcess,
+    private readonly discord: FakeDiscord,
+    private readonly pika: FakePika,
+    private readonly storeDir: string,
+    private readonly options: SideBySideOptions,
+  ) {}
+
+  /** `nodeArgs` go to Node before the bot's script (the bare bot with the project's heap setting, say). */
+  static async start(kind: Kind, options: SideBySideOptions, nodeArgs: string[] = []): Promise<BenchedBot> {
+    const secrets = makeSecrets();
+    const discord = await FakeDiscord.start({ botToken: secrets.botToken });
+    const pika = await FakePika.start({ apiKey: secrets.apiKey });
+    const storeDir = await mkdtemp(join(tmpdir(), 'pika-bench-'));
+    const common = {
+      DISCORD_TOKEN: secrets.botToken,
+      DISCORD_API_URL: discord.apiUrl,
+      DEV_GUILD_ID: discord.guildId,
+      PIKA_API_URL: pika.url,
+      PIKA_API_KEY: secrets.apiKey,
+      POLL_INTERVAL_MS: String(options.pollIntervalMs),
+      NODE_ENV: 'production',
+    };
+    // The project as an operator runs it (`npm start`), with its limits out of the way: every
+    // command here comes from a different user, and none may be refused.
+    const bot =
+      kind === 'bare'
+        ? await BenchProcess.start([...nodeArgs, 'bench/bare-bot.mjs'], common, /bare bot ready/)
+        : await BenchProcess.start(
+            [...nodeArgs, BOT_ENTRY],
+            {
+              ...common,
+              STORE_URL: `sqlite://${join(storeDir, 'pika.sqlite')}`,
+              DEFAULT_DAILY_LIMIT: 'unlimited',
+              DEFAULT_WEEKLY_LIMIT: 'unlimited',
+              DEFAULT_COOLDOWN_SECONDS: '0',
+              ALLOWED_PRIVATE_MEDIA_HOSTS: '127.0.0.1',
+            },
+            /slash commands checked/,
+          );
+    return new BenchedBot(bot, discord, pika, storeDir, options);
+  }
+
+  async measureIdle(): Promise<void> {
+    this.idleRssMiB = await this.bot.rssMiB();
+  }
+
+  /**
+   * One burst (from new users), measured until every video is delivered: each video finishes at
+   * its first poll. A single burst's p99 is its two slowest deferrals, which one garbage
+   * collection or a round of new connections can move, and either bot's p99 varies threefold
+   * from burst to burst here; the median of the bursts is reported.
+   */
+  async burst(round: number): Promise<void> {
+    const sent = await dispatch(this.discord, this.pika, this.options.burst, `burst ${round}`, [{ status: 'finished', progress: 100, poster: true }]);
+    await eventually(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
+    this.rounds.push(sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
+    this.bursts.push(...sent);
+  }
+
+  /** Every figure: the bursts' and the idle memory measured before, the load's now. */
+  async measureLoad(): Promise<BotFigures> {
+    const { bot, discord, pika, options } = this;
     // Every task in flight, its progress moving at every poll for longer than the window lasts.
     const moving: FeedStep[] = Array.from({ length: 60 }, (_, i) => ({ status: 'pending', progress: 1 + i, poster: i > 2 }));
     const generatesBefore = pika.generateCalls.length;
@@ -124,14 +184,14 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
     await eventually(() => loaded.every(isSettled), 300_000, 'every loaded task to be delivered');
     const posted = loaded.map((interaction, i) => interaction.original!.editedAt! - pika.task(loadTasks[i]!)!.finishedAt!);
 
-    const deferP99ByBurstMs = rounds.map((deferrals) => percentile(deferrals, 99));
-    const all = [...burst, ...loaded];
+    const deferP99ByBurstMs = this.rounds.map((deferrals) => percentile(deferrals, 99));
+    const all = [...this.bursts, ...loaded];
     const accepted = all.filter((interaction) => interaction.callbacks[0]?.type === 5 && !interaction.ephemeral).length;
     return {
-      deferP50Ms: median(rounds.map((deferrals) => percentile(deferrals, 50))),
+      deferP50Ms: median(this.rounds.map((deferrals) => percentile(deferrals, 50))),
       deferP99Ms: median(deferP99ByBurstMs),
       deferP99ByBurstMs,
-      idleRssMiB,
+      idleRssMiB: this.idleRssMiB,
       loadedRssMiB,
       loadedCpuPercent,
       discordRequestsPerSecond,
@@ -141,11 +201,13 @@ export async function measureBot(kind: Kind, options: SideBySideOptions = DEFAUL
       postedP99Ms: percentile(posted, 99),
       generatesPerAcceptedCommand: pika.generateCalls.length / accepted,
     };
-  } finally {
-    await bot.stop();
-    await discord.close();
-    await pika.close();
-    await rm(storeDir, { recursive: true, force: true });
+  }
+
+  async stop(): Promise<void> {
+    await this.bot.stop();
+    await this.discord.close();
+    await this.pika.close();
+    await rm(this.storeDir, { recursive: true, force: true });
   }
 }
 
@@ -220,7 +282,7 @@ export function sideBySideTable(bare: BotFigures, project: BotFigures, bareWithH
   const tuned = (f: BotFigures) => `${f.idleRssMiB.toFixed(0)} MiB idle, ${f.loadedRssMiB.toFixed(0)} MiB with ${options.inFlight} in flight`;
   lines.push(
     '',
-    `The burst: ${options.burst} commands from as many users, a hundred every 200 ms; the median of ${BURST_ROUNDS} bursts. ${options.inFlight} tasks: every one polled each ${options.pollIntervalMs / 1000} s, its progress moving.`,
+    `The burst: ${options.burst} commands from as many users, a hundred every 200 ms; the median of ${BURST_ROUNDS} bursts, the bots taking turns. ${options.inFlight} tasks: every one polled each ${options.pollIntervalMs / 1000} s, its progress moving.`,
     `Each burst's defer p99 (ms), in order: bare bot ${bare.deferP99ByBurstMs.join(', ')}; pika-discord ${project.deferP99ByBurstMs.join(', ')}.`,
     '¹ The bare bot edits a link into its reply; pika-discord downloads the video and uploads it, then notifies the requester.',
     `The bare bot with pika-discord's heap setting (--heap-growing-percent=50): ${tuned(bareWithHeapSetting)}.`,
