@@ -39,7 +39,10 @@ export class BenchProcess {
     const bot = new BenchProcess(child);
     const deadline = Date.now() + 60_000;
     while (!ready.test(bot.output)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${args.join(' ')} did not start:\n${bot.output.slice(-4000)}`);
+      if (child.exitCode !== null || Date.now() > deadline) {
+        await bot.stop();
+        throw new Error(`${args.join(' ')} did not start:\n${bot.output.slice(-4000)}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return bot;

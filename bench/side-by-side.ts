@@ -40,7 +40,7 @@ export interface SideBySideOptions {
   windowMs: number;
 }
 
-export const DEFAULT_SIDE_BY_SIDE: SideBySideOptions = { burst: 200, inFlight: 2000, pollIntervalMs: 5000, windowMs: 30_000 };
+const DEFAULT_SIDE_BY_SIDE: SideBySideOptions = { burst: 200, inFlight: 2000, pollIntervalMs: 5000, windowMs: 30_000 };
 
 type Kind = 'bare' | 'project';
 
@@ -53,13 +53,15 @@ export interface SideBySideFigures {
 
 /**
  * Runs the three bots at once, each against a local Discord and Pika of its own, and measures
- * their bursts in turns: this machine's speed drifts over minutes (a bot's burst p99 has moved
- * twofold between runs a few minutes apart), so bursts measured one bot after the other compare
- * a bot with the machine as much as with the other bot. Taking turns, every bot meets the same
- * spells of noise. The order rotates each round, and a bot's burst starts once the one before
- * it, whichever bot's, has been delivered and a second has passed, so no burst lands on another
- * bot's leftover work. The load with every task in flight is then measured for one bot at a
- * time, the others idle.
+ * their bursts in turns: this machine's speed drifts over minutes (a bot's median burst p99 has
+ * moved threefold between runs a few minutes apart), so bursts measured one bot after the other
+ * compare a bot with the machine as much as with the other bot. Taking turns, every bot meets
+ * the same spells of noise. The order rotates each round, and a bot's burst starts a second
+ * after the one before it, whichever bot's, was delivered, so that the work a bot still does
+ * after posting (pika-discord notifies the requester and writes its records) is mostly over.
+ * The load with every task in flight is then measured for one bot at a time, the others idle,
+ * each bot stopped once measured; the plain bare bot, the one compared, goes last, so nothing
+ * it meets is colder than what the project met.
  */
 export async function measureSideBySide(options: SideBySideOptions = DEFAULT_SIDE_BY_SIDE): Promise<SideBySideFigures> {
   const bots: BenchedBot[] = [];
@@ -76,10 +78,13 @@ export async function measureSideBySide(options: SideBySideOptions = DEFAULT_SID
       }
     }
     const figures: BotFigures[] = [];
-    for (const bot of bots) figures.push(await bot.measureLoad());
+    for (const bot of bots) {
+      figures.push(await bot.measureLoad());
+      await bot.stop();
+    }
     return { bareWithHeapSetting: figures[0]!, project: figures[1]!, bare: figures[2]! };
   } finally {
-    for (const bot of bots) await bot.stop();
+    await Promise.allSettled(bots.map((bot) => bot.stop()));
   }
 }
 
@@ -90,6 +95,7 @@ class BenchedBot {
   private idleRssMiB = NaN;
   private readonly bursts: FakeInteraction[] = [];
   private readonly rounds: number[][] = [];
+  private stopped = false;
 
   private constructor(
     private readonly bot: BenchProcess,
@@ -116,10 +122,10 @@ class BenchedBot {
     };
     // The project as an operator runs it (`npm start`), with its limits out of the way: every
     // command here comes from a different user, and none may be refused.
-    const bot =
+    const starting =
       kind === 'bare'
-        ? await BenchProcess.start([...nodeArgs, 'bench/bare-bot.mjs'], common, /bare bot ready/)
-        : await BenchProcess.start(
+        ? BenchProcess.start([...nodeArgs, 'bench/bare-bot.mjs'], common, /bare bot ready/)
+        : BenchProcess.start(
             [...nodeArgs, BOT_ENTRY],
             {
               ...common,
@@ -131,6 +137,10 @@ class BenchedBot {
             },
             /slash commands checked/,
           );
+    const bot = await starting.catch(async (error: unknown) => {
+      await closeAll(discord, pika, storeDir);
+      throw error;
+    });
     return new BenchedBot(bot, discord, pika, storeDir, options);
   }
 
@@ -204,11 +214,19 @@ class BenchedBot {
   }
 
   async stop(): Promise<void> {
-    await this.bot.stop();
-    await this.discord.close();
-    await this.pika.close();
-    await rm(this.storeDir, { recursive: true, force: true });
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.bot.stop();
+    } finally {
+      await closeAll(this.discord, this.pika, this.storeDir);
+    }
   }
+}
+
+/** A bot's fakes and store, each closed even if another fails to. */
+async function closeAll(discord: FakeDiscord, pika: FakePika, storeDir: string): Promise<void> {
+  await Promise.allSettled([discord.close(), pika.close(), rm(storeDir, { recursive: true, force: true })]);
 }
 
 /** `count` `/pika text` commands from as many users, a hundred every 200 ms; each video's feed follows `feed`. */

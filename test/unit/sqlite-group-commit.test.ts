@@ -120,22 +120,68 @@ describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits'
   });
 
   test('listing, clearing and disconnecting wait for the writes under way', async () => {
-    const { keyv, adapter, uri } = open();
-    // Straight to the adapter: keyv serializes a value over a few ticks before handing it on,
-    // so a write made through keyv and not awaited may not have reached the adapter yet.
-    const write = (key: string, value: number) => void adapter.set(`jobs:${key}`, JSON.stringify({ value }));
-    write('one', 1);
-    write('two', 2);
+    const { keyv, adapter, uri, statements } = open();
+    await keyv.set('before', 0); // the table exists
+    // Each commit's statement waits here until the test lets it go on: under way for as long as the test says.
+    const held: Array<() => void> = [];
+    const query = adapter.query;
+    adapter.query = async (sql: string, ...parameters: unknown[]) => {
+      if (sql.trim().startsWith('INSERT')) await new Promise<void>((resolve) => held.push(resolve));
+      return query(sql, ...parameters);
+    };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const heldCommit = async () => {
+      while (held.length < 1) await turn();
+      return held.shift()!;
+    };
+    const issued = (statement: string) => statements.filter((s) => s === statement).length;
+    const aWhile = async () => {
+      for (let i = 0; i < 20; i++) await turn();
+    };
+    // Straight to the adapter: keyv serializes a value over a few ticks before handing it on, so
+    // a write made through keyv and not awaited has not reached the adapter yet.
+    const write = (key: string, value: number) => adapter.set(`jobs:${key}`, JSON.stringify({ value }));
+
+    const one = write('one', 1);
+    let release = await heldCommit();
+    const selects = issued('SELECT');
     const listed: string[] = [];
-    for await (const [key] of keyv.iterator!(undefined)) listed.push(String(key));
-    assert.deepEqual(listed.sort(), ['one', 'two']);
-    write('three', 3);
-    await keyv.clear();
+    const listing = (async () => {
+      for await (const [key] of keyv.iterator!(undefined)) listed.push(String(key));
+    })();
+    await aWhile();
+    assert.equal(issued('SELECT'), selects, 'nothing is listed while a write is under way');
+    release();
+    await Promise.all([one, listing]);
+    assert.deepEqual(listed.sort(), ['before', 'one']);
+
+    const three = write('three', 3);
+    release = await heldCommit();
+    const deletes = issued('DELETE');
+    const clearing = keyv.clear();
+    await aWhile();
+    assert.equal(issued('DELETE'), deletes, 'nothing is cleared while a write is under way');
+    release();
+    await Promise.all([three, clearing]);
     assert.equal(await keyv.get('three'), undefined);
-    write('last', 4);
-    await keyv.disconnect();
+
+    // A write waiting for the next commit behind the one under way: disconnecting waits for both.
+    const earlier = write('earlier', 4);
+    release = await heldCommit();
+    const last = write('last', 5);
+    let disconnected = false;
+    const disconnecting = keyv.disconnect().then(() => (disconnected = true));
+    await aWhile();
+    release();
+    await earlier;
+    release = await heldCommit();
+    await aWhile();
+    assert.equal(disconnected, false, 'still connected while the last write waits to be stored');
+    release();
+    await Promise.all([last, disconnecting]);
     const reopened = open(uri);
-    assert.equal(await reopened.keyv.get('last'), 4);
+    assert.equal(await reopened.keyv.get('earlier'), 4);
+    assert.equal(await reopened.keyv.get('last'), 5);
     await reopened.keyv.disconnect();
   });
 });
