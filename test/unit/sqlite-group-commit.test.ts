@@ -32,6 +32,18 @@ describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits'
     return { keyv, adapter, uri, statements, fail, writes: () => statements.filter((s) => s === 'INSERT' || s === 'DELETE').length };
   }
 
+  /** Makes each commit's statement wait until the test lets it go on: the releases, in the order the commits came. */
+  function holdInserts(adapter: GroupCommitSqlite): Array<() => void> {
+    const held: Array<() => void> = [];
+    const query = adapter.query;
+    adapter.query = async (sql: string, ...parameters: unknown[]) => {
+      if (sql.trim().startsWith('INSERT')) await new Promise<void>((resolve) => held.push(resolve));
+      return query(sql, ...parameters);
+    };
+    return held;
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
   test('a hundred writes at once take a statement or two, and every one is stored when it resolves', async () => {
     const { keyv, uri, writes } = open();
     await keyv.set('warm-up', 0); // the table exists before the burst
@@ -60,14 +72,7 @@ describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits'
   test('a key written again while its commit runs: reads wait for the newer write, not only the first', async () => {
     const { adapter } = open();
     await adapter.set('job', 'queued');
-    // Each commit's statement waits here until the test lets it go on.
-    const held: Array<() => void> = [];
-    const query = adapter.query;
-    adapter.query = async (sql: string, ...parameters: unknown[]) => {
-      if (sql.trim().startsWith('INSERT')) await new Promise<void>((resolve) => held.push(resolve));
-      return query(sql, ...parameters);
-    };
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const held = holdInserts(adapter);
     const first = adapter.set('job', 'starting');
     while (held.length < 1) await turn();
     const second = adapter.set('job', 'running'); // for the next commit
@@ -122,14 +127,8 @@ describe('GroupCommitSqlite: keyv on SQLite, its writes stored in group commits'
   test('listing, clearing and disconnecting wait for the writes under way', async () => {
     const { keyv, adapter, uri, statements } = open();
     await keyv.set('before', 0); // the table exists
-    // Each commit's statement waits here until the test lets it go on: under way for as long as the test says.
-    const held: Array<() => void> = [];
-    const query = adapter.query;
-    adapter.query = async (sql: string, ...parameters: unknown[]) => {
-      if (sql.trim().startsWith('INSERT')) await new Promise<void>((resolve) => held.push(resolve));
-      return query(sql, ...parameters);
-    };
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    // Under way for as long as the test says.
+    const held = holdInserts(adapter);
     const heldCommit = async () => {
       while (held.length < 1) await turn();
       return held.shift()!;
