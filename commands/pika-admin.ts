@@ -2,7 +2,6 @@ import {
   ApplicationIntegrationType,
   ChannelType,
   InteractionContextType,
-  MessageFlags,
   PermissionFlagsBits,
   SlashCommandBuilder,
   type ChatInputCommandInteraction,
@@ -298,7 +297,7 @@ export const pikaAdmin: Command = {
     if (interaction.options.getSubcommandGroup(false) === null && interaction.options.getSubcommand(false) === 'history') {
       // A page with buttons to page through, unlike the text answers of the other subcommands.
       const member = interaction.options.getUser('user', true);
-      await interaction.reply({ ...(await historyView(interaction, ctx, member.id, 0)), flags: MessageFlags.Ephemeral });
+      await answerEphemerally(interaction, historyView(interaction, ctx, member.id, 0));
       return;
     }
     await answerEphemerally(interaction, run({ interaction, ctx, guildId, locale, guildLocale: interaction.guildLocale }));

@@ -14,6 +14,7 @@ import { NO_PINGS } from '../src/discord/messages.js';
 import { requesterOf, usageScopeOf } from '../src/discord/interaction.js';
 import { deferPublicReply, requireVideoPermissions, startGeneration } from '../src/discord/generation.js';
 import { historyView } from '../src/discord/history-view.js';
+import { answerEphemerally } from '../src/discord/ephemeral-answer.js';
 import { isJobId } from '../src/discord/custom-ids.js';
 import { JobActionRefused, requireJob } from '../src/jobs/job-actions.js';
 import { requestTexts } from '../src/jobs/admission.js';
@@ -227,7 +228,7 @@ export const pika: Command = {
       return;
     }
     if (subcommand === 'history') {
-      await interaction.reply({ ...(await historyView(interaction, ctx, interaction.user.id, 0)), flags: MessageFlags.Ephemeral });
+      await answerEphemerally(interaction, historyView(interaction, ctx, interaction.user.id, 0));
       return;
     }
     if (subcommand === 'show') return showJob(interaction, ctx);

@@ -39,6 +39,20 @@ describe('answerEphemerally', () => {
     ]);
   });
 
+  test('a message of its own (a page with buttons) goes as it is, in time or after the deferral, with its own mentions', async () => {
+    const page = { content: 'Your videos', embeds: [{ title: 'Page 1' }], components: [], allowedMentions: { parse: [], users: ['42'] } };
+    const quick = recordingInteraction();
+    await answerEphemerally(quick.interaction, Promise.resolve(page), 200);
+    assert.deepEqual(quick.calls, [['reply', { ...page, flags: MessageFlags.Ephemeral }]]);
+
+    const slow = recordingInteraction();
+    await answerEphemerally(slow.interaction, sleep(80).then(() => page), 20);
+    assert.deepEqual(slow.calls, [
+      ['deferReply', { flags: MessageFlags.Ephemeral }],
+      ['editReply', page],
+    ]);
+  });
+
   test('the time the interaction took to arrive counts: an old one is deferred sooner', async () => {
     const { interaction, calls } = recordingInteraction(1000);
     // An answer 200 ms away is in time with 1.1 s allowed, but not for an interaction already 1 s old.
