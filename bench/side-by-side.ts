@@ -93,8 +93,8 @@ const BETWEEN_BURSTS_MS = 1000;
 /** One bot of the comparison, with its own local Discord and Pika and what has been measured of it so far. */
 class BenchedBot {
   private idleRssMiB = NaN;
-  private readonly bursts: FakeInteraction[] = [];
-  private readonly rounds: number[][] = [];
+  /** Each burst's commands, in the order the bursts ran. */
+  private readonly bursts: FakeInteraction[][] = [];
   private stopped = false;
 
   private constructor(
@@ -157,8 +157,7 @@ class BenchedBot {
   async burst(round: number): Promise<void> {
     const sent = await dispatch(this.discord, this.pika, this.options.burst, `burst ${round}`, [{ status: 'finished', progress: 100, poster: true }]);
     await eventually(() => sent.every(isSettled), 120_000, 'the burst to be delivered');
-    this.rounds.push(sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
-    this.bursts.push(...sent);
+    this.bursts.push(sent);
   }
 
   /** Every figure: the bursts' and the idle memory measured before, the load's now. */
@@ -194,11 +193,12 @@ class BenchedBot {
     await eventually(() => loaded.every(isSettled), 300_000, 'every loaded task to be delivered');
     const posted = loaded.map((interaction, i) => interaction.original!.editedAt! - pika.task(loadTasks[i]!)!.finishedAt!);
 
-    const deferP99ByBurstMs = this.rounds.map((deferrals) => percentile(deferrals, 99));
-    const all = [...this.bursts, ...loaded];
+    const rounds = this.bursts.map((sent) => sent.map((interaction) => interaction.firstResponseAt! - interaction.dispatchedAt));
+    const deferP99ByBurstMs = rounds.map((deferrals) => percentile(deferrals, 99));
+    const all = [...this.bursts.flat(), ...loaded];
     const accepted = all.filter((interaction) => interaction.callbacks[0]?.type === 5 && !interaction.ephemeral).length;
     return {
-      deferP50Ms: median(this.rounds.map((deferrals) => percentile(deferrals, 50))),
+      deferP50Ms: median(rounds.map((deferrals) => percentile(deferrals, 50))),
       deferP99Ms: median(deferP99ByBurstMs),
       deferP99ByBurstMs,
       idleRssMiB: this.idleRssMiB,
