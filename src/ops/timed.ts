@@ -1,11 +1,20 @@
 import { performance } from 'node:perf_hooks';
 
-/** The methods of `T` that answer a promise: the only ones a latency can be measured on. */
+/**
+ * The methods of `T` that answer a promise, or may (a value at once from memory, else a
+ * promise): the only ones a latency can be measured on.
+ */
 export type AsyncMethodOf<T> = {
-  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
+  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown>
+    ? K
+    : T[K] extends (...args: never[]) => infer R
+      ? [Extract<R, Promise<unknown>>] extends [never]
+        ? never
+        : K
+      : never;
 }[keyof T];
 
-type Answer<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
+type Answer<F> = F extends (...args: never[]) => Promise<infer R> ? R : F extends (...args: never[]) => infer R ? Awaited<R> : never;
 
 /**
  * Which methods to time, and under which operation name. A method whose work goes on after it
@@ -32,8 +41,11 @@ export function timed<T extends object, O extends string>(target: T, operations:
     return (...args: unknown[]) => {
       const started = performance.now();
       const settled = () => observe(operation, (performance.now() - started) / 1000);
-      const answer = method.apply(target, args) as Promise<unknown>;
-      answer.then((value) => (until ? Promise.resolve(value).then(until).then(settled, settled) : settled()), settled);
+      const answer = method.apply(target, args);
+      const answered = (value: unknown) => (until ? Promise.resolve(until(value)).then(settled, settled) : settled());
+      // An answer given at once (from memory) is timed as well, until what it names settles.
+      if (answer instanceof Promise) answer.then(answered, settled);
+      else answered(answer);
       return answer;
     };
   };

@@ -1,3 +1,5 @@
+import type { MaybePromise } from '../util/maybe-promise.js';
+
 /** What a circuit breaker last knew of its state: when it opened (null: closed) and whether a probe is out. */
 export interface BreakerSnapshot {
   openedAt: number | null;
@@ -23,7 +25,7 @@ export type AdmitVerdict = { kind: 'pass' } | { kind: 'probe'; claim: string } |
  */
 export interface BreakerStateStore {
   /** Closed: pass. Open and cooled down with no probe out: this caller's probe. Otherwise refuse. */
-  admit(at: number, coolDownMs: number, probeLeaseMs: number): Promise<AdmitVerdict>;
+  admit(at: number, coolDownMs: number, probeLeaseMs: number): MaybePromise<AdmitVerdict>;
   /** The service answered: the count of failures starts again and the breaker closes (ending `claim`, the probe, if any). */
   succeeded(claim: string | undefined): Promise<void>;
   /** A failure for the service's sake: counted; at `threshold` in a row, or for a probe (`claim`), the breaker opens (again) at `at`. */
@@ -34,21 +36,24 @@ export interface BreakerStateStore {
   snapshot(): BreakerSnapshot;
 }
 
+const PASS: AdmitVerdict = { kind: 'pass' };
+const REFUSE: AdmitVerdict = { kind: 'refuse' };
+
 /**
  * The state of one process's breaker, in memory: the SQLite store's (one process per store).
- * Every operation takes effect before it returns its promise, so a report made just before an
- * admit is always seen by it.
+ * Every operation takes effect before it returns (admit answers at once), so a report made
+ * just before an admit is always seen by it.
  */
 export class LocalBreakerState implements BreakerStateStore {
   private consecutiveFailures = 0;
   private openedAt: number | null = null;
   private probeInFlight = false;
 
-  admit(at: number, coolDownMs: number): Promise<AdmitVerdict> {
-    if (this.openedAt === null) return Promise.resolve({ kind: 'pass' });
-    if (this.probeInFlight || at - this.openedAt < coolDownMs) return Promise.resolve({ kind: 'refuse' });
+  admit(at: number, coolDownMs: number): AdmitVerdict {
+    if (this.openedAt === null) return PASS;
+    if (this.probeInFlight || at - this.openedAt < coolDownMs) return REFUSE;
     this.probeInFlight = true;
-    return Promise.resolve({ kind: 'probe', claim: 'local' });
+    return { kind: 'probe', claim: 'local' };
   }
 
   succeeded(claim: string | undefined): Promise<void> {

@@ -1,5 +1,6 @@
 import { processClock, type Clock } from '../clock.js';
-import { LocalBreakerState, type BreakerStateStore } from './breaker-state.js';
+import { LocalBreakerState, type AdmitVerdict, type BreakerStateStore } from './breaker-state.js';
+import { thenMaybe, type MaybePromise } from '../util/maybe-promise.js';
 
 export interface CircuitBreakerOptions {
   /** Consecutive upstream failures of generate that open the breaker. */
@@ -68,12 +69,13 @@ export class CircuitBreaker {
 
   /**
    * A ticket if a command may go on to generate now, or null to refuse it (then `retryAt` tells
-   * when to try again). Rejects when a shared state cannot be reached (see RedisBreakerState).
+   * when to try again); at once on an in-process state. Rejects when a shared state cannot be
+   * reached (see RedisBreakerState).
    */
-  async admit(): Promise<BreakerTicket | null> {
-    const verdict = await this.store.admit(this.now(), this.options.coolDownMs, this.options.probeLeaseMs ?? DEFAULT_PROBE_LEASE_MS);
-    if (verdict.kind === 'refuse') return null;
-    return this.ticket(verdict.kind === 'probe' ? verdict.claim : undefined);
+  admit(): MaybePromise<BreakerTicket | null> {
+    return thenMaybe(this.store.admit(this.now(), this.options.coolDownMs, this.options.probeLeaseMs ?? DEFAULT_PROBE_LEASE_MS), (verdict: AdmitVerdict) =>
+      verdict.kind === 'refuse' ? null : this.ticket(verdict.kind === 'probe' ? verdict.claim : undefined),
+    );
   }
 
   /** Resolves once every report made so far is recorded (for shutdown, and for tests of a shared state). */

@@ -4,6 +4,7 @@ import { emptyModeration, roleEffect, type ModerationSettings } from '../moderat
 import type { Limit, LimitRules } from './limits.js';
 import { processClock, type Clock } from '../clock.js';
 import { KeyvGuildSettingsRecords, type GuildSettingsRecords } from './guild-settings-records.js';
+import { thenMaybe, type MaybePromise } from '../util/maybe-promise.js';
 
 /**
  * What a server's moderators set. A limit left out means "the operator's default"; `null`
@@ -64,10 +65,13 @@ export class GuildSettingsStore {
   /**
    * The server's settings, with every field: one copy per read from the store, shared by every
    * caller and frozen (callers only read; a copy for each made up a good share of a command's
-   * own time). Changes go through `update`.
+   * own time). Changes go through `update`. At once when the copy in memory is fresh.
    */
-  async get(guildId: string): Promise<GuildSettings> {
-    const stored = await this.read(guildId);
+  get(guildId: string): MaybePromise<GuildSettings> {
+    return thenMaybe(this.read(guildId), (stored) => this.sharedCopyOf(stored));
+  }
+
+  private sharedCopyOf(stored: GuildSettings | undefined): GuildSettings {
     if (!stored) return NO_SETTINGS;
     let shared = this.sharedCopies.get(stored);
     if (!shared) {
@@ -91,7 +95,7 @@ export class GuildSettingsStore {
     return { settings: structuredClone(settings), result };
   }
 
-  private async read(guildId: string): Promise<GuildSettings | undefined> {
+  private read(guildId: string): MaybePromise<GuildSettings | undefined> {
     const kept = this.cache.get(guildId);
     if (kept && this.now() - kept.readAt < this.records.maxCacheAgeMs) return kept.settings;
     this.cache.delete(guildId);

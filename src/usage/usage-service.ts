@@ -27,6 +27,7 @@ import {
   type UserUsage,
 } from './limits.js';
 import { answerWithin } from '../util/store-deadline.js';
+import { isPromise, thenMaybe, type MaybePromise } from '../util/maybe-promise.js';
 import type { Decided, UsageBackend, Writes } from './usage-store.js';
 
 /** `waiting`: reserved, but to wait in the queue before it may start. */
@@ -93,6 +94,8 @@ export class UsageService {
   private readonly now: () => number;
   private readonly newId: () => string;
   private migrated: Promise<void> | undefined;
+  /** Set once the store is migrated: from then on a reservation need not wait for it. */
+  private migratedAlready = false;
 
   constructor(private readonly deps: UsageServiceDeps) {
     this.now = deps.now ?? processClock;
@@ -107,15 +110,17 @@ export class UsageService {
     return this.deps.operator.ownerIds.has(userId);
   }
 
-  /** The rules for a member with `roleIds` (role allowances applied), and whether a role exempts them. */
-  async rulesFor(guildId: string, roleIds: readonly string[] = []): Promise<LimitRules & { exempt: boolean }> {
+  /** The rules for a member with `roleIds` (role allowances applied), and whether a role exempts them; at once when the server's settings are in memory. */
+  rulesFor(guildId: string, roleIds: readonly string[] = []): MaybePromise<LimitRules & { exempt: boolean }> {
     if (guildId === USER_INSTALL_SCOPE) {
       // No server's moderators are involved: the operator's defaults, with the user-install allowances and no server cap.
       const { defaults, userInstall } = this.deps.operator;
       return { ...defaults, ...userInstall, serverDailyCap: null, exempt: false };
     }
-    const settings = await this.deps.settings.get(guildId);
-    return { ...effectiveRules(settings, this.deps.operator, roleIds), exempt: roleEffect(settings.moderation.roles, roleIds).exempt };
+    return thenMaybe(this.deps.settings.get(guildId), (settings) => ({
+      ...effectiveRules(settings, this.deps.operator, roleIds),
+      exempt: roleEffect(settings.moderation.roles, roleIds).exempt,
+    }));
   }
 
   /**
@@ -137,12 +142,18 @@ export class UsageService {
    * `reserveTimeoutMs` the decision, and then the store, fail with a store error, and a
    * reservation that still completes later is refunded.
    */
-  async decideReservation(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): Promise<DecidedReservation> {
+  decideReservation(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): MaybePromise<DecidedReservation> {
     const timeoutMs = this.deps.reserveTimeoutMs ?? 2000;
     const refundLate = ({ result, stored }: Decided<ReserveOutcome>) => {
       if (result.ok) void stored.then(() => this.settle(result.reservation, 'refunded')).catch(() => {});
     };
-    const { result, stored } = await answerWithin(this.reserveNow(guildId, userId, roleIds, id, queue), timeoutMs, refundLate);
+    const decided = this.reserveNow(guildId, userId, roleIds, id, queue);
+    // Decided in memory, it cannot stall; only a decision that waits for the store has a deadline.
+    if (!isPromise(decided)) return this.storedWithin(decided, timeoutMs);
+    return answerWithin(decided, timeoutMs, refundLate).then((late) => this.storedWithin(late, timeoutMs));
+  }
+
+  private storedWithin({ result, stored }: Decided<ReserveOutcome>, timeoutMs: number): DecidedReservation {
     if (!result.ok) return result;
     const reservation = result.reservation;
     const storedInTime = answerWithin(stored, timeoutMs, () => void this.settle(reservation, 'refunded').catch(() => {}));
@@ -151,8 +162,12 @@ export class UsageService {
     return { ...result, stored: storedInTime };
   }
 
-  private async reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): Promise<Decided<ReserveOutcome>> {
-    const [rules] = await Promise.all([this.rulesFor(guildId, roleIds), this.whenMigrated()]);
+  private reserveNow(guildId: string, userId: string, roleIds: readonly string[], id: string, queue: QueueOptions | undefined): MaybePromise<Decided<ReserveOutcome>> {
+    const rules = this.migratedAlready ? this.rulesFor(guildId, roleIds) : Promise.all([this.rulesFor(guildId, roleIds), this.whenMigrated()]).then(([rules]) => rules);
+    return thenMaybe(rules, (rules) => this.decideWith(rules, guildId, userId, id, queue));
+  }
+
+  private decideWith(rules: LimitRules & { exempt: boolean }, guildId: string, userId: string, id: string, queue: QueueOptions | undefined): MaybePromise<Decided<ReserveOutcome>> {
     const keys = reservationKeys(guildId, userId, id);
     return this.deps.backend.decide<ReserveOutcome>(keys, (values) => {
       if (values.get(openKey(id)) !== undefined) throw new Error(`reservation ${id} is already open`);
@@ -226,10 +241,13 @@ export class UsageService {
 
   /** Resolves once the store keeps open reservations as records of their own: migrated at first use, retried on the next use if that failed. */
   private whenMigrated(): Promise<void> {
-    this.migrated ??= this.migrate().catch((error: unknown) => {
-      this.migrated = undefined;
-      throw error;
-    });
+    this.migrated ??= this.migrate().then(
+      () => void (this.migratedAlready = true),
+      (error: unknown) => {
+        this.migrated = undefined;
+        throw error;
+      },
+    );
     return this.migrated;
   }
 

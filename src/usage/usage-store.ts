@@ -3,6 +3,7 @@ import { deleteRows, upsertRows, type SqliteConnection } from '../sqlite-group-c
 import type { Logger } from '../logger.js';
 import { GroupCommits } from '../util/group-commits.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import type { MaybePromise } from '../util/maybe-promise.js';
 
 /** Writes applied in order; `undefined` deletes the key. */
 export type Writes = Array<readonly [key: string, value: unknown]>;
@@ -24,8 +25,9 @@ export interface UsageBackend {
    * `transact`, answered as soon as its result is decided: `stored` settles once its writes are
    * stored (and rejects if they never are). Later transactions on the same keys already see them.
    * A command's admission is decided this way so its reply can be deferred before the disk write.
+   * A backend that holds the keys in memory may decide at once, with no promise to wait for.
    */
-  decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>>;
+  decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): MaybePromise<Decided<T>>;
   get(key: string): Promise<unknown>;
   /** Every key starting with `prefix`, with its value: a scan of the store, for what no command waits on (migrations, moderators' reports). */
   list(prefix: string): Promise<Array<[string, unknown]>>;
@@ -60,6 +62,8 @@ export class KeyvUsageBackend implements UsageBackend {
    * deciding that user's first reservation waits for no query.
    */
   private storedKeys: Promise<Set<string>> | undefined;
+  /** The same set once listed: what lets a decision on a new user's keys be made at once. */
+  private listedKeys: Set<string> | undefined;
 
   constructor(
     private readonly keyv: Keyv,
@@ -105,21 +109,38 @@ export class KeyvUsageBackend implements UsageBackend {
     return result;
   }
 
-  async decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>> {
+  /**
+   * At once when every key is in memory and no transaction holds any of them: nothing can come
+   * between its read and its write then, without a lock. Otherwise it queues for the keys.
+   */
+  decide<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): MaybePromise<Decided<T>> {
+    if (this.mutex.isFree(keys) && keys.every((key) => this.knownNow(key))) {
+      return this.apply(new Map(keys.map((key) => [key, this.cache.get(key)])), update);
+    }
+    return this.decideWhenRead(keys, update);
+  }
+
+  /** Whether the key's value is known without reading the store: in memory, or known absent from it. */
+  private knownNow(key: string): boolean {
+    return this.cache.has(key) || (this.listedKeys !== undefined && !this.listedKeys.has(key));
+  }
+
+  private async decideWhenRead<T>(keys: readonly string[], update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Promise<Decided<T>> {
     // Read what is not in memory yet before queueing for the keys: a read inside would wait
     // behind the commit under way on the same connection, and so would every transaction queued
     // after it, which then could no longer share a commit.
     await Promise.all(keys.map((key) => this.read(key)));
-    const { result, committed } = await this.mutex.runExclusive(keys, async () => {
-      const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.read(key)] as const)));
-      const { writes, result } = update(values);
-      for (const [key, value] of writes) {
-        this.cache.set(key, value);
-        this.dirty.set(key, value);
-      }
-      return { result, committed: writes.length > 0 ? this.commitSoon() : undefined };
-    });
-    return { result, stored: committed ?? Promise.resolve() };
+    return this.mutex.runExclusive(keys, async () => this.apply(new Map(await Promise.all(keys.map(async (key) => [key, await this.read(key)] as const))), update));
+  }
+
+  /** Runs `update` on `values` and keeps its writes in memory, for the next commit to store. */
+  private apply<T>(values: Map<string, unknown>, update: (values: Map<string, unknown>) => { writes: Writes; result: T }): Decided<T> {
+    const { writes, result } = update(values);
+    for (const [key, value] of writes) {
+      this.cache.set(key, value);
+      this.dirty.set(key, value);
+    }
+    return { result, stored: writes.length > 0 ? this.commitSoon() : Promise.resolve() };
   }
 
   /** The commit that will store what is dirty now: the next one not yet started. */
@@ -152,6 +173,7 @@ export class KeyvUsageBackend implements UsageBackend {
         this.dirty.clear();
         // Part of the batch may be stored (its sets, not its deletes): the keys are listed again.
         this.storedKeys = undefined;
+        this.listedKeys = undefined;
         throw error;
       }
     });
@@ -177,10 +199,15 @@ export class KeyvUsageBackend implements UsageBackend {
   private listStoredKeys(): Promise<Set<string>> {
     if (!this.storedKeys) {
       const listing = this.rowsUnder('', 'key').then((rows) => new Set(rows.map(({ key }) => key)));
-      // Listed again at the next read if this failed.
-      listing.catch(() => {
-        if (this.storedKeys === listing) this.storedKeys = undefined;
-      });
+      listing.then(
+        (keys) => {
+          if (this.storedKeys === listing) this.listedKeys = keys;
+        },
+        // Listed again at the next read if this failed.
+        () => {
+          if (this.storedKeys === listing) this.storedKeys = undefined;
+        },
+      );
       this.storedKeys = listing;
     }
     return this.storedKeys;

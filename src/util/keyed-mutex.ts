@@ -7,6 +7,11 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** Whether no work holds or waits for any of `keys`: work that does not yield may then run on them without the lock. */
+  isFree(keys: readonly string[]): boolean {
+    return keys.every((key) => !this.tails.has(key));
+  }
+
   async runExclusive<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
     // Locks are taken in sorted order so two transactions can't wait for each other.
     const sorted = [...new Set(keys)].sort();

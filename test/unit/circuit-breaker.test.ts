@@ -35,6 +35,19 @@ describe('the circuit breaker in one process', () => {
     assert.deepEqual(tickets.map((ticket) => ticket?.probe), [false, false]);
   });
 
+  test('it answers at once, closed, open or probing: nothing to wait for in this process', async () => {
+    const { breaker: subject, fail, advance } = breaker(1);
+    const answers = [subject.admit()];
+    await fail(1);
+    answers.push(subject.admit());
+    advance(COOL_DOWN_MS);
+    answers.push(subject.admit());
+    assert.deepEqual(
+      answers.map((answer) => (answer instanceof Promise ? 'promise' : answer === null ? 'refused' : answer.probe ? 'probe' : 'pass')),
+      ['pass', 'refused', 'probe'],
+    );
+  });
+
   test('threshold failures in a row open it: commands are refused, and told when to try again', async () => {
     const { breaker: subject, fail } = breaker(3);
     await fail(2);

@@ -22,6 +22,11 @@ class Records {
   async decide(fails = false): Promise<{ stored: Promise<void> }> {
     return { stored: sleep(30).then(() => (fails ? Promise.reject(new Error('never stored')) : undefined)) };
   }
+  /** Decided at once, from memory (or, `fromStore`, once read): either way stored a little later. */
+  decideMaybeAtOnce(fromStore = false): { stored: Promise<void> } | Promise<{ stored: Promise<void> }> {
+    const decided = { stored: sleep(30) };
+    return fromStore ? sleep(10).then(() => decided) : decided;
+  }
   read(id: string): string {
     this.#calls++;
     return `${id}#${this.#calls}`;
@@ -55,6 +60,22 @@ describe('timed: store methods timed at the composition root', () => {
     await decided.stored;
     const failed = await records.decide(true);
     await assert.rejects(failed.stored, /never stored/);
+    await sleep(0);
+    assert.deepEqual(
+      heard.map(([operation]) => operation),
+      ['usage_transact', 'usage_transact'],
+    );
+    for (const [, seconds] of heard) assert.ok(seconds >= 0.025, `${seconds} s`);
+  });
+
+  test('a method that may answer at once is timed either way, and its answer is handed back as it came', async () => {
+    const heard: Array<[string, number]> = [];
+    const records = timed(new Records(), { decideMaybeAtOnce: { operation: 'usage_transact', until: (decided) => decided.stored } }, (operation, seconds) => heard.push([operation, seconds]));
+    const atOnce = records.decideMaybeAtOnce();
+    assert.ok(!(atOnce instanceof Promise), 'not turned into a promise');
+    const fromStore = records.decideMaybeAtOnce(true);
+    assert.ok(fromStore instanceof Promise);
+    await Promise.all([atOnce.stored, (await fromStore).stored]);
     await sleep(0);
     assert.deepEqual(
       heard.map(([operation]) => operation),

@@ -14,7 +14,7 @@ const quiet = { connectionFailed: () => {}, notRecorded: () => {} };
 const SEEN_WITHIN_MS = 1000;
 
 /** Polls `read` until `expected(value)` holds; fails past `timeoutMs`. Answers how long it took. */
-async function seenWithin<T>(read: () => Promise<T>, expected: (value: T) => boolean, timeoutMs: number, what: string): Promise<number> {
+async function seenWithin<T>(read: () => T | Promise<T>, expected: (value: T) => boolean, timeoutMs: number, what: string): Promise<number> {
   const started = Date.now();
   for (;;) {
     const value = await read();
@@ -48,7 +48,7 @@ describe('servers’ settings shared by two processes on a real Redis', { skip }
   test('a change made through one process is in force in the other within a second, though it had the old one in memory', async () => {
     const [a, b] = await twoProcesses();
     await a!.settings.update('g1', (settings) => void (settings.limits.dailyLimit = 3));
-    await seenWithin(() => b!.settings.get('g1').then(dailyLimit), (limit) => limit === 3, SEEN_WITHIN_MS, 'the first change');
+    await seenWithin(async () => dailyLimit(await b!.settings.get('g1')), (limit) => limit === 3, SEEN_WITHIN_MS, 'the first change');
     // b now holds g1 in memory; the next change must reach it all the same.
     assert.equal(dailyLimit(await b!.settings.get('g1')), 3);
     await a!.settings.update('g1', (settings) => {
@@ -106,7 +106,7 @@ describe('servers’ settings shared by two processes on a real Redis', { skip }
     await a!.store.namespace('guild-settings').set('g1', withLimit(2));
     assert.equal(dailyLimit(await b!.settings.get('g1')), 1, 'held in memory: no word came');
     await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-    await seenWithin(() => b!.settings.get('g1').then(dailyLimit), (limit) => limit === 2, 3000, 'the change after the reconnect');
+    await seenWithin(async () => dailyLimit(await b!.settings.get('g1')), (limit) => limit === 2, 3000, 'the change after the reconnect');
   });
 
   test('records written before (by keyv, as the store always kept them) are read and changed in place', async () => {

@@ -151,7 +151,7 @@ describe('the circuit breaker shared by two processes on a real Redis', { skip }
     try {
       await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL']);
       const started = Date.now();
-      await assert.rejects(a.admit(), StoreTimeoutError);
+      await assert.rejects(async () => a.admit(), StoreTimeoutError);
       assert.ok(Date.now() - started < 1500, 'it did not wait for Redis');
     } finally {
       await admin.close();

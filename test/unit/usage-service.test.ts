@@ -825,6 +825,20 @@ function occupancy() {
 }
 
 describe('KeyedMutex', () => {
+  test('isFree: false for a key while work holds it or waits for it, true once all of it is done', async () => {
+    const mutex = new KeyedMutex();
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const holding = mutex.runExclusive(['a', 'b'], () => done);
+    const waiting = mutex.runExclusive(['b'], async () => {});
+    assert.equal(mutex.isFree(['a']), false);
+    assert.equal(mutex.isFree(['c', 'b']), false);
+    assert.equal(mutex.isFree(['c']), true);
+    release();
+    await Promise.all([holding, waiting]);
+    assert.equal(mutex.isFree(['a', 'b']), true);
+  });
+
   test('work on the same key never overlaps and runs in call order', async () => {
     const mutex = new KeyedMutex();
     const seen = occupancy();
@@ -1000,6 +1014,40 @@ describe('KeyvUsageBackend', () => {
     release();
     await Promise.all([first.stored, second.stored]);
     assert.equal(keyv.committed.get('count'), 3);
+  });
+
+  test('decide answers at once when its keys are in memory or known absent; one that must read first counts what was decided meanwhile', async () => {
+    const keyv = new ObservedKeyv();
+    await keyv.set('stored', 'on disk');
+    const backend = new KeyvUsageBackend(keyv);
+    await backend.transact(['count'], () => ({ writes: [['count', 1]], result: undefined }));
+    const bump = (values: Map<string, unknown>) => ({ writes: [['count', ((values.get('count') as number | undefined) ?? 0) + 1]] as Writes, result: values.get('count') });
+    // In memory (written by this process), and a new key the listing of the store does not hold.
+    const now = backend.decide(['count', 'user:new'], bump);
+    assert.ok(!(now instanceof Promise), 'decided at once');
+    assert.equal(now.result, 1);
+    // 'stored' is on the disk and not yet in memory: this one reads it first.
+    const reading = backend.decide(['count', 'stored'], bump);
+    assert.ok(reading instanceof Promise, 'it waits for its read');
+    const meanwhile = backend.decide(['count'], bump);
+    assert.ok(!(meanwhile instanceof Promise), 'decided at once while the other reads');
+    assert.equal(meanwhile.result, 2);
+    const read = await reading;
+    assert.equal(read.result, 3, 'the one that read counted every decision made before it took the keys');
+    await Promise.all([now.stored, meanwhile.stored, read.stored]);
+    assert.equal(keyv.committed.get('count'), 4);
+  });
+
+  test('a reservation on a store in use is decided at once: a new user, known absent, waits for no read', async () => {
+    const { service } = setup({ defaults: { dailyLimit: 2 } });
+    okReservation(await service.reserve('g1', 'u-first'));
+    const outcome = service.decideReservation('g1', 'u-new');
+    assert.ok(!(outcome instanceof Promise), 'decided at once');
+    assert.equal(outcome.ok, true);
+    if (outcome.ok) await outcome.stored;
+    okReservation(await service.reserve('g1', 'u-new'));
+    const refused = await service.reserve('g1', 'u-new');
+    assert.equal(refusalOf(refused).limit, 'daily', 'the reservation decided at once counted');
   });
 
   test('a failed write rejects what was decided on it, and the store is read afresh after it', async () => {
@@ -1205,9 +1253,9 @@ describe('KeyvUsageBackend: group commit', () => {
     const keyv = new ObservedKeyv();
     const backend = new KeyvUsageBackend(keyv);
     await prefetch(backend, ['count', ...Array.from({ length: 10 }, (_, j) => `item:${j}`), 'tmp']);
-    const release = keyv.holdNextWrite(); // the first transaction's commit waits: the others batch up behind it
+    const release = keyv.holdNextWrite();
     const resolvedEarly: number[] = [];
-    const transactions = Array.from({ length: 200 }, (_, i) =>
+    const transact = (i: number) =>
       backend
         .transact(['count', `item:${i % 10}`, 'tmp'], (values) => {
           const n = (values.get('count') as number | undefined) ?? 0;
@@ -1223,8 +1271,11 @@ describe('KeyvUsageBackend: group commit', () => {
           // Resolved only once its writes (or later ones of the same keys) are committed.
           if (!((keyv.committed.get('count') as number) >= n + 1) || !(keyv.committed.get(`item:${i % 10}`) as number[]).includes(i)) resolvedEarly.push(i);
           return n;
-        }),
-    );
+        });
+    const first = transact(0);
+    // The first transaction's commit is under way, and waits: the others batch up behind it.
+    await ticks(3);
+    const transactions = [first, ...Array.from({ length: 199 }, (_, i) => transact(i + 1))];
     const progress = transactions.map(track);
     await ticks(3);
     assert.deepEqual(progress.filter((p) => p.settled !== 'pending'), [], 'nothing resolves before its writes are stored');
@@ -1318,8 +1369,10 @@ describe('KeyvUsageBackend: group commit', () => {
     const backend = new KeyvUsageBackend(keyv);
     await prefetch(backend, ['#serial', 'x', 'a', 'b', 'c', 'd']);
     const release = keyv.holdNextWrite(); // a slow first batch, so that the rest forms one batch
+    const first = put(backend, [['x', 0]]);
+    await ticks(3);
     const waiting = [
-      put(backend, [['x', 0]]),
+      first,
       put(backend, [['a', 1], ['b', 1]]),
       put(backend, [['c', 2], ['a', 2]]),
       put(backend, [['d', 3], ['b', undefined]]),
