@@ -36,8 +36,8 @@ export interface BreakerStateStore {
   snapshot(): BreakerSnapshot;
 }
 
-const PASS: AdmitVerdict = { kind: 'pass' };
-const REFUSE: AdmitVerdict = { kind: 'refuse' };
+const PASS: AdmitVerdict = Object.freeze({ kind: 'pass' });
+const REFUSE: AdmitVerdict = Object.freeze({ kind: 'refuse' });
 
 /**
  * The state of one process's breaker, in memory: the SQLite store's (one process per store).

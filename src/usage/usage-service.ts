@@ -144,13 +144,13 @@ export class UsageService {
    */
   decideReservation(guildId: string, userId: string, roleIds: readonly string[] = [], id: string = this.newId(), queue?: QueueOptions): MaybePromise<DecidedReservation> {
     const timeoutMs = this.deps.reserveTimeoutMs ?? 2000;
+    const decision = this.reserveNow(guildId, userId, roleIds, id, queue);
+    // Decided in memory, it cannot stall; only a decision that waits for the store has a deadline.
+    if (!isPromise(decision)) return this.storedWithin(decision, timeoutMs);
     const refundLate = ({ result, stored }: Decided<ReserveOutcome>) => {
       if (result.ok) void stored.then(() => this.settle(result.reservation, 'refunded')).catch(() => {});
     };
-    const decided = this.reserveNow(guildId, userId, roleIds, id, queue);
-    // Decided in memory, it cannot stall; only a decision that waits for the store has a deadline.
-    if (!isPromise(decided)) return this.storedWithin(decided, timeoutMs);
-    return answerWithin(decided, timeoutMs, refundLate).then((late) => this.storedWithin(late, timeoutMs));
+    return answerWithin(decision, timeoutMs, refundLate).then((decided) => this.storedWithin(decided, timeoutMs));
   }
 
   private storedWithin({ result, stored }: Decided<ReserveOutcome>, timeoutMs: number): DecidedReservation {

@@ -130,7 +130,10 @@ export class KeyvUsageBackend implements UsageBackend {
     // behind the commit under way on the same connection, and so would every transaction queued
     // after it, which then could no longer share a commit.
     await Promise.all(keys.map((key) => this.read(key)));
-    return this.mutex.runExclusive(keys, async () => this.apply(new Map(await Promise.all(keys.map(async (key) => [key, await this.read(key)] as const))), update));
+    return this.mutex.runExclusive(keys, async () => {
+      const values = new Map(await Promise.all(keys.map(async (key) => [key, await this.read(key)] as const)));
+      return this.apply(values, update);
+    });
   }
 
   /** Runs `update` on `values` and keeps its writes in memory, for the next commit to store. */

@@ -23,7 +23,8 @@ class Records {
     return { stored: sleep(30).then(() => (fails ? Promise.reject(new Error('never stored')) : undefined)) };
   }
   /** Decided at once, from memory (or, `fromStore`, once read): either way stored a little later. */
-  decideMaybeAtOnce(fromStore = false): { stored: Promise<void> } | Promise<{ stored: Promise<void> }> {
+  decideMaybeAtOnce(fromStore = false, refuses = false): { stored: Promise<void> } | Promise<{ stored: Promise<void> }> {
+    if (refuses) throw new Error('refused at once');
     const decided = { stored: sleep(30) };
     return fromStore ? sleep(10).then(() => decided) : decided;
   }
@@ -82,6 +83,8 @@ describe('timed: store methods timed at the composition root', () => {
       ['usage_transact', 'usage_transact'],
     );
     for (const [, seconds] of heard) assert.ok(seconds >= 0.025, `${seconds} s`);
+    assert.throws(() => records.decideMaybeAtOnce(false, true), /refused at once/);
+    assert.equal(heard.length, 3, 'a call that throws at once is timed too');
   });
 
   test('leaves everything else as it was: bound to the target (private fields work), getters live, one function per method', () => {

@@ -964,6 +964,23 @@ describe('KeyedMutex', () => {
   });
 });
 
+describe('GuildSettingsStore: at once from memory', () => {
+  test('a server read before is answered at once; one not read yet, or changed since, is read from the store', async () => {
+    const settings = new GuildSettingsStore(new Keyv());
+    const first = settings.get('g1');
+    assert.ok(first instanceof Promise, 'never read: from the store');
+    await first;
+    const kept = settings.get('g1');
+    assert.ok(!(kept instanceof Promise), 'in memory: at once');
+    assert.equal(kept.limits.dailyLimit, undefined);
+    await saveLimits(settings, 'g1', { dailyLimit: 4 });
+    const changed = settings.get('g1');
+    assert.ok(changed instanceof Promise, 'changed: read afresh');
+    assert.equal((await changed).limits.dailyLimit, 4);
+    assert.equal((settings.get('g1') as GuildSettings).limits.dailyLimit, 4, 'and kept again');
+  });
+});
+
 describe('KeyvUsageBackend', () => {
   test('refuses a keyv whose writes it could not commit together: not over SQLite, or swallowing write errors', () => {
     assert.throws(() => new KeyvUsageBackend(new Keyv({ throwOnErrors: true })), /@keyv\/sqlite/);
@@ -1036,6 +1053,24 @@ describe('KeyvUsageBackend', () => {
     assert.equal(read.result, 3, 'the one that read counted every decision made before it took the keys');
     await Promise.all([now.stored, meanwhile.stored, read.stored]);
     assert.equal(keyv.committed.get('count'), 4);
+  });
+
+  test('decide queues behind a transaction that holds one of its keys, though every key is in memory', async () => {
+    const backend = new KeyvUsageBackend(new ObservedKeyv());
+    await backend.transact(['count'], () => ({ writes: [['count', 1]], result: undefined }));
+    // What a transaction of the slow path holds while it reads: the backend's own lock on the key.
+    const { mutex } = backend as unknown as { mutex: KeyedMutex };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = mutex.runExclusive(['count'], () => released);
+    const queued = backend.decide(['count'], (values) => ({ writes: [['count', (values.get('count') as number) + 1]], result: values.get('count') }));
+    assert.ok(queued instanceof Promise, 'it waits for the key');
+    const progress = track(queued);
+    await ticks(3);
+    assert.equal(progress.settled, 'pending', 'nothing decided while the key is held');
+    release();
+    await holding;
+    assert.equal((await queued).result, 1);
   });
 
   test('a reservation on a store in use is decided at once: a new user, known absent, waits for no read', async () => {
