@@ -1,4 +1,4 @@
-import { MessageFlags, type InteractionReplyOptions, type RepliableInteraction } from 'discord.js';
+import { MessageFlags, type InteractionReplyOptions, type MessageComponentInteraction, type RepliableInteraction } from 'discord.js';
 import { NO_PINGS } from './messages.js';
 
 /**
@@ -17,22 +17,41 @@ export type EphemeralAnswer = string | Pick<InteractionReplyOptions, 'content' |
  * rejects as `answer` does, before or after the deferral: the router words it either way.
  */
 export async function answerEphemerally(interaction: RepliableInteraction, answer: Promise<EphemeralAnswer>, deferAfterMs = DEFER_SLOW_ANSWER_AFTER_MS): Promise<void> {
-  // Counted from the interaction's creation: its delivery and the claim before the handler took part of the window.
-  const age = Math.max(0, Date.now() - interaction.createdTimestamp);
-  let timer: NodeJS.Timeout | undefined;
-  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(resolve, Math.max(0, deferAfterMs - age), SLOW)));
-  let ready: EphemeralAnswer | typeof SLOW;
-  try {
-    ready = await Promise.race([answer, slow]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const ready = await readyInTime(interaction, answer, deferAfterMs);
   if (ready !== SLOW) {
     await interaction.reply({ ...messageOf(ready), flags: MessageFlags.Ephemeral });
     return;
   }
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   await interaction.editReply(messageOf(await answer));
+}
+
+/**
+ * Shows `answer` in place of the message the button is on (another page of it, say): as the
+ * button's answer when ready in time, else after deferring the update, as answerEphemerally
+ * does for a new message.
+ */
+export async function answerInPlace(interaction: MessageComponentInteraction, answer: Promise<Exclude<EphemeralAnswer, string>>, deferAfterMs = DEFER_SLOW_ANSWER_AFTER_MS): Promise<void> {
+  const ready = await readyInTime(interaction, answer, deferAfterMs);
+  if (ready !== SLOW) {
+    await interaction.update(ready);
+    return;
+  }
+  await interaction.deferUpdate();
+  await interaction.editReply(await answer);
+}
+
+/** `answer` if it comes within `deferAfterMs` of the interaction's creation, else SLOW. */
+async function readyInTime<T>(interaction: Pick<RepliableInteraction, 'createdTimestamp'>, answer: Promise<T>, deferAfterMs: number): Promise<T | typeof SLOW> {
+  // Counted from the interaction's creation: its delivery and the claim before the handler took part of the window.
+  const age = Math.max(0, Date.now() - interaction.createdTimestamp);
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<typeof SLOW>((resolve) => (timer = setTimeout(resolve, Math.max(0, deferAfterMs - age), SLOW)));
+  try {
+    return await Promise.race([answer, slow]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function messageOf(answer: EphemeralAnswer): Exclude<EphemeralAnswer, string> {

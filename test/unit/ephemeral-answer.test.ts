@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MessageFlags, type RepliableInteraction } from 'discord.js';
-import { answerEphemerally } from '../../src/discord/ephemeral-answer.js';
+import { MessageFlags, type MessageComponentInteraction, type RepliableInteraction } from 'discord.js';
+import { answerEphemerally, answerInPlace } from '../../src/discord/ephemeral-answer.js';
 
 /** What the answer sent to Discord, in order. */
 function recordingInteraction(ageMs = 0) {
@@ -13,7 +13,9 @@ function recordingInteraction(ageMs = 0) {
     reply: record('reply'),
     deferReply: record('deferReply'),
     editReply: record('editReply'),
-  } as unknown as RepliableInteraction;
+    update: record('update'),
+    deferUpdate: record('deferUpdate'),
+  } as unknown as RepliableInteraction & MessageComponentInteraction;
   return { interaction, calls };
 }
 
@@ -68,5 +70,40 @@ describe('answerEphemerally', () => {
     const late = recordingInteraction();
     await assert.rejects(answerEphemerally(late.interaction, sleep(80).then(() => Promise.reject(new Error('store down'))), 20), /store down/);
     assert.deepEqual(late.calls, [['deferReply', { flags: MessageFlags.Ephemeral }]]);
+  });
+});
+
+describe('answerInPlace', () => {
+  const page = { content: 'Your videos', embeds: [{ title: 'Page 2' }], components: [], allowedMentions: { parse: [] } };
+
+  test('a page ready in time is the button’s answer itself: the message it is on shows it', async () => {
+    const { interaction, calls } = recordingInteraction();
+    await answerInPlace(interaction, sleep(5).then(() => page), 200);
+    assert.deepEqual(calls, [['update', page]]);
+  });
+
+  test('a slow page defers the update first, then edits the message in place', async () => {
+    const { interaction, calls } = recordingInteraction();
+    let deferredBeforeThePage = false;
+    const answer = sleep(120).then(() => {
+      deferredBeforeThePage = calls.some(([method]) => method === 'deferUpdate');
+      return page;
+    });
+    await answerInPlace(interaction, answer, 20);
+    assert.equal(deferredBeforeThePage, true);
+    assert.deepEqual(calls, [
+      ['deferUpdate', undefined],
+      ['editReply', page],
+    ]);
+  });
+
+  test('a failure rejects as the page does, before the deferral (nothing sent) or after it', async () => {
+    const early = recordingInteraction();
+    await assert.rejects(answerInPlace(early.interaction, Promise.reject(new Error('not yours')), 200), /not yours/);
+    assert.deepEqual(early.calls, []);
+
+    const late = recordingInteraction();
+    await assert.rejects(answerInPlace(late.interaction, sleep(80).then(() => Promise.reject(new Error('store down'))), 20), /store down/);
+    assert.deepEqual(late.calls, [['deferUpdate', undefined]]);
   });
 });
