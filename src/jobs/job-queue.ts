@@ -20,6 +20,8 @@ export interface JobQueueDeps {
   launch: (id: string) => void;
   /** Ends a queued job that can no longer be answered (its token is about to expire). */
   expire: (id: string) => void;
+  /** The queued job's reply was shown, as `messageId`: kept with the job, for the channel to answer to once its token has lapsed. */
+  replyShown: (id: string, messageId: string) => void;
   logger: Logger;
   now: () => number;
   /** How often the queue looks again (default 5 s). */
@@ -221,7 +223,9 @@ export class JobQueue {
       view = new ProgressEditor({
         send: async (body) => {
           const current = this.deps.current(job.id);
-          if (current && this.deps.replies.tokenUsable(current.reply)) await this.deps.replies.edit(current.reply, body);
+          if (!current || !this.deps.replies.tokenUsable(current.reply)) return;
+          const message = await this.deps.replies.edit(current.reply, body);
+          if (!current.reply.messageId && message?.id) this.deps.replyShown(job.id, message.id);
         },
         intervalMs: this.deps.progressEditIntervalMs,
         onError: (error) => this.deps.logger.warn('could not show a queued job its place', { job: job.id, error }),

@@ -15,7 +15,7 @@ import { JobQueue } from './job-queue.js';
 import type { UsageService } from '../usage/usage-service.js';
 import { DeliveryRun, type DeliveryDeps } from './delivery.js';
 import { failureBeforeStart, operatorActionFor } from './failures.js';
-import { canTryAgain, isEnded, markDeleted, markFailed, markRunning, markStarting, newJob, settlementFor, withNotification, type Failure, type Job, type JobOrigin } from './job.js';
+import { canTryAgain, isEnded, markDeleted, markFailed, markRunning, markStarting, newJob, settlementFor, withNotification, withReplyMessage, type Failure, type Job, type JobOrigin } from './job.js';
 import type { HistoryPage, JobStore } from './job-store.js';
 import type { JobHooks } from './job-hooks.js';
 import { FeedPoll, type PollerDeps } from './poller.js';
@@ -131,6 +131,7 @@ export class JobService {
       claim: (job) => deps.usage.startWaiting(job.reservation, job.requester?.roleIds ?? []),
       launch: (id) => void this.track(this.startQueued(id)),
       expire: (id) => void this.track(this.leaveQueue(id, { code: 'queue_expired', billed: false })),
+      replyShown: (id, messageId) => void this.track(this.update(id, (job) => withReplyMessage(job, messageId, deps.now()))),
       logger: deps.logger,
       now: deps.now,
     });

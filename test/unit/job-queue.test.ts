@@ -26,10 +26,11 @@ function queueOf(jobs: Job[], options: { upstream: number | null; tokenLeftMs: n
   const live = new Map(jobs.map((job) => [job.id, job]));
   const launched: string[] = [];
   const expired: string[] = [];
+  const shown: Array<[id: string, messageId: string]> = [];
   const queue: JobQueue = new JobQueue({
     upstreamConcurrency: options.upstream,
     progressEditIntervalMs: 0,
-    replies: { edit: async () => ({ id: 'm', channel_id: '3' }), tokenUsable: () => true, tokenRemainingMs: () => options.tokenLeftMs },
+    replies: { edit: async (reply) => ({ id: `m-${reply.requesterId}`, channel_id: '3' }), tokenUsable: () => true, tokenRemainingMs: () => options.tokenLeftMs },
     current: (id) => live.get(id),
     active: () => launched.length + queue.launches,
     claim: async (job) => options.room?.(job) ?? true,
@@ -43,11 +44,15 @@ function queueOf(jobs: Job[], options: { upstream: number | null; tokenLeftMs: n
       live.delete(id);
       void queue.remove(id);
     },
+    replyShown: (id, messageId) => {
+      shown.push([id, messageId]);
+      live.set(id, { ...live.get(id)!, reply: { ...live.get(id)!.reply, messageId } });
+    },
     logger: quiet,
     now: Date.now,
     tickMs: 20,
   });
-  return { queue, launched, expired };
+  return { queue, launched, expired, shown };
 }
 
 describe('the job queue', () => {
@@ -79,6 +84,18 @@ describe('the job queue', () => {
     await queue.pump();
     assert.deepEqual([launched, expired], [[], ['z1']]);
     queue.stop();
+  });
+
+  test('a waiting reply, once shown, has its message kept with its job (unless known already), for the channel to answer to later', async () => {
+    const jobs = [queuedJob('a1', 'a'), queuedJob('b1', 'b', { messageId: 'known' })];
+    const { queue, shown } = queueOf(jobs, { upstream: 0, tokenLeftMs: 600_000 });
+    for (const job of jobs) queue.add(job);
+    await queue.pump();
+    for (let i = 0; i < 20 && shown.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    await queue.pump();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    queue.stop();
+    assert.deepEqual(shown, [['a1', 'm-a']], 'b1 already knew its message; a1 learned it');
   });
 
   test('once stopped, nothing more is started', async () => {
