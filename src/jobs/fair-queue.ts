@@ -30,7 +30,9 @@ export class FairQueue {
     const entries = this.byUser.get(entry.userId);
     if (entries) {
       entries.push(entry);
-      entries.sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+      // Stable: two asked for in the same millisecond keep the order they were added in (the
+      // order the commands came), where a tie broken by id would put them in a random one.
+      entries.sort((a, b) => a.at - b.at);
       return;
     }
     this.byUser.set(entry.userId, [entry]);

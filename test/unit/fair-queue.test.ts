@@ -48,4 +48,10 @@ describe('the fair queue', () => {
     assert.equal(queue.has('a2'), true);
     assert.deepEqual(drain(queue), ['a2', 'b1']);
   });
+
+  test('a user’s jobs asked for in the same millisecond start in the order they came', () => {
+    const queue = new FairQueue();
+    for (const id of ['a-zz', 'a-mm', 'a-aa']) queue.add({ id, userId: 'a', at: 7 });
+    assert.deepEqual(drain(queue), ['a-zz', 'a-mm', 'a-aa']);
+  });
 });
